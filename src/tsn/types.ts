@@ -1,7 +1,15 @@
 // The data model of RFC 3886 message/tracking-status, shared by the store, the MTQP server and the client.
 
 /** RFC 3886 §3.3.3: RFC 3464's action values plus `transferred` and `opaque` (ERR-3886-4). */
-export const ACTIONS = ['failed', 'delayed', 'delivered', 'relayed', 'expanded', 'transferred', 'opaque'] as const
+export const ACTIONS = [
+  'failed',
+  'delayed',
+  'delivered',
+  'relayed',
+  'expanded',
+  'transferred',
+  'opaque',
+] as const
 export type Action = (typeof ACTIONS)[number]
 
 export function isAction(value: string): value is Action {
