@@ -33,6 +33,8 @@ export interface StoredRecipient {
   willRetryUntil: number | null
   /** ms since the epoch until which this recipient's data must be kept (MTRK-10). */
   keepUntil: number
+  /** ms since the epoch of the newest event applied, so a late write of an older event cannot undo it. */
+  updated: number
   history: Attempt[]
 }
 

@@ -1,0 +1,163 @@
+// The tracking store: owns every Redis key and script of this plugin (README "Redis keys"). Nothing else talks to
+// Redis. All data of one envid lives in one hash, so every operation is a single-key, single-round-trip command that
+// works unchanged on standalone Redis, Sentinel and Cluster.
+import { createHash } from 'node:crypto'
+import { decodeMessage, decodeRecipient, type MessageHeader } from './codec'
+import type { Attempt, StoredMessage, StoredRecipient } from './model'
+import type { RedisClient } from './redis'
+import { RECORD_SCRIPT } from './scripts'
+
+/** The fields of a recipient an event may change. */
+export type RecipientPatch = Partial<
+  Pick<StoredRecipient, 'action' | 'status' | 'remoteMta' | 'lastAttempt' | 'willRetryUntil' | 'keepUntil'>
+>
+
+export interface RecipientEvent {
+  /** ms since the epoch the event happened; orders events (a late older event never undoes a newer one). */
+  at: number
+  patch: RecipientPatch
+  attempt: Attempt
+}
+
+export interface RecipientWrite {
+  /** The recipient's key within the message: its address with the domain lower-cased. */
+  key: string
+  /** The record to create when the store has none yet (the write may arrive before the acceptance record). */
+  base: StoredRecipient
+  event?: RecipientEvent
+}
+
+export interface RecordWrite {
+  message: MessageHeader
+  recipients: RecipientWrite[]
+  /** ms since the epoch */
+  now: number
+}
+
+export interface StoreLog {
+  info(msg: string): void
+  warn(msg: string): void
+}
+
+export interface StoreOptions {
+  prefix: string
+  historyLimit: number
+  /** Writes kept in memory while Redis is unreachable, replayed when it is back; the oldest are dropped beyond. */
+  pendingLimit: number
+}
+
+const SCRIPT_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex')
+
+export class TrackingStore {
+  private up = false
+  private pending: RecordWrite[] = []
+  private dropped = 0
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly opts: StoreOptions,
+    private readonly log: StoreLog,
+  ) {
+    // An 'error' without a listener would be an uncaught exception, which stops Haraka.
+    client.on('error', (e: Error) => this.down(e.message))
+    client.on('close', () => this.down('connection closed'))
+    client.on('ready', () => this.ready())
+  }
+
+  /** Whether the last thing we heard from Redis was that it is ready. */
+  get available(): boolean {
+    return this.up
+  }
+
+  /** `<prefix>envid:<decoded envid>`: readable with redis-cli, and one key per envid (AMB-7, AMB-37). */
+  key(envid: string): string {
+    return `${this.opts.prefix}envid:${envid}`
+  }
+
+  /** Writes in one round trip; rejects when Redis fails. */
+  async record({ message, recipients, now }: RecordWrite): Promise<void> {
+    const args = [String(now), message.txn, JSON.stringify(message), String(this.opts.historyLimit)]
+    for (const r of recipients)
+      args.push(r.key, JSON.stringify(r.base), r.event ? JSON.stringify(r.event) : '')
+    const key = this.key(message.envid)
+    try {
+      await this.client.evalsha(SCRIPT_SHA, 1, key, ...args)
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e
+      await this.client.eval(RECORD_SCRIPT, 1, key, ...args)
+    }
+  }
+
+  /**
+   * Writes without waiting and never fails: tracking must not hold up or endanger mail. A write that Redis refuses
+   * is kept for replay when Redis is back (writes are idempotent upserts), within a bounded buffer.
+   */
+  submit(write: RecordWrite): void {
+    if (!this.up) {
+      this.keep(write)
+      return
+    }
+    this.record(write).catch((e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e)
+      // Redis answered, but refused: replaying would fail the same way.
+      if (e instanceof Error && e.name === 'ReplyError') {
+        this.log.warn(`Redis refused a tracking write for ${write.message.txn}: ${message}`)
+        return
+      }
+      this.down(message)
+      this.keep(write)
+    })
+  }
+
+  /** Every stored message with this (decoded) envid, in one round trip; rejects when Redis fails. */
+  async lookup(envid: string): Promise<StoredMessage[]> {
+    const fields = await this.client.hgetall(this.key(envid))
+    const messages = new Map<string, StoredMessage>()
+    const recipients: Array<[string, StoredRecipient]> = []
+    for (const [field, json] of Object.entries(fields)) {
+      if (field.startsWith('m:')) {
+        const m = decodeMessage(json)
+        if (m && m.txn === field.slice(2)) messages.set(m.txn, { ...m, recipients: [] })
+      } else if (field.startsWith('r:')) {
+        const txn = field.slice(2, field.indexOf(':', 2))
+        const r = decodeRecipient(json)
+        if (r) recipients.push([txn, r])
+      }
+    }
+    for (const [txn, r] of recipients) messages.get(txn)?.recipients.push(r)
+    return [...messages.values()].sort((a, b) => a.arrival - b.arrival)
+  }
+
+  async close(): Promise<void> {
+    this.client.removeAllListeners('ready')
+    this.client.removeAllListeners('close')
+    await this.client.quit().catch(() => this.client.disconnect())
+  }
+
+  private keep(write: RecordWrite): void {
+    this.pending.push(write)
+    if (this.pending.length > this.opts.pendingLimit) {
+      this.pending.shift()
+      this.dropped++
+    }
+  }
+
+  private down(reason: string): void {
+    if (!this.up) return
+    this.up = false
+    this.log.warn(`Redis unavailable (${reason}): mail flows on untracked until it is back`)
+  }
+
+  private ready(): void {
+    if (this.up) return
+    this.up = true
+    const replay = this.pending
+    this.pending = []
+    const lost = this.dropped
+    this.dropped = 0
+    this.log.info(
+      `Redis ready${replay.length ? `: replaying ${replay.length} tracking writes` : ''}${lost ? ` (${lost} dropped while it was away)` : ''}`,
+    )
+    for (const write of replay) this.submit(write)
+  }
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { applyRedisUrl, parseConfig } from '../../src/config/config'
+import { formatEndpoint, parseEndpoint, parseEndpointList } from '../../src/config/listen'
+
+test('defaults: 10 days retention (MTRK-9), 30 days maximum, MTQP on [::]:1038 (MTQP-1)', () => {
+  const { config, errors } = parseConfig({})
+  assert.deepEqual(errors, [])
+  assert.equal(config.main.defaultRetention, 864000)
+  assert.equal(config.main.maxRetention, 2592000)
+  assert.equal(config.main.mtrkWithoutEnvid, 'reject')
+  assert.equal(config.main.rejectUnknownParams, true)
+  assert.ok(config.main.allowedParams.has('SIZE'))
+  assert.deepEqual(config.mtqp.listen, { host: '::', port: 1038 })
+  assert.equal(config.redis.prefix, 'mtrk:')
+})
+
+test('invalid values are reported by section and key and replaced by their defaults', () => {
+  const { config, errors } = parseConfig({
+    main: {
+      default_retention: 3600,
+      max_retention: 'lots',
+      mtrk_without_envid: 'maybe',
+      reject_unknown_params: 'perhaps',
+    },
+    redis: { port: 70000, sentinels: 'a:1,b' },
+    mtqp: { listen: 'nowhere' },
+  })
+  assert.equal(config.main.defaultRetention, 864000, 'below the 1-day minimum of MTRK-9')
+  assert.equal(config.main.maxRetention, 2592000)
+  assert.equal(config.redis.port, 6379)
+  assert.equal(config.redis.sentinels, null)
+  assert.deepEqual(config.mtqp.listen, { host: '::', port: 1038 })
+  for (const key of [
+    '[main] default_retention',
+    '[main] max_retention',
+    '[main] mtrk_without_envid',
+    '[main] reject_unknown_params',
+    '[redis] port',
+    '[redis] sentinels',
+    '[mtqp] listen',
+  ]) {
+    assert.ok(
+      errors.some((e) => e.startsWith(key)),
+      `${key} in ${errors.join('\n')}`,
+    )
+  }
+})
+
+test('MTRK-8: the default retention may not exceed the maximum', () => {
+  const { config, errors } = parseConfig({ main: { max_retention: 86400, default_retention: 172800 } })
+  assert.equal(config.main.maxRetention, 86400)
+  assert.equal(config.main.defaultRetention, 86400, 'falls back to the maximum')
+  assert.match(errors[0] ?? '', /default_retention/)
+})
+
+test('values as Haraka hands them over: numbers, booleans, strings', () => {
+  const { config, errors } = parseConfig({
+    main: {
+      allowed_params: 'size, body XCLIENT',
+      reject_unknown_params: false,
+      mtrk_without_envid: 'IGNORE',
+    },
+    redis: { password: 1234, db: '3', cluster: '10.0.0.1:7000, [::1]:7001' },
+  })
+  assert.deepEqual(errors, [])
+  assert.deepEqual([...config.main.allowedParams], ['SIZE', 'BODY', 'XCLIENT'])
+  assert.equal(config.main.rejectUnknownParams, false)
+  assert.equal(config.main.mtrkWithoutEnvid, 'ignore')
+  assert.equal(config.redis.password, '1234')
+  assert.equal(config.redis.db, 3)
+  assert.deepEqual(config.redis.cluster, [
+    { host: '10.0.0.1', port: 7000 },
+    { host: '::1', port: 7001 },
+  ])
+})
+
+test('MTRK_REDIS_URL overrides the endpoint', () => {
+  const { redis } = parseConfig({ redis: { host: 'far.example', sentinels: 'a:1' } }).config
+  const r = applyRedisUrl(redis, 'redis://:s%40cret@127.0.0.1:6390/2')
+  assert.equal(r.error, undefined)
+  assert.equal(r.redis.host, '127.0.0.1')
+  assert.equal(r.redis.port, 6390)
+  assert.equal(r.redis.db, 2)
+  assert.equal(r.redis.password, 's@cret')
+  assert.equal(r.redis.sentinels, null)
+  assert.match(applyRedisUrl(redis, 'http://x/').error ?? '', /MTRK_REDIS_URL/)
+  assert.match(applyRedisUrl(redis, 'not a url').error ?? '', /MTRK_REDIS_URL/)
+  assert.equal(applyRedisUrl(redis, undefined).redis, redis)
+})
+
+test('endpoints: host:port and [v6]:port, ports 1..65535', () => {
+  assert.deepEqual(parseEndpoint('[::]:1038'), { host: '::', port: 1038 })
+  assert.deepEqual(parseEndpoint('mx.example:25'), { host: 'mx.example', port: 25 })
+  for (const bad of ['', 'host', 'host:0', 'host:65536', '::1:25', '[x]:1', 'a b:1']) {
+    assert.equal(parseEndpoint(bad), null, bad)
+  }
+  assert.equal(parseEndpointList('a:1,b'), null)
+  assert.equal(parseEndpointList(' , '), null)
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain()),
+      fc.integer({ min: 1, max: 65535 }),
+      (host, port) => {
+        assert.deepEqual(parseEndpoint(formatEndpoint({ host, port })), { host, port })
+      },
+    ),
+  )
+})
+
+test('parseConfig never throws, whatever the ini holds', () => {
+  const value = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.double())
+  fc.assert(
+    fc.property(
+      fc.dictionary(fc.constantFrom('main', 'redis', 'mtqp', 'x'), fc.dictionary(fc.string(), value)),
+      (ini) => {
+        parseConfig(ini)
+      },
+    ),
+  )
+})

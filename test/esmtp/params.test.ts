@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import {
+  type ParamPolicy,
+  parseEnvid,
+  parseMailParams,
+  parseMtrk,
+  parseNotify,
+  parseOrcpt,
+  parseRcptParams,
+  parseRet,
+  splitCommandParams,
+} from '../../src/esmtp/params'
+import { encodeXtext } from '../../src/esmtp/xtext'
+import { encodeBase64Unpadded } from '../../src/util/base64'
+
+const policy: ParamPolicy = {
+  allowed: new Set(['SIZE', 'BODY', 'SMTPUTF8', 'AUTH']),
+  rejectUnknown: true,
+  mtrkWithoutEnvid: 'reject',
+}
+
+// TV-1: A = 00..0f, B = SHA-1(A)
+const TV1_B = '56178b86a57fac22899a9964185c2cc96e7da589'
+
+test('TV-1: the MTRK certifier of requirements §14 decodes to B, padded or not (AMB-2)', () => {
+  for (const v of ['VheLhqV/rCKJmplkGFwsyW59pYk:86400', 'VheLhqV/rCKJmplkGFwsyW59pYk=:86400']) {
+    const r = parseMtrk(v)
+    assert.ok(r.ok, v)
+    assert.equal(r.value.hash.toString('hex'), TV1_B)
+    assert.equal(r.value.timeout, 86400)
+    assert.equal(r.value.certifier, v.split(':')[0], 'certifier kept as received (MTRK-17)')
+  }
+  const bare = parseMtrk('VheLhqV/rCKJmplkGFwsyW59pYk')
+  assert.ok(bare.ok)
+  assert.equal(bare.value.timeout, null)
+})
+
+test('MTRK-3: malformed certifiers and timeouts are refused', () => {
+  const b19 = encodeBase64Unpadded(Buffer.alloc(19))
+  const b21 = encodeBase64Unpadded(Buffer.alloc(21))
+  const cases = {
+    empty: null,
+    'bad!!': 'bad!!',
+    '19 octets': b19,
+    '21 octets': b21,
+    'junk inside': 'VheLhqV/rCKJmp lkGFwsyW59pYk',
+    'non-digit timeout': 'VheLhqV/rCKJmplkGFwsyW59pYk:12a',
+    '10-digit timeout (AMB-19)': 'VheLhqV/rCKJmplkGFwsyW59pYk:1234567890',
+    'empty timeout': 'VheLhqV/rCKJmplkGFwsyW59pYk:',
+    'negative timeout': 'VheLhqV/rCKJmplkGFwsyW59pYk:-1',
+    'wrong padding': 'VheLhqV/rCKJmplkGFwsyW59pYk==',
+    'non-canonical last char': 'VheLhqV/rCKJmplkGFwsyW59pYl',
+  }
+  for (const [name, v] of Object.entries(cases)) assert.equal(parseMtrk(v).ok, false, name)
+})
+
+test('AMB-19: timeout 0 and 999999999 are accepted', () => {
+  const zero = parseMtrk('VheLhqV/rCKJmplkGFwsyW59pYk:0')
+  assert.ok(zero.ok)
+  assert.equal(zero.value.timeout, 0)
+  const max = parseMtrk('VheLhqV/rCKJmplkGFwsyW59pYk:999999999')
+  assert.ok(max.ok)
+  assert.equal(max.value.timeout, 999999999)
+})
+
+test('ENVID: xtext, ≤ 100 characters, printable once decoded (DSN-8)', () => {
+  const r = parseEnvid('1+2B2@h.example.com')
+  assert.ok(r.ok)
+  assert.deepEqual(r.value, { xtext: '1+2B2@h.example.com', decoded: '1+2@h.example.com' })
+  assert.ok(parseEnvid('a'.repeat(100)).ok)
+  assert.equal(parseEnvid('a'.repeat(101)).ok, false)
+  assert.equal(parseEnvid('ab+ZZ').ok, false)
+  assert.equal(parseEnvid('ab+0Acd').ok, false, 'LF smuggled through xtext')
+  assert.equal(parseEnvid('ab+00cd').ok, false, 'NUL smuggled through xtext')
+  assert.equal(parseEnvid(null).ok, false)
+})
+
+test('RET: FULL or HDRS in any case, kept as received', () => {
+  assert.deepEqual(parseRet('hdrs'), { ok: true, value: 'hdrs' })
+  assert.deepEqual(parseRet('FULL'), { ok: true, value: 'FULL' })
+  for (const bad of [null, '', 'BODY', 'FULLY']) assert.equal(parseRet(bad).ok, false)
+})
+
+test('NOTIFY: NEVER alone or a list of SUCCESS/FAILURE/DELAY (DSN-5)', () => {
+  const r = parseNotify('success,Delay')
+  assert.ok(r.ok)
+  assert.deepEqual(r.value, {
+    raw: 'success,Delay',
+    never: false,
+    success: true,
+    failure: false,
+    delay: true,
+  })
+  assert.ok(parseNotify('NEVER').ok)
+  for (const bad of [null, '', 'NEVER,SUCCESS', 'SUCCESS,SUCCESS', 'SUCCESS,', 'ALWAYS', 'SUCCESS FAILURE']) {
+    assert.equal(parseNotify(bad).ok, false, String(bad))
+  }
+})
+
+test('ORCPT: addr-type;xtext, ≤ 500 characters, letter case kept (DSN-6, DSN-10)', () => {
+  const r = parseOrcpt('rfc822;Orig+2Bx@Client.Test')
+  assert.ok(r.ok)
+  assert.deepEqual(r.value, {
+    raw: 'rfc822;Orig+2Bx@Client.Test',
+    addrType: 'rfc822',
+    address: 'Orig+x@Client.Test',
+  })
+  assert.ok(parseOrcpt(`rfc822;${'a'.repeat(493)}`).ok)
+  assert.equal(parseOrcpt(`rfc822;${'a'.repeat(494)}`).ok, false)
+  for (const bad of [null, 'rfc822', ';a@b', 'rfc 822;a@b', 'rfc822;', 'rfc822;a+0Db@c', 'rfc822;a+G0']) {
+    assert.equal(parseOrcpt(bad).ok, false, String(bad))
+  }
+})
+
+test('splitCommandParams keeps order and duplicates that Haraka collapses (HRK-2)', () => {
+  assert.deepEqual(splitCommandParams('MAIL FROM:<a@b.c> SIZE=10 envid=x ENVID=y BODY=8BITMIME SMTPUTF8'), [
+    { keyword: 'SIZE', value: '10' },
+    { keyword: 'ENVID', value: 'x' },
+    { keyword: 'ENVID', value: 'y' },
+    { keyword: 'BODY', value: '8BITMIME' },
+    { keyword: 'SMTPUTF8', value: null },
+  ])
+  assert.deepEqual(splitCommandParams('RCPT TO:<"a b"@c.d> NOTIFY=NEVER'), [
+    { keyword: 'NOTIFY', value: 'NEVER' },
+  ])
+  assert.deepEqual(splitCommandParams('mail from: <> MTRK=abc=:5'), [{ keyword: 'MTRK', value: 'abc=:5' }])
+  assert.deepEqual(splitCommandParams('MAIL FROM:<a@b.c>'), [])
+  assert.equal(splitCommandParams('EHLO x'), null)
+})
+
+const mail = (line: string, p: ParamPolicy = policy) => parseMailParams(splitCommandParams(line) ?? [], p)
+const rcpt = (line: string) => parseRcptParams(splitCommandParams(line) ?? [], policy)
+
+test('MAIL: a full set of valid parameters parses (DSN-1, MTRK-3)', () => {
+  const r = mail(
+    'MAIL FROM:<a@b.c> SIZE=100 ENVID=1@h.example.com RET=HDRS MTRK=VheLhqV/rCKJmplkGFwsyW59pYk:86400',
+  )
+  assert.ok(r.ok)
+  assert.equal(r.value.envid?.decoded, '1@h.example.com')
+  assert.equal(r.value.ret, 'HDRS')
+  assert.equal(r.value.mtrk?.hash.toString('hex'), TV1_B)
+})
+
+test('MAIL: rejections name the parameter and use 501/555 5.5.4 (DSN-3, MTRK-3, MTRK-6, AMB-9, AMB-10)', () => {
+  const M = 'MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'
+  const cases: Array<[string, number, RegExp]> = [
+    [`ENVID=a@b.c ${M} ${M}`, 501, /Duplicate MTRK/],
+    ['ENVID=a@b.c ENVID=a@b.c', 501, /Duplicate ENVID/],
+    ['RET=FULL RET=HDRS', 501, /Duplicate RET/],
+    ['ENVID=ab+ZZ', 501, /ENVID/],
+    ['RET=BODY', 501, /RET/],
+    ['MTRK=bad!!', 501, /MTRK/],
+    [M, 501, /MTRK requires ENVID/],
+    [`ENVID=noat ${M}`, 501, /local@fqhn/],
+    [`ENVID=a@ ${M}`, 501, /local@fqhn/],
+    ['FOO=bar', 555, /Unsupported MAIL FROM parameter FOO/],
+    ['NOTIFY=NEVER', 555, /NOTIFY/],
+  ]
+  for (const [params, code, message] of cases) {
+    const r = mail(`MAIL FROM:<a@b.c> ${params}`)
+    assert.equal(r.ok, false, params)
+    if (r.ok) continue
+    assert.equal(r.error.code, code, params)
+    assert.equal(r.error.status, '5.5.4')
+    assert.match(r.error.message, message, params)
+  }
+})
+
+test('AMB-9 "ignore": MTRK without a unique ENVID is dropped, the message accepted', () => {
+  const r = mail('MAIL FROM:<a@b.c> MTRK=VheLhqV/rCKJmplkGFwsyW59pYk', {
+    ...policy,
+    mtrkWithoutEnvid: 'ignore',
+  })
+  assert.ok(r.ok)
+  assert.equal(r.value.mtrk, undefined)
+  assert.match(r.value.mtrkIgnored ?? '', /requires ENVID/)
+})
+
+test('unknown parameters pass when allowed or when rejection is off', () => {
+  assert.ok(mail('MAIL FROM:<a@b.c> AUTH=<> BODY=8BITMIME').ok)
+  assert.ok(mail('MAIL FROM:<a@b.c> FOO=bar', { ...policy, rejectUnknown: false }).ok)
+})
+
+test('RCPT: NOTIFY/ORCPT parse; duplicates, bad values and MAIL-only keywords are refused (DSN-4)', () => {
+  const r = rcpt('RCPT TO:<u@x.y> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u@x.y')
+  assert.ok(r.ok)
+  assert.equal(r.value.notify?.success, true)
+  assert.equal(r.value.orcpt?.address, 'u@x.y')
+  const bad: Array<[string, number]> = [
+    ['NOTIFY=NEVER NOTIFY=NEVER', 501],
+    ['ORCPT=rfc822;a@b ORCPT=rfc822;a@b', 501],
+    ['NOTIFY=SOMETIMES', 501],
+    ['ORCPT=nonsense', 501],
+    ['ENVID=x', 555],
+    ['MTRK=VheLhqV/rCKJmplkGFwsyW59pYk', 555],
+  ]
+  for (const [params, code] of bad) {
+    const res = rcpt(`RCPT TO:<u@x.y> ${params}`)
+    assert.equal(res.ok ? 0 : res.error.code, code, params)
+  }
+})
+
+test('MTRK-4, DSN-9: the longest legal MAIL and RCPT parameter sets parse', () => {
+  const envid = `${'e'.repeat(90)}@h.example`
+  const line = `MAIL FROM:<${'s'.repeat(64)}@${'d'.repeat(180)}.example> ENVID=${envid} RET=HDRS MTRK=VheLhqV/rCKJmplkGFwsyW59pYk=:999999999 SIZE=26214400 BODY=8BITMIME SMTPUTF8`
+  assert.ok(mail(line).ok)
+  const orcpt = `rfc822;${'o'.repeat(480)}+2B@example`
+  assert.ok(rcpt(`RCPT TO:<${'r'.repeat(64)}@example> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=${orcpt}`).ok)
+})
+
+test('property: an MTRK certifier made from any SHA-1 round-trips to the same B', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 16, maxLength: 128 }),
+      fc.option(fc.nat(999999999)),
+      (a, timeout) => {
+        const b = createHash('sha1').update(a).digest()
+        const r = parseMtrk(encodeBase64Unpadded(b) + (timeout === null ? '' : `:${timeout}`))
+        assert.ok(r.ok)
+        assert.deepEqual(r.value.hash, b)
+        assert.equal(r.value.timeout, timeout)
+      },
+    ),
+  )
+})
+
+test('property: any printable ENVID ≤ 100 once encoded round-trips through parseEnvid', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.integer({ min: 32, max: 126 }).map((c) => String.fromCharCode(c)) }),
+      (s) => {
+        const x = encodeXtext(s)
+        const r = parseEnvid(x)
+        if (x.length === 0 || x.length > 100) return assert.equal(r.ok, false)
+        assert.ok(r.ok)
+        assert.equal(r.value.decoded, s)
+      },
+    ),
+  )
+})
+
+test('property: no input makes the parameter parsers throw', () => {
+  const anyValue = fc.option(fc.string({ unit: 'binary' }))
+  fc.assert(
+    fc.property(anyValue, (v) => {
+      parseEnvid(v)
+      parseRet(v)
+      parseMtrk(v)
+      parseNotify(v)
+      parseOrcpt(v)
+    }),
+  )
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), (line) => {
+      const params = splitCommandParams(`MAIL FROM:${line}`) ?? []
+      parseMailParams(params, policy)
+      parseRcptParams(params, policy)
+    }),
+  )
+})

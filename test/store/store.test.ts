@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { parseConfig } from '../../src/config/config'
+import { createRedisClient } from '../../src/store/redis'
+import { type RecordWrite, TrackingStore } from '../../src/store/store'
+import { waitFor } from '../helpers/ports'
+import { type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
+import { message, recipient } from './fixtures'
+
+const logs: string[] = []
+const log = { info: (m: string) => logs.push(`info ${m}`), warn: (m: string) => logs.push(`warn ${m}`) }
+let port: number
+const stores: TrackingStore[] = []
+let prefixN = 0
+
+function makeStore(p = port, historyLimit = 3) {
+  const { config } = parseConfig({ redis: { port: p } })
+  const store = new TrackingStore(
+    createRedisClient({ ...config.redis, commandTimeout: 300 }, 'mtrk-test'),
+    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, pendingLimit: 2 },
+    log,
+  )
+  stores.push(store)
+  return store
+}
+
+async function ready(store: TrackingStore) {
+  await waitFor(() => store.available, 5000, 'store ready')
+  return store
+}
+
+before(async () => {
+  port = await sharedRedisPort()
+})
+after(async () => {
+  for (const s of stores) await s.close()
+})
+
+const now = Date.now()
+
+test('record then lookup returns the message and recipients, with a TTL up to keepUntil', async () => {
+  const store = await ready(makeStore())
+  const keep = now + 3600_000
+  await store.record({
+    message: message({ arrival: now }),
+    recipients: [
+      { key: 'a@x.test', base: recipient({ address: 'a@x.test', keepUntil: keep }) },
+      {
+        key: 'b@x.test',
+        base: recipient({ address: 'B@x.test', orcpt: 'rfc822;B@x.test', keepUntil: keep }),
+      },
+    ],
+    now,
+  })
+  const [m, ...rest] = await store.lookup('1@h.example.com')
+  assert.equal(rest.length, 0)
+  assert.equal(m?.txn, 'AAAA-BBBB.1')
+  assert.deepEqual(m?.recipients.map((r) => r.address).sort(), ['B@x.test', 'a@x.test'])
+  const redis = await startProbe()
+  const ttl = await redis.pttl(store.key('1@h.example.com'))
+  assert.ok(ttl > 3590_000 && ttl <= 3600_000, `ttl ${ttl}`)
+  redis.disconnect()
+})
+
+async function startProbe() {
+  const { Redis } = await import('ioredis')
+  const c = new Redis({ port })
+  c.on('error', () => {})
+  return c
+}
+
+test('the base never overwrites; an event applies once; an older event does not undo a newer one', async () => {
+  const store = await ready(makeStore())
+  const base = recipient()
+  const write = (event?: RecordWrite['recipients'][0]['event']): RecordWrite => ({
+    message: message(),
+    recipients: [{ key: 'u@example.net', base, event }],
+    now,
+  })
+  const t0 = base.updated
+  const delivered = {
+    at: t0 + 2000,
+    patch: { action: 'delivered' as const, status: '2.5.0', lastAttempt: t0 + 2000 },
+    attempt: {
+      id: 'e2',
+      at: t0 + 2000,
+      action: 'delivered' as const,
+      status: '2.5.0',
+      host: 'mx.example.net',
+    },
+  }
+  const deferred = {
+    at: t0 + 1500,
+    patch: { action: 'delayed' as const, status: '4.2.1' },
+    attempt: {
+      id: 'e1',
+      at: t0 + 1500,
+      action: 'delayed' as const,
+      status: '4.2.1',
+      code: '450',
+      reply: 'busy',
+    },
+  }
+  await store.record(write())
+  await store.record(write(delivered))
+  await store.record(write(delivered)) // replay: no-op
+  await store.record(write(deferred)) // late and older: history only
+  await store.record(write()) // base again: no overwrite
+  const [m] = await store.lookup('1@h.example.com')
+  const r = m?.recipients[0]
+  assert.equal(r?.action, 'delivered')
+  assert.equal(r?.status, '2.5.0')
+  assert.equal(r?.lastAttempt, t0 + 2000)
+  assert.deepEqual(
+    r?.history.map((a) => a.id),
+    ['e2', 'e1'],
+  )
+  assert.equal(r?.history[1]?.reply, 'busy')
+})
+
+test('history stays within the configured limit, newest kept', async () => {
+  const store = await ready(makeStore(port, 3))
+  for (let i = 1; i <= 5; i++) {
+    await store.record({
+      message: message(),
+      recipients: [
+        {
+          key: 'u@example.net',
+          base: recipient(),
+          event: {
+            at: now + i,
+            patch: { status: `4.0.${i}` },
+            attempt: { id: `a${i}`, at: now + i, action: 'delayed', status: `4.0.${i}` },
+          },
+        },
+      ],
+      now,
+    })
+  }
+  const [m] = await store.lookup('1@h.example.com')
+  assert.deepEqual(
+    m?.recipients[0]?.history.map((a) => a.id),
+    ['a3', 'a4', 'a5'],
+  )
+  assert.equal(m?.recipients[0]?.status, '4.0.5')
+})
+
+test('AMB-37: two messages with one envid are both returned; the key TTL only grows', async () => {
+  const store = await ready(makeStore())
+  const probe = await startProbe()
+  await store.record({
+    message: message({ txn: 'T1.1' }),
+    recipients: [{ key: 'a', base: recipient({ keepUntil: now + 7200_000 }) }],
+    now,
+  })
+  await store.record({
+    message: message({ txn: 'T2.1', arrival: 1 }),
+    recipients: [{ key: 'b', base: recipient({ keepUntil: now + 60_000 }) }],
+    now,
+  })
+  const all = await store.lookup('1@h.example.com')
+  assert.deepEqual(
+    all.map((m) => m.txn),
+    ['T2.1', 'T1.1'],
+  )
+  assert.ok((await probe.pttl(store.key('1@h.example.com'))) > 7000_000)
+  probe.disconnect()
+})
+
+test('a record whose data is already past its keep time still gets a TTL (the key never lives forever)', async () => {
+  const store = await ready(makeStore())
+  const probe = await startProbe()
+  await store.record({
+    message: message(),
+    recipients: [{ key: 'a', base: recipient({ keepUntil: now - 1000 }) }],
+    now,
+  })
+  const ttl = await probe.pttl(store.key('1@h.example.com'))
+  assert.ok(ttl > 0 && ttl <= 1000, `ttl ${ttl}`)
+  probe.disconnect()
+})
+
+test('garbage in Redis is skipped, not thrown', async () => {
+  const store = await ready(makeStore())
+  const probe = await startProbe()
+  const key = store.key('junk@h.example')
+  await probe.hset(
+    key,
+    'm:T.1',
+    '{not json',
+    'r:T.1:a',
+    '{"address":1}',
+    'm:T.2',
+    JSON.stringify(message({ txn: 'T.2', envid: 'junk@h.example' })),
+    'zz',
+    'x',
+  )
+  await probe.hset(key, 'r:T.2:u', JSON.stringify({ ...recipient(), history: {} }))
+  const found = await store.lookup('junk@h.example')
+  assert.deepEqual(
+    found.map((m) => [m.txn, m.recipients.length, m.recipients[0]?.history.length]),
+    [['T.2', 1, 0]],
+  )
+  probe.disconnect()
+})
+
+test('an unknown envid is an empty list', async () => {
+  const store = await ready(makeStore())
+  assert.deepEqual(await store.lookup('nobody@nowhere.example'), [])
+})
+
+test('submit while Redis is down keeps the writes (bounded) and replays them when Redis is back', async () => {
+  const own: RedisServer = await startRedis()
+  try {
+    const store = await ready(makeStore(own.port))
+    await own.stop()
+    await waitFor(() => !store.available, 5000, 'store down')
+    for (const txn of ['D1.1', 'D2.1', 'D3.1']) {
+      store.submit({
+        message: message({ txn, envid: 'down@h.example' }),
+        recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+        now,
+      })
+    }
+    await assert.rejects(store.lookup('down@h.example'))
+    await own.start()
+    const found = await waitFor(
+      async () => {
+        const f = await store.lookup('down@h.example').catch(() => [])
+        return f.length === 2 ? f : undefined
+      },
+      10000,
+      'replayed writes',
+    )
+    assert.deepEqual(
+      found.map((m) => m.txn).sort(),
+      ['D2.1', 'D3.1'],
+      'the oldest write beyond pendingLimit=2 is dropped',
+    )
+    assert.ok(logs.some((l) => l.startsWith('warn Redis unavailable')))
+    assert.ok(logs.some((l) => /replaying 2 tracking writes \(1 dropped/.test(l)))
+  } finally {
+    await own.close()
+  }
+})
