@@ -17,6 +17,13 @@ test('RFC 3887 §4.1 example: TRACK <12345-20010101@example.com> YWJjZGVmZ2gK (A
   )
 })
 
+test('AMB-6: exactly one enclosing <> pair is stripped; unbalanced brackets are ordinary xtext characters', () => {
+  const abc = Buffer.from('ABC')
+  assert.deepStrictEqual(parseCommand('TRACK <<a@b>> QUJD'), track('<a@b>', abc, 'QUJD'))
+  assert.deepStrictEqual(parseCommand('TRACK <a@b QUJD'), track('<a@b', abc, 'QUJD'))
+  assert.deepStrictEqual(parseCommand('TRACK a@b> QUJD'), track('a@b>', abc, 'QUJD'))
+})
+
 test('RFC 3887 §8.1 examples #13/#14: the second pipelined TRACK secret QUJDREVGR0gK', () => {
   const c = parseCommand('TRACK <tracking-id-2@example.com> QUJDREVGR0gK')
   assert.deepStrictEqual(c, track('tracking-id-2@example.com', Buffer.from('ABCDEFGH\n'), 'QUJDREVGR0gK'))
