@@ -1,6 +1,7 @@
 // MAIL/RCPT parameters of RFC 3461 (DSN) and RFC 3885 (MTRK): pure parsing and validation, no Haraka types.
 import { decodeBase64Strict } from '../util/base64'
 import { err, ok, type Result } from '../util/result'
+import { isUniqueEnvid } from './envid'
 import { decodeXtext, isPrintableAscii } from './xtext'
 
 /** One `keyword[=value]` parameter as sent; the keyword upper-cased (keywords are case-insensitive, RFC 5321). */
@@ -169,12 +170,6 @@ export function parseOrcpt(value: string | null): Result<Orcpt> {
   return ok({ raw: value, addrType, address })
 }
 
-/** RFC 3885 unique-envid = local-envid "@" fqhn, both non-empty (MTRK-6). */
-export function isUniqueEnvid(decoded: string): boolean {
-  const at = decoded.lastIndexOf('@')
-  return at > 0 && at < decoded.length - 1 && !/\s/.test(decoded)
-}
-
 function reject(code: 501 | 555, message: string): { ok: false; error: Rejection } {
   return err({ code, status: '5.5.4', message })
 }
@@ -236,7 +231,7 @@ export function parseMailParams(params: EsmtpParam[], policy: ParamPolicy): Resu
   const mail = r.value
   const problem = !mail.envid
     ? 'MTRK requires ENVID'
-    : !isUniqueEnvid(mail.envid.decoded)
+    : !isUniqueEnvid(mail.envid.xtext)
       ? 'MTRK requires ENVID in the form local@fqhn'
       : null
   if (!problem) return r

@@ -1,26 +1,47 @@
-// One strict base64 decoder for every place a base64 value arrives from the network (MTRK certifier, TRACK secret).
+// Strict base64 (RFC 4648 §4 alphabet, no line breaks, no whitespace) for the tracking secret A and the certifier B.
+// One decoder for every place that reads them: MTQP TRACK (AMB-3, AMB-28), the mtqp URI (URI-3) and, once merged,
+// the ESMTP MTRK certifier check (AMB-2). Node's Buffer.from(s, 'base64') silently skips bad characters, so it is
+// only called after the text has been validated here.
 
-const BASE64_BODY = /^[A-Za-z0-9+/]*$/
+const ALPHABET = /^[A-Za-z0-9+/]+$/
 
-/**
- * Decodes standard base64 (RFC 4648 §4) strictly: only the base64 alphabet, no whitespace, and "=" padding only when
- * allowed and correct. Node's own decoder silently skips junk, which would let two different strings prove one secret.
- * Returns null on any violation, including an empty input and non-zero trailing bits.
- */
-export function decodeBase64Strict(s: string, opts: { allowPadding: boolean }): Buffer | null {
-  const body = s.replace(/={1,2}$/, '')
-  const padding = s.length - body.length
-  if (body.length === 0 || !BASE64_BODY.test(body)) return null
-  const rest = body.length % 4
-  if (rest === 1) return null
-  if (padding > 0 && (!opts.allowPadding || (body.length + padding) % 4 !== 0)) return null
-  const decoded = Buffer.from(body, 'base64')
-  // Non-canonical encodings (stray bits in the last character) would decode to the same octets as the canonical one.
-  if (decoded.toString('base64').replace(/=+$/, '') !== body) return null
-  return decoded
+/** Value of one base64 character, or -1. */
+function sextet(c: number): number {
+  if (c >= 0x41 && c <= 0x5a) return c - 0x41
+  if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 26
+  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 52
+  if (c === 0x2b) return 62
+  if (c === 0x2f) return 63
+  return -1
 }
 
-/** base64 without "=" padding: the form esmtp-value allows (AMB-2) and the form we emit for secrets (AMB-3). */
-export function encodeBase64Unpadded(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64').replace(/=+$/, '')
+/**
+ * Decode base64 text, or return null when it is not strictly well-formed:
+ * - non-empty, alphabet `A-Z a-z 0-9 + /` only (AMB-1: the RFCs' `base64` means `1*base64`);
+ * - unpadded text must not leave a single dangling character (length % 4 === 1);
+ * - with `allowPadding`, "=" may only appear as the complete padding of a length-multiple-of-4 text
+ *   (`QQ==`, `QUI=`); partial padding (`QQ=`) is refused; without it any "=" is refused;
+ * - the unused low bits of the last character must be zero, so every octet string has exactly one accepted
+ *   spelling per padding choice (a non-canonical `QR==` is refused rather than silently read as `QQ==`).
+ */
+export function decodeBase64Strict(s: string, opts: { allowPadding: boolean }): Buffer | null {
+  let pad = 0
+  while (pad < s.length && s.charCodeAt(s.length - 1 - pad) === 0x3d) pad++
+  if (pad > 0 && (!opts.allowPadding || pad > 2 || s.length % 4 !== 0)) return null
+  const body = pad > 0 ? s.slice(0, -pad) : s
+  if (!ALPHABET.test(body)) return null
+  const rem = body.length % 4
+  if (rem === 1) return null
+  if (rem !== 0) {
+    // 2 chars carry 1 octet (4 spare bits), 3 chars carry 2 octets (2 spare bits).
+    const spareMask = rem === 2 ? 0x0f : 0x03
+    if ((sextet(body.charCodeAt(body.length - 1)) & spareMask) !== 0) return null
+  }
+  return Buffer.from(body, 'base64')
+}
+
+/** Encode octets as base64; `padding: false` drops the trailing "=" (AMB-2, AMB-3: emit unpadded). */
+export function encodeBase64(octets: Uint8Array, opts: { padding: boolean }): string {
+  const text = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength).toString('base64')
+  return opts.padding ? text : text.replace(/=+$/, '')
 }
