@@ -3,6 +3,7 @@
 // Syntax is checked, semantics (which fields an Action allows) are not: that is the writer's duty.
 import { err, ok, type Result } from '../util/result'
 import { parseDateTime } from './date'
+import { mapAll } from './results'
 import {
   FIELD,
   isAtom,
@@ -13,6 +14,7 @@ import {
   RECIPIENT_FIELDS,
   STATUS_CODE_SYNTAX,
   stripComments,
+  TRACKING_STATUS_TYPE,
 } from './syntax'
 import {
   type ExtensionField,
@@ -40,8 +42,6 @@ interface Collected {
   extensions: ExtensionField[]
 }
 
-const PART_TYPE = 'message/tracking-status'
-
 /** One message/tracking-status body (RFC 3886 §3.1). */
 export function parseTrackingStatus(text: string): Result<TrackingStatus> {
   return parseStatusLines(splitLines(text))
@@ -55,34 +55,29 @@ export function parseTrackingBody(entity: string): Result<TrackingStatus[]> {
   const top = splitHeader(splitLines(entity))
   if (!top.ok) return top
   const { contentType, body } = top.value
-  if (contentType === undefined || mediaType(contentType) === PART_TYPE) {
+  if (contentType === undefined || mediaType(contentType) === TRACKING_STATUS_TYPE) {
     const single = parseStatusLines(body)
     return single.ok ? ok([single.value]) : single
   }
   // Any multipart subtype is read; TSN-1 is enforced on the parts. The `type` parameter is not checked,
   // since the RFC's own examples get it wrong (ERR-3887-5).
   if (!mediaType(contentType).startsWith('multipart/')) {
-    return err(`Content-Type ${quote(contentType)} is neither multipart/related nor ${PART_TYPE} (TSN-1)`)
+    return err(
+      `Content-Type ${quote(contentType)} is neither multipart/related nor ${TRACKING_STATUS_TYPE} (TSN-1)`,
+    )
   }
   const boundary = contentTypeParam(contentType, 'boundary')
   if (!boundary) return err('Content-Type: multipart without a boundary parameter')
   const parts = splitMultipart(body, boundary)
-  if (!parts.ok) return parts
-  const out: TrackingStatus[] = []
-  for (const [i, lines] of parts.value.entries()) {
-    const part = parsePart(lines)
-    if (!part.ok) return err(`part ${i + 1}: ${part.error}`)
-    out.push(part.value)
-  }
-  return ok(out)
+  return parts.ok ? mapAll(parts.value, parsePart, (i) => `part ${i + 1}`) : parts
 }
 
 function parsePart(lines: string[]): Result<TrackingStatus> {
   const part = splitHeader(lines)
   if (!part.ok) return part
   const { contentType, body } = part.value
-  if (contentType !== undefined && mediaType(contentType) !== PART_TYPE) {
-    return err(`Content-Type ${quote(contentType)} is not ${PART_TYPE} (TSN-1)`)
+  if (contentType !== undefined && mediaType(contentType) !== TRACKING_STATUS_TYPE) {
+    return err(`Content-Type ${quote(contentType)} is not ${TRACKING_STATUS_TYPE} (TSN-1)`)
   }
   return parseStatusLines(body)
 }
@@ -124,10 +119,10 @@ function mediaType(contentType: string): string {
  * so that the examples' illegal `boundary=%%%%` is still understood (ERR-3887-5).
  */
 function contentTypeParam(contentType: string, name: string): string | undefined {
-  for (const m of contentType.matchAll(/;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]*)/g)) {
-    if (m[1]!.toLowerCase() !== name) continue
-    const value = m[2]!
-    return value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value
+  for (const [, key, quoted, token] of contentType.matchAll(
+    /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]*))/g,
+  )) {
+    if (key!.toLowerCase() === name) return quoted === undefined ? token : quoted.replace(/\\(.)/g, '$1')
   }
   return undefined
 }
@@ -159,13 +154,8 @@ function parseStatusLines(lines: string[]): Result<TrackingStatus> {
   const message = parseMessageBlock(first)
   if (!message.ok) return message
   if (rest.length === 0) return err('no per-recipient group (RFC 3886 §3.1)')
-  const recipients: RecipientStatus[] = []
-  for (const [i, block] of rest.entries()) {
-    const recipient = parseRecipientBlock(block)
-    if (!recipient.ok) return err(`recipient ${i + 1}: ${recipient.error}`)
-    recipients.push(recipient.value)
-  }
-  return ok({ ...message.value, recipients })
+  const recipients = mapAll(rest, parseRecipientBlock, (i) => `recipient ${i + 1}`)
+  return recipients.ok ? ok({ ...message.value, recipients: recipients.value }) : recipients
 }
 
 /** Blocks are separated by one or more blank lines; a line of only whitespace counts as blank. */

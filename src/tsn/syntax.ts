@@ -3,6 +3,9 @@ import { err, ok, type Result } from '../util/result'
 
 export const CRLF = '\r\n'
 
+/** The media type of each part and the `type` of the multipart/related around them (TSN-1, AMB-16). */
+export const TRACKING_STATUS_TYPE = 'message/tracking-status'
+
 /** MTQP data lines carry at most 998 octets before CRLF (MTQP-5); RFC 5322 sets the same limit. */
 export const MAX_LINE_OCTETS = 998
 

@@ -2,6 +2,7 @@
 // Every rule of the format is checked here instead of trusted to the caller: the output goes onto the wire.
 import { err, ok, type Result } from '../util/result'
 import { formatDateTime } from './date'
+import { mapAll } from './results'
 import {
   CRLF,
   escapeComment,
@@ -12,6 +13,7 @@ import {
   isStrictStatusCode,
   MAX_LINE_OCTETS,
   quote,
+  TRACKING_STATUS_TYPE,
 } from './syntax'
 import {
   type ExtensionField,
@@ -28,9 +30,6 @@ export interface FormatOptions {
 
 type Field = readonly [name: string, value: string]
 
-/** The Content-Type of the entity and of each part (TSN-1, MTQP-16, AMB-16). */
-const PART_TYPE = 'message/tracking-status'
-
 /** X.1.9 "Message relayed to non-compliant mailer" (RFC 3886 §3.3.4). */
 const RELAYED_STATUS = '2.1.9'
 
@@ -43,24 +42,18 @@ const NOT_WITH_OPAQUE = ['remoteMta', 'lastAttemptDate', 'willRetryUntil'] as co
  */
 export function formatTrackingStatus(ts: TrackingStatus, opts: FormatOptions = {}): Result<string> {
   const offset = opts.utcOffsetMinutes ?? 0
-  const head = messageFields(ts, offset)
-  if (!head.ok) return head
-  const blocks = [head.value]
   if (!Array.isArray(ts.recipients) || ts.recipients.length === 0) {
     return err('at least one per-recipient group is required (RFC 3886 §3.1)')
   }
-  for (const [i, recipient] of ts.recipients.entries()) {
-    const fields = recipientFields(recipient, offset)
-    if (!fields.ok) return err(`recipient ${i + 1}: ${fields.error}`)
-    blocks.push(fields.value)
-  }
-  const lines: string[] = []
-  for (const block of blocks) {
-    const emitted = emitBlock(block)
-    if (!emitted.ok) return emitted
-    lines.push(emitted.value)
-  }
-  return ok(lines.join(CRLF))
+  const head = messageBlock(ts, offset)
+  if (!head.ok) return head
+  const groups = mapAll(
+    ts.recipients,
+    (r) => recipientBlock(r, offset),
+    (i) => `recipient ${i + 1}`,
+  )
+  if (!groups.ok) return groups
+  return ok([head.value, ...groups.value].join(CRLF))
 }
 
 /**
@@ -76,19 +69,32 @@ export function formatTrackingBody(
   if (!isBoundary(boundary)) return err(`boundary ${quote(boundary)} is not 1-70 RFC 2046 bchars`)
   if (parts.length === 0) return err('a multipart needs at least one part (RFC 2046 §5.1.1)')
   const delimiter = `--${boundary}`
-  const lines = [`Content-Type: multipart/related; boundary="${boundary}"; type="${PART_TYPE}"`, '']
-  for (const [i, part] of parts.entries()) {
-    const body = formatTrackingStatus(part, opts)
-    if (!body.ok) return err(`part ${i + 1}: ${body.error}`)
-    // RFC 2046 §5.1.1: the delimiter must not begin any line of an encapsulated part.
-    if (body.value.split(CRLF).some((line) => line.startsWith(delimiter))) {
-      return err(`part ${i + 1}: contains the boundary delimiter ${quote(delimiter)}`)
-    }
+  const lines = [
+    `Content-Type: multipart/related; boundary="${boundary}"; type="${TRACKING_STATUS_TYPE}"`,
+    '',
+  ]
+  const bodies = mapAll(
+    parts,
+    (part) => partBody(part, delimiter, opts),
+    (i) => `part ${i + 1}`,
+  )
+  if (!bodies.ok) return bodies
+  for (const body of bodies.value) {
     // The part body ends in CRLF; the blank line after it is the CRLF that belongs to the next delimiter.
-    lines.push(delimiter, `Content-Type: ${PART_TYPE}`, '', body.value)
+    lines.push(delimiter, `Content-Type: ${TRACKING_STATUS_TYPE}`, '', body)
   }
   lines.push(`${delimiter}--`, '')
   return ok(lines.join(CRLF))
+}
+
+function partBody(part: TrackingStatus, delimiter: string, opts: FormatOptions): Result<string> {
+  const body = formatTrackingStatus(part, opts)
+  if (!body.ok) return body
+  // RFC 2046 §5.1.1: the delimiter must not begin any line of an encapsulated part.
+  if (body.value.split(CRLF).some((line) => line.startsWith(delimiter))) {
+    return err(`contains the boundary delimiter ${quote(delimiter)}`)
+  }
+  return body
 }
 
 /** RFC 2046 §5.1.1: boundary := 0*69<bchars> bcharsnospace. */
@@ -108,7 +114,7 @@ export function boundaryFromBytes(bytes: Uint8Array): string {
   return BOUNDARY_PREFIX + hex.join('')
 }
 
-function messageFields(ts: TrackingStatus, offset: number): Result<Field[]> {
+function messageBlock(ts: TrackingStatus, offset: number): Result<string> {
   const envid = text(FIELD.originalEnvelopeId, ts.originalEnvelopeId, true) // TSN-5, TSN-8
   if (!envid.ok) return envid
   const reporting = typed(FIELD.reportingMta, ts.reportingMta, true) // TSN-6
@@ -117,10 +123,10 @@ function messageFields(ts: TrackingStatus, offset: number): Result<Field[]> {
   if (!arrival.ok) return arrival
   const extensions = extensionFields(ts.extensions)
   if (!extensions.ok) return extensions
-  return ok([envid.value, reporting.value, arrival.value, ...extensions.value])
+  return emitBlock([envid.value, reporting.value, arrival.value, ...extensions.value])
 }
 
-function recipientFields(r: RecipientStatus, offset: number): Result<Field[]> {
+function recipientBlock(r: RecipientStatus, offset: number): Result<string> {
   const rules = checkActionRules(r)
   if (rules) return err(rules)
   const fields: Result<Field>[] = [
@@ -132,14 +138,11 @@ function recipientFields(r: RecipientStatus, offset: number): Result<Field[]> {
   if (r.remoteMta !== undefined) fields.push(typed(FIELD.remoteMta, r.remoteMta, true))
   if (r.lastAttemptDate !== undefined) fields.push(date(FIELD.lastAttemptDate, r.lastAttemptDate, offset))
   if (r.willRetryUntil !== undefined) fields.push(date(FIELD.willRetryUntil, r.willRetryUntil, offset))
-  const out: Field[] = []
-  for (const field of fields) {
-    if (!field.ok) return field
-    out.push(field.value)
-  }
+  const checked = mapAll(fields, (field) => field)
+  if (!checked.ok) return checked
   const extensions = extensionFields(r.extensions)
   if (!extensions.ok) return extensions
-  return ok([...out, ...extensions.value])
+  return emitBlock([...checked.value, ...extensions.value])
 }
 
 /** Which optional fields and status codes each Action allows (RFC 3886 §3.3.3-§3.3.7). */
@@ -206,28 +209,24 @@ function text(name: string, value: string, required: boolean): Result<Field> {
 
 /** Extension fields (TSN-16) may not reuse a standard name: a reader would take them for that field. */
 function extensionFields(extensions: ExtensionField[] | undefined): Result<Field[]> {
-  const out: Field[] = []
-  for (const ext of extensions ?? []) {
+  return mapAll(extensions ?? [], (ext) => {
     if (typeof ext.name !== 'string' || !isFieldName(ext.name)) {
       return err(`extension field name ${quote(String(ext.name))} is not a valid field name`)
     }
     if (isStandardField(ext.name)) return err(`${ext.name}: a standard field cannot be an extension field`)
-    const value = text(ext.name, ext.value, false)
-    if (!value.ok) return value
-    out.push(value.value)
-  }
-  return ok(out)
+    return text(ext.name, ext.value, false)
+  })
 }
 
-/** One block of fields, each CRLF-terminated and folded to fit MAX_LINE_OCTETS. */
 function emitBlock(fields: readonly Field[]): Result<string> {
-  let out = ''
-  for (const [name, value] of fields) {
-    const folded = fold(value === '' ? `${name}:` : `${name}: ${value}`)
-    if (!folded.ok) return err(`${name}: ${folded.error}`)
-    out += folded.value.map((line) => line + CRLF).join('')
-  }
-  return ok(out)
+  const emitted = mapAll(fields, emitField)
+  return emitted.ok ? ok(emitted.value.join('')) : emitted
+}
+
+/** The one place a field becomes text: `Name: value`, folded to fit MAX_LINE_OCTETS, CRLF-terminated. */
+function emitField([name, value]: Field): Result<string> {
+  const folded = fold(value === '' ? `${name}:` : `${name}: ${value}`)
+  return folded.ok ? ok(folded.value.map((line) => line + CRLF).join('')) : err(`${name}: ${folded.error}`)
 }
 
 /**
