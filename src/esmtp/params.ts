@@ -96,6 +96,14 @@ export function splitCommandParams(line: string): EsmtpParam[] | null {
   return params.reverse()
 }
 
+/**
+ * Drops the "=" padding of an MTRK certifier in a raw MAIL line. RFC 5321's esmtp-value cannot hold "=", so Haraka
+ * refuses such a line before any plugin sees it; AMB-2 asks us to accept the padded form leniently.
+ */
+export function unpadMtrkParam(line: string): string {
+  return line.replace(/(\sMTRK=[A-Za-z0-9+/]+)={1,2}(?=:[0-9]*(?:\s|$)|\s|$)/i, '$1')
+}
+
 const ENVID_MAX = 100 // RFC 3461 §4.4, DSN-8
 const ORCPT_MAX = 500 // RFC 3461 §4.2, DSN-6
 

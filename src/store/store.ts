@@ -49,7 +49,8 @@ export interface StoreOptions {
 const SCRIPT_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex')
 
 export class TrackingStore {
-  private up = false
+  /** 'connecting' until the first answer, so an unreachable Redis at start-up is logged too. */
+  private state: 'connecting' | 'up' | 'down' = 'connecting'
   private pending: RecordWrite[] = []
   private dropped = 0
 
@@ -66,7 +67,7 @@ export class TrackingStore {
 
   /** Whether the last thing we heard from Redis was that it is ready. */
   get available(): boolean {
-    return this.up
+    return this.state === 'up'
   }
 
   /** `<prefix>envid:<decoded envid>`: readable with redis-cli, and one key per envid (AMB-7, AMB-37). */
@@ -93,7 +94,7 @@ export class TrackingStore {
    * is kept for replay when Redis is back (writes are idempotent upserts), within a bounded buffer.
    */
   submit(write: RecordWrite): void {
-    if (!this.up) {
+    if (!this.available) {
       this.keep(write)
       return
     }
@@ -143,14 +144,14 @@ export class TrackingStore {
   }
 
   private down(reason: string): void {
-    if (!this.up) return
-    this.up = false
+    if (this.state === 'down') return
+    this.state = 'down'
     this.log.warn(`Redis unavailable (${reason}): mail flows on untracked until it is back`)
   }
 
   private ready(): void {
-    if (this.up) return
-    this.up = true
+    if (this.state === 'up') return
+    this.state = 'up'
     const replay = this.pending
     this.pending = []
     const lost = this.dropped

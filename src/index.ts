@@ -1,0 +1,12 @@
+// Package entry point: Haraka loads it as the `mtrk` plugin and copies these functions onto its Plugin object.
+export {
+  advertise_mtrk,
+  check_mail_params,
+  check_rcpt_params,
+  open_store,
+  record_acceptance,
+  record_queue_refusal,
+  register,
+  shutdown,
+  stamp_arrival,
+} from './plugin/mtrk'

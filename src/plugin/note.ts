@@ -1,0 +1,82 @@
+// What the plugin keeps in transaction.notes.mtrk. Haraka persists transaction notes into the outbound queue file
+// (haraka.md §0.3), so this is also what survives a restart for relaying; it is re-checked when read back.
+import type { HarakaAddress, HarakaNotes } from '../haraka/types'
+
+export interface RecipientNote {
+  /** ORCPT as received (DSN-10), or null. */
+  orcpt: string | null
+  /** NOTIFY as received, or null. */
+  notify: string | null
+}
+
+export interface TrackingNote {
+  v: 1
+  /** ENVID as received (xtext), for DSN forwarding (DSN-10). */
+  envid: string | null
+  /** RET as received. */
+  ret: string | null
+  /** Present when the message asked for tracking with a valid MTRK. */
+  track: {
+    /**
+     * Unpadded base64 of the 20-octet B: the certifier as received when it was unpadded (strict decoding allows one
+     * spelling), and the form to forward (MTRK-17, AMB-2).
+     */
+    hash: string
+    /** The requested timeout (MTRK-7), or null. */
+    timeout: number | null
+    /** The retention in effect, seconds (MTRK-8, MTRK-9). */
+    retention: number
+    /** The decoded envid: the store's lookup key (AMB-7). */
+    envid: string
+  } | null
+  /** ms since the epoch when the message was received (end of DATA): Arrival-Date, and the base of the timeout. */
+  arrival: number | null
+  /** By recipient key (rcptKey). Only recipients that sent NOTIFY or ORCPT have an entry. */
+  rcpts: Record<string, RecipientNote>
+}
+
+const NOTE = 'mtrk'
+
+/** The key of a recipient in notes and in the store: user@host with the host in lower-case ASCII. */
+export function rcptKey(addr: HarakaAddress): string {
+  return addr.host ? `${addr.user}@${addr.host}` : addr.user
+}
+
+const isStrOrNull = (v: unknown) => v === null || typeof v === 'string'
+
+function isTrack(v: unknown): v is TrackingNote['track'] {
+  if (v === null) return true
+  if (typeof v !== 'object') return false
+  const t = v as Record<string, unknown>
+  return (
+    typeof t.hash === 'string' &&
+    typeof t.envid === 'string' &&
+    typeof t.retention === 'number' &&
+    (t.timeout === null || typeof t.timeout === 'number')
+  )
+}
+
+/** The note of a transaction or queued message, or null when there is none or it is not one we wrote. */
+export function readNote(notes: HarakaNotes | null | undefined): TrackingNote | null {
+  const n = notes?.[NOTE]
+  if (typeof n !== 'object' || n === null) return null
+  const o = n as Record<string, unknown>
+  if (o.v !== 1 || !isStrOrNull(o.envid) || !isStrOrNull(o.ret) || !isTrack(o.track)) return null
+  if (
+    !(o.arrival === null || typeof o.arrival === 'number') ||
+    typeof o.rcpts !== 'object' ||
+    o.rcpts === null
+  ) {
+    return null
+  }
+  return n as TrackingNote
+}
+
+/** The transaction's note, created empty when missing. */
+export function ensureNote(notes: HarakaNotes): TrackingNote {
+  const existing = readNote(notes)
+  if (existing) return existing
+  const note: TrackingNote = { v: 1, envid: null, ret: null, track: null, arrival: null, rcpts: {} }
+  notes[NOTE] = note
+  return note
+}

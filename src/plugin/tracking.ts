@@ -1,0 +1,138 @@
+// From what Haraka knows about an accepted message to store writes. Pure: the clock and the queue schedule are
+// passed in, so every rule (TSN-13..15, AMB-33, MTRK-10) is unit-tested without Haraka.
+import { enhancedStatus } from '../esmtp/reply'
+import type { MessageHeader } from '../store/codec'
+import type { StoredRecipient } from '../store/model'
+import { keepUntil } from '../store/retention'
+import type { RecipientEvent, RecordWrite } from '../store/store'
+import type { TrackingNote } from './note'
+
+export interface WriteContext {
+  txn: string
+  reportingMta: string
+  /** ms since the epoch */
+  now: number
+  /** Seconds from arrival until the outbound queue gives up (sum of its retry intervals). */
+  queueLifetime: number
+  /** Seconds data outlives the give-up time while queued (MTRK-10). */
+  queuedGrace: number
+}
+
+/** What became of a message when it was accepted. */
+export type Acceptance =
+  /** In Haraka's outbound queue: relaying outcomes come later. */
+  | { kind: 'queued' }
+  /** A local queue plugin took it: final delivery here. */
+  | { kind: 'delivered' }
+  /** A queue plugin handed it to a next hop itself, without passing MTRK: the tracking path ends here (TSN-18). */
+  | { kind: 'relayed' }
+  /** The queue refused it and the client got this reply. */
+  | { kind: 'refused'; temporary: boolean; code: number; reply: string }
+
+export interface AcceptedRecipient {
+  key: string
+  /** As accepted (Final-Recipient). */
+  address: string
+}
+
+type Tracked = TrackingNote & { track: NonNullable<TrackingNote['track']> }
+
+export function isTracked(note: TrackingNote | null): note is Tracked {
+  return note?.track != null
+}
+
+export function messageHeader(note: Tracked, ctx: WriteContext): MessageHeader {
+  return {
+    txn: ctx.txn,
+    envidXtext: note.envid ?? note.track.envid,
+    envid: note.track.envid,
+    hash: note.track.hash,
+    arrival: note.arrival ?? ctx.now,
+    reportingMta: ctx.reportingMta,
+    requestedTimeout: note.track.timeout,
+    retention: note.track.retention,
+    ret: note.ret,
+  }
+}
+
+/** A recipient as first recorded: queued and not attempted, `delayed` 4.0.0 with Will-Retry-Until (AMB-33). */
+export function baseRecipient(note: Tracked, rcpt: AcceptedRecipient, ctx: WriteContext): StoredRecipient {
+  const arrival = note.arrival ?? ctx.now
+  const giveUp = arrival + ctx.queueLifetime * 1000
+  const r = note.rcpts[rcpt.key]
+  return {
+    address: rcpt.address,
+    orcpt: typeof r?.orcpt === 'string' ? r.orcpt : null,
+    notify: typeof r?.notify === 'string' ? r.notify : null,
+    action: 'delayed',
+    status: '4.0.0',
+    remoteMta: null,
+    lastAttempt: null,
+    willRetryUntil: giveUp,
+    keepUntil: keepUntil({
+      arrival,
+      retention: note.track.retention,
+      queued: true,
+      giveUp,
+      now: ctx.now,
+      queuedGrace: ctx.queuedGrace,
+    }),
+    updated: arrival,
+    history: [],
+  }
+}
+
+/** The event of a final or queue-side outcome decided at acceptance time; null when the message is just queued. */
+function acceptanceEvent(note: Tracked, acceptance: Acceptance, ctx: WriteContext): RecipientEvent | null {
+  if (acceptance.kind === 'queued') return null
+  const [action, status] =
+    acceptance.kind === 'delivered'
+      ? (['delivered', '2.5.0'] as const)
+      : acceptance.kind === 'relayed'
+        ? (['relayed', '2.1.9'] as const) // TSN-21
+        : acceptance.temporary
+          ? (['delayed', enhancedStatus(acceptance.reply, '4')] as const)
+          : (['failed', enhancedStatus(acceptance.reply, '5')] as const)
+  const attempt = { id: `${ctx.txn}:accept`, at: ctx.now, action, status }
+  return {
+    at: ctx.now,
+    patch: {
+      action,
+      status,
+      lastAttempt: ctx.now,
+      // Not in our queue: a refused message is the client's to retry, so no Will-Retry-Until (TSN-15).
+      willRetryUntil: null,
+      keepUntil: keepUntil({
+        arrival: note.arrival ?? ctx.now,
+        retention: note.track.retention,
+        queued: false,
+        giveUp: null,
+        now: ctx.now,
+        queuedGrace: ctx.queuedGrace,
+      }),
+    },
+    attempt:
+      acceptance.kind === 'refused'
+        ? { ...attempt, code: String(acceptance.code), reply: acceptance.reply }
+        : attempt,
+  }
+}
+
+/** The store write recording a tracked message's acceptance, one round trip for all recipients. */
+export function acceptanceWrite(
+  note: Tracked,
+  recipients: AcceptedRecipient[],
+  acceptance: Acceptance,
+  ctx: WriteContext,
+): RecordWrite {
+  const event = acceptanceEvent(note, acceptance, ctx)
+  return {
+    message: messageHeader(note, ctx),
+    recipients: recipients.map((r) => ({
+      key: r.key,
+      base: baseRecipient(note, r, ctx),
+      ...(event ? { event } : {}),
+    })),
+    now: ctx.now,
+  }
+}
