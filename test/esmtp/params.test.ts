@@ -12,6 +12,7 @@ import {
   parseRcptParams,
   parseRet,
   splitCommandParams,
+  unpadMtrkParam,
 } from '../../src/esmtp/params'
 import { encodeXtext } from '../../src/esmtp/xtext'
 import { encodeBase64 } from '../../src/util/base64'
@@ -260,4 +261,21 @@ test('property: no input makes the parameter parsers throw', () => {
       parseRcptParams(params, policy)
     }),
   )
+})
+
+test('AMB-2: unpadMtrkParam drops only the padding of an MTRK certifier', () => {
+  assert.equal(
+    unpadMtrkParam('FROM:<a@b> ENVID=x MTRK=VheLhqV/rCKJmplkGFwsyW59pYk=:86400'),
+    'FROM:<a@b> ENVID=x MTRK=VheLhqV/rCKJmplkGFwsyW59pYk:86400',
+  )
+  assert.equal(unpadMtrkParam('FROM:<a@b> mtrk=QUI= SIZE=1'), 'FROM:<a@b> mtrk=QUI SIZE=1')
+  assert.equal(unpadMtrkParam('FROM:<a@b> MTRK=QQ=='), 'FROM:<a@b> MTRK=QQ')
+  for (const same of [
+    'FROM:<a@b> MTRK=abc',
+    'FROM:<a@b> XMTRK=QUI=',
+    'FROM:<a=@b> ENVID=x',
+    'FROM:<a@b> MTRK=QQ=x',
+  ]) {
+    assert.equal(unpadMtrkParam(same), same)
+  }
 })

@@ -27,6 +27,10 @@ export interface HarakaOptions {
   env?: Record<string, string>
   /** Key prefix in Redis; unique per instance by default. */
   prefix?: string
+  /** Where node_modules/haraka-plugin-mtrk comes from: this repository linked in (default), or an npm install. */
+  pluginDir?: string
+  /** false: write no config/mtrk.ini, so the package's shipped defaults apply. */
+  writeMtrkIni?: boolean
 }
 
 export interface HarakaInstance {
@@ -71,7 +75,7 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
   mkdirSync(config)
   mkdirSync(join(dir, 'plugins'))
   mkdirSync(join(dir, 'node_modules'))
-  symlinkSync(REPO, join(dir, 'node_modules', 'haraka-plugin-mtrk'))
+  symlinkSync(opts.pluginDir ?? REPO, join(dir, 'node_modules', 'haraka-plugin-mtrk'))
   for (const f of readdirSync(FIXTURE_PLUGINS)) cpSync(join(FIXTURE_PLUGINS, f), join(dir, 'plugins', f))
 
   const smtpPort = await freePort()
@@ -87,7 +91,7 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
     'smtp.ini': `listen=127.0.0.1:${smtpPort}\nnodes=${opts.nodes ?? 0}\ngraceful_shutdown=true\nforce_shutdown_timeout=5\n`,
     'log.ini': '[main]\nlevel=info\n',
     plugins: `${(opts.plugins ?? ['test_rcpt', 'mtrk', 'test_queue']).join('\n')}\n`,
-    'mtrk.ini': ini(mtrk),
+    ...(opts.writeMtrkIni === false ? {} : { 'mtrk.ini': ini(mtrk) }),
     me: `${me}\n`,
     ...opts.files,
   }

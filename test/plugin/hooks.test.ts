@@ -1,0 +1,77 @@
+// Hook-level behaviour with haraka-test-fixtures: no SMTP socket, no Redis (it points at a closed port).
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import * as constants from 'haraka-constants'
+import {
+  callHook,
+  callMail,
+  callQueueOk,
+  callRcpt,
+  type FixturePlugin,
+  makeConnection,
+  makePlugin,
+} from 'haraka-test-fixtures'
+import { REPO } from '../helpers/haraka'
+
+const configDir = join(REPO, 'test', 'fixtures', 'fixtures-config')
+const plugins: FixturePlugin[] = []
+function plugin(): FixturePlugin {
+  const p = makePlugin('mtrk', { configDir })
+  plugins.push(p)
+  return p
+}
+after(async () => {
+  for (const p of plugins) await p.shutdown()
+})
+
+test('register wires only our hooks, all early (priority -50) so an accepting plugin cannot skip them', () => {
+  const p = plugin()
+  assert.deepEqual(Object.keys(p.hooks).sort(), [
+    'capabilities',
+    'data_post',
+    'init_child',
+    'init_master',
+    'mail',
+    'queue_ok',
+    'rcpt',
+    'reset_transaction',
+  ])
+})
+
+test('MTRK-1, AMB-21: capabilities get MTRK and DSN once, even when another plugin already added DSN', async () => {
+  const p = plugin()
+  const c = makeConnection({ helo: 'client.test', silent: true })
+  c.capabilities = ['PIPELINING', 'DSN']
+  const r = await callHook(p, 'advertise_mtrk', c)
+  assert.equal(r.rc, undefined)
+  assert.deepEqual(c.capabilities, ['PIPELINING', 'DSN', 'MTRK'])
+})
+
+test('without the raw command line, the parameters Haraka parsed are checked (duplicates then go unseen)', async () => {
+  const p = plugin()
+  const c = makeConnection({ withTxn: true, silent: true })
+  c.current_line = null
+  const r = await callMail(p, c, 'a@client.test', { MTRK: 'VheLhqV/rCKJmplkGFwsyW59pYk' })
+  assert.equal(r.rc, constants.deny)
+  const reply = r.msg as { code: number; reply: string }
+  assert.equal(reply.code, 501)
+  assert.equal(reply.reply, '5.5.4 MTRK requires ENVID')
+})
+
+test('a tracked message is recorded after next(): with Redis unreachable the queue hook still continues', async () => {
+  const p = plugin()
+  const c = makeConnection({ withTxn: true, helo: 'client.test', silent: true })
+  c.current_line = 'MAIL FROM:<a@client.test> ENVID=1@h.test MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'
+  assert.equal((await callMail(p, c, 'a@client.test')).rc, undefined)
+  c.current_line = 'RCPT TO:<u@local.test> NOTIFY=NEVER'
+  assert.equal((await callRcpt(p, c, 'u@local.test')).rc, undefined)
+  const note = c.transaction.notes.mtrk as {
+    track: { envid: string; hash: string }
+    rcpts: Record<string, unknown>
+  }
+  assert.equal(note.track.envid, '1@h.test')
+  assert.deepEqual(note.rcpts['u@local.test'], { orcpt: null, notify: 'NEVER' })
+  const r = await callQueueOk(p, c, 'queued')
+  assert.equal(r.rc, undefined, 'CONT: the client gets its 250 whatever Redis does')
+})

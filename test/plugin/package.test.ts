@@ -1,0 +1,76 @@
+// The user's path: `npm install haraka-plugin-mtrk` into a Haraka instance and `mtrk` in config/plugins.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { REPO, startHaraka } from '../helpers/haraka'
+import { sharedRedisPort } from '../helpers/redis'
+import { pySendmail, SmtpClient } from '../helpers/smtp'
+import { openStore, waitForMessages } from '../helpers/store'
+
+test('the packed npm package installs, loads in Haraka with its shipped defaults, and tracks', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'mtrk-pack-'))
+  execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))
+  assert.ok(tarball)
+  const listing = execFileSync('tar', ['tzf', join(work, tarball)]).toString()
+  assert.match(listing, /package\/dist\/index\.js/)
+  assert.match(listing, /package\/config\/mtrk\.ini/)
+  assert.doesNotMatch(
+    listing,
+    /package\/config\/smtp\.ini|package\/test\/|package\/src\//,
+    'only the plugin ships',
+  )
+
+  const install = join(work, 'site')
+  execFileSync('mkdir', ['-p', install])
+  execFileSync(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--omit=peer',
+      '--prefix',
+      install,
+      join(work, tarball),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+  const redisPort = await sharedRedisPort()
+  const prefix = 'mtrk:' // the shipped default; MTRK_REDIS_URL points at the test Redis
+  const haraka = await startHaraka({
+    redisPort,
+    pluginDir: join(install, 'node_modules', 'haraka-plugin-mtrk'),
+    plugins: ['test_rcpt', 'haraka-plugin-mtrk', 'test_queue'],
+    writeMtrkIni: false,
+    env: { MTRK_REDIS_URL: `redis://127.0.0.1:${redisPort}/0` },
+    prefix,
+  })
+  try {
+    const { client } = await SmtpClient.connect(haraka.smtpPort)
+    const ehlo = await client.cmd('EHLO client.test')
+    assert.ok(ehlo.lines.includes('MTRK'))
+    client.close()
+    const envid = `pkg${Date.now()}@sender.example`
+    const sent = await pySendmail({
+      port: haraka.smtpPort,
+      from: 's@sender.example',
+      to: ['u@local.test'],
+      mail: [`ENVID=${envid}`, 'MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'],
+    })
+    assert.ok(sent.ok)
+    const store = await openStore(redisPort, prefix)
+    const [m] = await waitForMessages(store, envid)
+    assert.equal(m?.retention, 864000, 'the shipped default retention')
+    await store.close()
+  } finally {
+    await haraka.stop()
+  }
+})

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ensureNote, rcptKey, readNote, type TrackingNote } from '../../src/plugin/note'
+import { acceptanceWrite, isTracked, type WriteContext } from '../../src/plugin/tracking'
+
+const ctx: WriteContext = {
+  txn: 'T.1',
+  reportingMta: 'mx.example',
+  now: 2_000_000,
+  queueLifetime: 100,
+  queuedGrace: 10,
+}
+
+function note(over: Partial<TrackingNote> = {}): TrackingNote {
+  return {
+    v: 1,
+    envid: '1+2B@h.example',
+    ret: 'FULL',
+    track: { hash: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: null, retention: 1000, envid: '1+@h.example' },
+    arrival: 1_000_000,
+    rcpts: { 'u@x.example': { orcpt: 'rfc822;U@X.example', notify: 'NEVER' } },
+    ...over,
+  }
+}
+
+const rcpts = [
+  { key: 'u@x.example', address: 'u@X.example' },
+  { key: 'v@x.example', address: 'v@x.example' },
+]
+
+test('AMB-33: queued recipients start as delayed 4.0.0, not attempted, with Will-Retry-Until and MTRK-10 keep', () => {
+  const n = note()
+  assert.ok(isTracked(n))
+  const w = acceptanceWrite(n, rcpts, { kind: 'queued' }, ctx)
+  assert.deepEqual(w.message, {
+    txn: 'T.1',
+    envidXtext: '1+2B@h.example',
+    envid: '1+@h.example',
+    hash: 'VheLhqV/rCKJmplkGFwsyW59pYk',
+    arrival: 1_000_000,
+    reportingMta: 'mx.example',
+    requestedTimeout: null,
+    retention: 1000,
+    ret: 'FULL',
+  })
+  const [u, v] = w.recipients
+  assert.equal(u?.event, undefined)
+  assert.deepEqual(u?.base, {
+    address: 'u@X.example',
+    orcpt: 'rfc822;U@X.example',
+    notify: 'NEVER',
+    action: 'delayed',
+    status: '4.0.0',
+    remoteMta: null,
+    lastAttempt: null,
+    willRetryUntil: 1_100_000,
+    keepUntil: 2_010_000, // now + grace: the give-up time is already past
+    updated: 1_000_000,
+    history: [],
+  })
+  assert.equal(v?.base.orcpt, null, 'no ORCPT: AMB-14 synthesises it when answering')
+})
+
+test('delivered locally, relayed by a queue plugin, refused by the queue: one idempotent event each', () => {
+  const cases = [
+    [{ kind: 'delivered' }, 'delivered', '2.5.0'],
+    [{ kind: 'relayed' }, 'relayed', '2.1.9'],
+    [{ kind: 'refused', temporary: true, code: 450, reply: '4.3.0 busy' }, 'delayed', '4.3.0'],
+    [{ kind: 'refused', temporary: false, code: 550, reply: 'no (5.7.1)' }, 'failed', '5.7.1'],
+    [{ kind: 'refused', temporary: false, code: 550, reply: '4.2.0 inconsistent' }, 'failed', '5.0.0'],
+  ] as const
+  for (const [acceptance, action, status] of cases) {
+    const n = note()
+    assert.ok(isTracked(n))
+    const w = acceptanceWrite(n, rcpts, acceptance, ctx)
+    const e = w.recipients[0]?.event
+    assert.equal(e?.patch.action, action)
+    assert.equal(e?.patch.status, status)
+    assert.equal(e?.patch.lastAttempt, ctx.now)
+    assert.equal(e?.patch.willRetryUntil, null, 'TSN-15: not (or no longer) in our queue')
+    assert.equal(e?.patch.keepUntil, 1_000_000 + 1000 * 1000)
+    assert.equal(e?.attempt.id, 'T.1:accept')
+    assert.equal(w.recipients[1]?.event, e, 'the same event for every recipient')
+  }
+})
+
+test('notes: read back defensively, created on demand, keyed by user@lower-case host', () => {
+  assert.equal(readNote({}), null)
+  assert.equal(readNote({ mtrk: { v: 2 } }), null)
+  assert.equal(readNote({ mtrk: { ...note(), track: { hash: 1 } } }), null)
+  const notes: Record<string, unknown> = {}
+  const created = ensureNote(notes)
+  assert.equal(readNote(notes), created)
+  assert.equal(isTracked(created), false)
+  assert.equal(
+    rcptKey({ user: 'Mixed', host: 'example.com', address: 'Mixed@Example.COM', isNull: () => false }),
+    'Mixed@example.com',
+  )
+  assert.equal(
+    rcptKey({ user: 'postmaster', host: '', address: 'postmaster', isNull: () => false }),
+    'postmaster',
+  )
+})
