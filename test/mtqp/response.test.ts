@@ -10,6 +10,7 @@ import {
   ResponseDecoder,
 } from '../../src/mtqp/response'
 import type { Result } from '../../src/util/result'
+import { TV7_LINES } from '../fixtures/tv7'
 import { cutAt, feed, feedThreeWays } from './chunking'
 
 const dec =
@@ -22,27 +23,6 @@ const fmt = (r: MtqpResponse): string => {
   assert.ok(w.ok, w.ok ? '' : w.error)
   return w.value
 }
-
-// TV-7 (requirements §14): the body of a successful TRACK.
-const TV7_LINES = [
-  'Content-Type: multipart/related; boundary="b1"; type="message/tracking-status"',
-  '',
-  '--b1',
-  'Content-Type: message/tracking-status',
-  '',
-  'Original-Envelope-Id: 1@h.example.com',
-  'Reporting-MTA: dns; mx.example.net',
-  'Arrival-Date: Mon, 1 Jan 2001 15:15:15 -0500',
-  '',
-  'Original-Recipient: rfc822; u@example.net',
-  'Final-Recipient: rfc822; u@example.net',
-  'Action: transferred',
-  'Status: 2.4.0',
-  'Remote-MTA: dns; mx2.example.net',
-  'Last-Attempt-Date: Mon, 1 Jan 2001 15:16:00 -0500',
-  '',
-  '--b1--',
-]
 
 test('MTQP-5/MTQP-6: single-line responses, codes directly after the indicator, then SP and text', () => {
   assert.equal(fmt({ indicator: '+OK', codes: [], text: '' }), '+OK\r\n')

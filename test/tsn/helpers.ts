@@ -22,26 +22,7 @@ export function tv7Status(): TrackingStatus {
   }
 }
 
-/** The TV-7 server lines between `+OK+` and `.`, as one CRLF-terminated string. */
-export const TV7_BODY = `${[
-  'Content-Type: multipart/related; boundary="b1"; type="message/tracking-status"',
-  '',
-  '--b1',
-  'Content-Type: message/tracking-status',
-  '',
-  'Original-Envelope-Id: 1@h.example.com',
-  'Reporting-MTA: dns; mx.example.net',
-  'Arrival-Date: Mon, 1 Jan 2001 15:15:15 -0500',
-  '',
-  'Original-Recipient: rfc822; u@example.net',
-  'Final-Recipient: rfc822; u@example.net',
-  'Action: transferred',
-  'Status: 2.4.0',
-  'Remote-MTA: dns; mx2.example.net',
-  'Last-Attempt-Date: Mon, 1 Jan 2001 15:16:00 -0500',
-  '',
-  '--b1--',
-].join('\r\n')}\r\n`
+export { TV7_BODY } from '../fixtures/tv7'
 
 /** A TrackingStatus with one recipient, the recipient changed by `patch`. */
 export function withRecipient(patch: Partial<RecipientStatus>): TrackingStatus {
