@@ -170,7 +170,7 @@ export class MtqpSession {
     this.#tlsActive = true
     this.#insecure = !tlsVersionAtLeast(protocol, this.#o.config.adequateTlsVersion)
     if (this.#insecure)
-      this.#o.log.warn(`MTQP ${this.#o.client}: TLS ${protocol} is below the adequate version`)
+      this.#o.log.info(`MTQP ${this.#o.client}: TLS ${protocol} is below the adequate version`)
     // MTQP-24: start over and greet again; the queue was already emptied when STARTTLS was accepted.
     this.#greet()
   }
