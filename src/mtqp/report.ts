@@ -43,10 +43,12 @@ const CERTIFIER_OCTETS = 20
 const DUMMY_CERTIFIER = Buffer.alloc(CERTIFIER_OCTETS)
 
 /**
- * Longest field value written. Real values are far shorter (an address path is at most 256 octets, an ENVID 100, an
- * ORCPT 500), and with this bound every field fits one 998-octet line, so the writer never has to fold (MTQP-5).
+ * Longest field value and address type written. Real values are far shorter (an address path is at most 256
+ * octets, an ENVID 100, an ORCPT 500), and with these bounds `Original-Recipient: <type>; <value>` fits one
+ * 998-octet line, so the writer never has to fold and cannot fail on a word too long to fold (MTQP-5).
  */
 const MAX_VALUE_OCTETS = 900
+const MAX_TYPE_OCTETS = 64
 
 /** ESC-3 and AMB-33: the status reported when the stored one is unusable for the action. */
 const DEFAULT_STATUS: Readonly<Record<Action, string>> = {
@@ -175,9 +177,10 @@ function status(r: StoredRecipient, note: (text: string) => void): string {
 /** `addr-type ";" xtext` as received (RFC 3461 §4.2), shown decoded (AMB-14); null when it is not that. */
 function originalRecipient(orcpt: string): TypedValue | null {
   const semi = orcpt.indexOf(';')
+  if (semi === -1) return null
   const type = orcpt.slice(0, semi)
-  const value = semi === -1 ? null : decodeXtext(orcpt.slice(semi + 1))
-  if (!isAtom(type) || type.length > 64 || value === null || !isFieldValue(value)) return null
+  const value = decodeXtext(orcpt.slice(semi + 1))
+  if (!isAtom(type) || type.length > MAX_TYPE_OCTETS || value === null || !isFieldValue(value)) return null
   return { type, value }
 }
 
