@@ -425,6 +425,24 @@ test('MTQP-11: a suspended service greets -TEMP/MTQP/admin and closes', async ()
   assert.equal(c.raw, '-TEMP/MTQP/admin Service down for admin, call back later\r\n')
 })
 
+test('MTQP-9: a long pipelined batch (reading pauses while Redis answers) is answered completely and in order', async () => {
+  await recordTv1(store)
+  // The failed TRACKs of this batch would otherwise spend the client's budget (MTQP-29).
+  const { port } = await startServer({ mtqp: { failed_track_limit: 0 } })
+  const c = await TestClient.connect(port)
+  const batch = Array.from({ length: 150 }, (_, i) =>
+    i % 3 === 2 ? `COMMENT ${i}\r\n` : `TRACK ${ENVID} ${i % 3 === 0 ? TV1_SECRET : 'AAAA'}\r\n`,
+  )
+  c.send(`${batch.join('')}QUIT\r\n`)
+  await c.closed
+  const replies = new ResponseDecoder().push(Buffer.from(c.raw, 'latin1'))
+  const want = ['+OK+', ...batch.map((_, i) => ['+OK+', '-ERR', '+OK'][i % 3]), '+OK']
+  assert.deepEqual(
+    replies.map((r) => (r.ok ? r.value.indicator : r.error)),
+    want,
+  )
+})
+
 test('a client vanishing in the middle of a pipelined batch costs nothing but its session', async () => {
   await recordTv1(store)
   const { port, server } = await startServer()
