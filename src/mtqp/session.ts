@@ -286,25 +286,27 @@ export class MtqpSession {
     if (!budget.allows(client, now)) return this.#send(REPLY.tooManyFailures)
     // AMB-7: the store is keyed by the decoded envid. The parser only accepts xtext, so decoding succeeds.
     const envid = decodeXtext(cmd.envid) ?? cmd.envid
-    return this.#answerTrack(envid, cmd.secret, now)
+    return this.#answerTrack(envid, cmd, now)
   }
 
-  async #answerTrack(envid: string, secret: Buffer, now: number): Promise<void> {
+  async #answerTrack(envid: string, cmd: TrackCommand, now: number): Promise<void> {
     const { store, log, client } = this.#o
+    // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
+    const name = `MTQP ${client}: TRACK ${cmd.envid}`
     let records: StoredMessage[]
     try {
       records = await store.lookup(envid)
     } catch (e) {
-      log.warn(`MTQP ${client}: TRACK ${envid}: tracking store failed: ${e instanceof Error ? e.message : e}`)
+      log.warn(`${name}: tracking store failed: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)
       return
     }
     if (this.#phase !== 'command') return
-    const report = buildReport({ envid, records, secret, now })
-    for (const note of report.notes) log.warn(`MTQP TRACK ${envid}: ${note}`)
+    const report = buildReport({ envid, records, secret: cmd.secret, now })
+    for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
       this.#o.budget.fail(client, now)
-      log.info(`MTQP ${client}: TRACK ${envid}: noinfo`)
+      log.info(`${name}: noinfo`)
       this.#send(REPLY.noinfo)
       return
     }
@@ -314,11 +316,11 @@ export class MtqpSession {
       ? formatResponse({ ...REPLY.tracking, lines: body.value.split('\r\n').slice(0, -1) })
       : body
     if (!answer.ok) {
-      log.warn(`MTQP ${client}: TRACK ${envid}: answer cannot be written: ${answer.error}`)
+      log.warn(`${name}: answer cannot be written: ${answer.error}`)
       this.#send(REPLY.trackStoreDown)
       return
     }
-    log.info(`MTQP ${client}: TRACK ${envid}: ${report.parts.length} part(s)`)
+    log.info(`${name}: ${report.parts.length} part(s)`)
     this.#o.output({ kind: 'write', data: answer.value })
   }
 

@@ -119,6 +119,8 @@ interface Setup {
   budget?: TrackBudget
   client?: string
   now?: number
+  /** Collects what the session logs. */
+  logs?: string[]
 }
 
 const CONFIG: SessionConfig = {
@@ -157,7 +159,7 @@ function harness(setup: Setup = {}) {
     budget: setup.budget ?? new FailedTrackBudget({ limit: 20, windowMs: 3600_000 }),
     now: () => setup.now ?? NOW,
     randomBytes: (n) => Buffer.alloc(n, 0xab),
-    log: { info: () => {}, warn: () => {} },
+    log: { info: (m) => setup.logs?.push(m), warn: (m) => setup.logs?.push(m) },
     output: (o) => {
       if (o.kind === 'write') {
         out.push(o.data)
@@ -364,6 +366,24 @@ test('AMB-28 / MTQP-8: TRACK syntax errors are -BAD with a fixed text that never
         '-BAD TRACK takes exactly two arguments (MTQP-14)',
       ),
   )
+})
+
+test('logs name the envid as sent (xtext), so a decoded CR LF cannot forge log lines', async () => {
+  const logs: string[] = []
+  const injected = record('a+0D+0AForged: yes@example.com', TV3.certifier, [user1({})], {
+    envid: 'a\r\nForged: yes@example.com',
+    reportingMta: 'bad name (x)',
+  })
+  await play({ records: [injected], logs }, [
+    'TRACK a+0D+0AForged:+20yes@example.com YWJjZGVmZ2gK\r\nTRACK a+0D+0AForged:+20no@example.com AAAA\r\n',
+  ])
+  assert.ok(logs.some((l) => l.endsWith(': 1 part(s)')))
+  assert.ok(logs.some((l) => l.endsWith(': noinfo')))
+  assert.ok(
+    logs.some((l) => /xtext form/.test(l)),
+    'the report notes the unprintable decoded envid',
+  )
+  for (const l of logs) assert.doesNotMatch(l, /[\r\n]/)
 })
 
 // ---------------------------------------------------------------------------------------------------------------
