@@ -45,9 +45,43 @@ export interface RedisConfig {
   commandTimeout: number
 }
 
+/** [mtqp] starttls: never offer it, offer it when a certificate is installed, or also demand it (MTQP-13, MTQP-21). */
+export type StarttlsMode = 'off' | 'on' | 'required'
+
+/** RFC 8996: TLS 1.0 and 1.1 are not allowed, so these are the only choices. */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const
+export type TlsVersion = (typeof TLS_VERSIONS)[number]
+
 export interface MtqpConfig {
+  /** Run the listener at all. */
   enabled: boolean
   listen: Endpoint
+  /** Keep listening but greet every client with -TEMP/MTQP/admin (MTQP-11): the service is down for admin. */
+  suspended: boolean
+  /**
+   * ms of client silence (no complete command) before the server hangs up (MTQP-28). From `inactivity_timeout`
+   * in seconds, default and minimum 600 as the RFC requires; only `test_inactivity_timeout_ms` can go lower.
+   */
+  inactivityTimeoutMs: number
+  /** Concurrent connections; beyond it a client is greeted -TEMP/MTQP/unavailable/... and dropped (MTQP-29). */
+  maxConnections: number
+  /** Concurrent connections from one client address (an IPv6 /64 counts as one address). */
+  maxConnectionsPerIp: number
+  /** -BAD replies in one connection before it is closed (MTQP-29). */
+  maxBadCommands: number
+  /** TRACKs answered -ERR/noinfo per client address and window before TRACK is refused with -TEMP; 0: no limit. */
+  failedTrackLimit: number
+  /** Seconds of the failed-TRACK window. */
+  failedTrackWindow: number
+  starttls: StarttlsMode
+  /** Lowest TLS version the handshake accepts (RFC 8996). */
+  minTlsVersion: TlsVersion
+  /** Lowest TLS version deemed adequate; a lower one gets the insecure_tls treatment (MTQP-25). */
+  adequateTlsVersion: TlsVersion
+  /** MTQP-25 for an inadequate session: answer everything but QUIT with -ERR/insecure (SHOULD), or hang up (MAY). */
+  insecureTls: 'refuse' | 'close'
+  /** Accept a STARTTLS host name without a dot (AMB-24). For tests on single-label names only. */
+  allowSingleLabelFqdn: boolean
 }
 
 export interface MtrkConfig {
@@ -57,7 +91,12 @@ export interface MtrkConfig {
 }
 
 /** The booleans to declare to Haraka's config loader, with their defaults (+ true, - false). */
-export const INI_BOOLEANS = ['+main.reject_unknown_params', '+mtqp.enabled']
+export const INI_BOOLEANS = [
+  '+main.reject_unknown_params',
+  '+mtqp.enabled',
+  '-mtqp.suspended',
+  '-mtqp.allow_single_label_fqdn',
+]
 
 const DAY = 86400
 
@@ -171,10 +210,44 @@ function parseRedis(r: SectionReader): RedisConfig {
   }
 }
 
+/** MTQP-28: an inactivity timer, if any, is at least 10 minutes. */
+const MIN_INACTIVITY_TIMEOUT = 600
+
+function parseTlsVersion(s: string): TlsVersion | null {
+  return TLS_VERSIONS.find((v) => v.toLowerCase() === s.toLowerCase()) ?? null
+}
+
 function parseMtqp(r: SectionReader): MtqpConfig {
+  const inactivity = r.int('mtqp', 'inactivity_timeout', MIN_INACTIVITY_TIMEOUT, MIN_INACTIVITY_TIMEOUT, DAY)
+  // Below the RFC's minimum on purpose, so the name says it is for tests (short timers in end-to-end tests).
+  const testInactivityMs = r.int('mtqp', 'test_inactivity_timeout_ms', 0, 1, MIN_INACTIVITY_TIMEOUT * 1000)
+  const tlsVersions = `one of ${TLS_VERSIONS.join(', ')} (RFC 8996 forbids older versions)`
+  const minTlsVersion = r.parsed('mtqp', 'min_tls_version', parseTlsVersion, tlsVersions, 'TLSv1.2')
+  const adequate = (s: string) => {
+    const v = parseTlsVersion(s)
+    return v !== null && TLS_VERSIONS.indexOf(v) >= TLS_VERSIONS.indexOf(minTlsVersion) ? v : null
+  }
   return {
     enabled: r.bool('mtqp', 'enabled', true),
     listen: r.parsed('mtqp', 'listen', parseEndpoint, 'host:port', { host: '::', port: 1038 }),
+    suspended: r.bool('mtqp', 'suspended', false),
+    inactivityTimeoutMs: testInactivityMs > 0 ? testInactivityMs : inactivity * 1000,
+    maxConnections: r.int('mtqp', 'max_connections', 100, 1, 100000),
+    maxConnectionsPerIp: r.int('mtqp', 'max_connections_per_ip', 10, 1, 100000),
+    maxBadCommands: r.int('mtqp', 'max_bad_commands', 10, 1, 1000),
+    failedTrackLimit: r.int('mtqp', 'failed_track_limit', 20, 0, 1000000),
+    failedTrackWindow: r.int('mtqp', 'failed_track_window', 3600, 1, 7 * DAY),
+    starttls: r.oneOf('mtqp', 'starttls', ['off', 'on', 'required'] as const, 'on'),
+    minTlsVersion,
+    adequateTlsVersion: r.parsed(
+      'mtqp',
+      'adequate_tls_version',
+      adequate,
+      `${tlsVersions}, not below min_tls_version`,
+      minTlsVersion,
+    ),
+    insecureTls: r.oneOf('mtqp', 'insecure_tls', ['refuse', 'close'] as const, 'refuse'),
+    allowSingleLabelFqdn: r.bool('mtqp', 'allow_single_label_fqdn', false),
   }
 }
 

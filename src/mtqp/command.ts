@@ -115,7 +115,7 @@ function parseTrack(a: string[]): Command {
   const [rawEnvid, secretText] = a as [string, string]
   const envid = stripBrackets(rawEnvid)
   if (!isUniqueEnvid(envid))
-    return bad('envid is not a unique-envid, xtext "@" xtext (RFC 3885 §3.2)', 'TRACK')
+    return bad('envid is not a unique-envid, xtext "@" xtext (RFC 3885 section 3.2)', 'TRACK')
   const secret = decodeBase64Strict(secretText, { allowPadding: true })
   if (secret === null) return bad('secret is not valid base64 (AMB-3, AMB-28)', 'TRACK')
   return { verb: 'TRACK', envid, secret, secretText }

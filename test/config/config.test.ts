@@ -120,3 +120,118 @@ test('parseConfig never throws, whatever the ini holds', () => {
     ),
   )
 })
+
+test('[mtqp] defaults: 10-minute inactivity timer (MTQP-28), STARTTLS on, TLS 1.2 minimum (RFC 8996)', () => {
+  const { config, errors } = parseConfig({})
+  assert.deepEqual(errors, [])
+  assert.deepEqual(config.mtqp, {
+    enabled: true,
+    listen: { host: '::', port: 1038 },
+    suspended: false,
+    inactivityTimeoutMs: 600_000,
+    maxConnections: 100,
+    maxConnectionsPerIp: 10,
+    maxBadCommands: 10,
+    failedTrackLimit: 20,
+    failedTrackWindow: 3600,
+    starttls: 'on',
+    minTlsVersion: 'TLSv1.2',
+    adequateTlsVersion: 'TLSv1.2',
+    insecureTls: 'refuse',
+    allowSingleLabelFqdn: false,
+  })
+})
+
+test('[mtqp] every option is read, as Haraka hands values over', () => {
+  const { config, errors } = parseConfig({
+    mtqp: {
+      enabled: false,
+      listen: '127.0.0.1:11038',
+      suspended: true,
+      inactivity_timeout: '900',
+      max_connections: 5,
+      max_connections_per_ip: '2',
+      max_bad_commands: 3,
+      failed_track_limit: 0,
+      failed_track_window: 60,
+      starttls: 'REQUIRED',
+      min_tls_version: 'tlsv1.3',
+      adequate_tls_version: 'TLSv1.3',
+      insecure_tls: 'close',
+      allow_single_label_fqdn: true,
+    },
+  })
+  assert.deepEqual(errors, [])
+  assert.deepEqual(config.mtqp, {
+    enabled: false,
+    listen: { host: '127.0.0.1', port: 11038 },
+    suspended: true,
+    inactivityTimeoutMs: 900_000,
+    maxConnections: 5,
+    maxConnectionsPerIp: 2,
+    maxBadCommands: 3,
+    failedTrackLimit: 0,
+    failedTrackWindow: 60,
+    starttls: 'required',
+    minTlsVersion: 'TLSv1.3',
+    adequateTlsVersion: 'TLSv1.3',
+    insecureTls: 'close',
+    allowSingleLabelFqdn: true,
+  })
+})
+
+test('MTQP-28: inactivity_timeout below 10 minutes is refused; only test_inactivity_timeout_ms goes lower', () => {
+  const low = parseConfig({ mtqp: { inactivity_timeout: 599 } })
+  assert.equal(low.config.mtqp.inactivityTimeoutMs, 600_000)
+  assert.match(low.errors[0] ?? '', /^\[mtqp\] inactivity_timeout: must be an integer from 600/)
+  const short = parseConfig({ mtqp: { inactivity_timeout: 700, test_inactivity_timeout_ms: 150 } })
+  assert.deepEqual(short.errors, [])
+  assert.equal(short.config.mtqp.inactivityTimeoutMs, 150)
+})
+
+test('[mtqp] bad values are reported by key and replaced by their defaults', () => {
+  const { config, errors } = parseConfig({
+    mtqp: {
+      suspended: 'perhaps',
+      max_connections: 0,
+      max_connections_per_ip: -1,
+      max_bad_commands: 'many',
+      failed_track_limit: 1.5,
+      failed_track_window: 0,
+      starttls: 'maybe',
+      min_tls_version: 'TLSv1.1',
+      insecure_tls: 'ignore',
+      test_inactivity_timeout_ms: 0,
+      allow_single_label_fqdn: 'sometimes',
+    },
+  })
+  assert.equal(config.mtqp.starttls, 'on')
+  assert.equal(config.mtqp.minTlsVersion, 'TLSv1.2', 'RFC 8996: TLS 1.0 and 1.1 are never accepted')
+  assert.equal(config.mtqp.inactivityTimeoutMs, 600_000)
+  for (const key of [
+    'suspended',
+    'max_connections',
+    'max_connections_per_ip',
+    'max_bad_commands',
+    'failed_track_limit',
+    'failed_track_window',
+    'starttls',
+    'min_tls_version',
+    'insecure_tls',
+    'test_inactivity_timeout_ms',
+    'allow_single_label_fqdn',
+  ]) {
+    assert.ok(
+      errors.some((e) => e.startsWith(`[mtqp] ${key}:`)),
+      `${key} in ${errors.join('\n')}`,
+    )
+  }
+})
+
+test('MTQP-25: adequate_tls_version cannot be below min_tls_version', () => {
+  const { config, errors } = parseConfig({
+    mtqp: { min_tls_version: 'TLSv1.3', adequate_tls_version: 'TLSv1.2' },
+  })
+  assert.equal(config.mtqp.adequateTlsVersion, 'TLSv1.3')
+  assert.match(errors[0] ?? '', /^\[mtqp\] adequate_tls_version: .*not below min_tls_version/)
+})

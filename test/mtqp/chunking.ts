@@ -48,3 +48,22 @@ export function cutAt(bytes: Buffer, cuts: number[]): Buffer[] {
   parts.push(bytes.subarray(prev))
   return parts
 }
+
+/**
+ * feedThreeWays for consumers that answer asynchronously (an MTQP session waits for its store): `run` feeds the
+ * chunks to a fresh consumer and resolves with everything it produced.
+ */
+export async function feedThreeWaysAsync<T>(
+  run: (chunks: Buffer[]) => Promise<T>,
+  input: Buffer | string,
+): Promise<T> {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input
+  const whole = await run([bytes])
+  const oneByOne = await run([...bytes].map((b) => Buffer.from([b])))
+  assert.deepStrictEqual(oneByOne, whole, 'byte-by-byte feeding differs from whole')
+  for (let i = 0; i <= bytes.length; i++) {
+    const split = await run([bytes.subarray(0, i), bytes.subarray(i)])
+    assert.deepStrictEqual(split, whole, `split at ${i} differs from whole`)
+  }
+  return whole
+}

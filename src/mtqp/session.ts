@@ -1,0 +1,356 @@
+// One MTQP connection as a state machine (RFC 3887 §3-§8): framed lines and TLS events in, wire text and transport
+// actions out. No sockets, timers or clock of its own; the store, the clock, randomness and the per-client failure
+// budget are injected, so every transcript can be replayed byte for byte in tests.
+//
+// Decisions:
+// - Commands are handled strictly one after another (MTQP-9). TRACK waits for the store, so lines that arrive
+//   meanwhile are queued; a command that needs no store is answered at once when nothing is ahead of it.
+// - After `+OK` to STARTTLS nothing more is read in plaintext: queued lines are dropped here and the transport is
+//   told to drop what it has not framed yet (MTQP-24, MTQP-26). After the handshake the session starts over and
+//   greets again, without STARTTLS among the options (MTQP-24). The count of bad commands is not reset: it is the
+//   server's defence (MTQP-29), not something the client told us.
+// - The command that reaches max_bad_commands is answered `-BAD/too-many-errors` instead of its own -BAD, and the
+//   connection is closed (MTQP-29): one reply per command is kept, and the code says why the server hangs up.
+// - Unknown envid, expired data and wrong secret all get the one -ERR/noinfo reply (AMB-12, AMB-13, MTQP-18) and
+//   count against the client's failed-TRACK budget; once it is spent, TRACK gets -TEMP/too-many-failures whatever
+//   it asks, so the refusal says nothing about any envid.
+// - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
+
+import type { MtqpConfig } from '../config/config'
+import { decodeXtext } from '../esmtp/xtext'
+import type { StoredMessage } from '../store/model'
+import { boundaryFromBytes, formatTrackingBody } from '../tsn/writer'
+import type { BadCommand, StarttlsCommand, TrackCommand } from './command'
+import { parseCommand } from './command'
+import type { FramedLine } from './framing'
+import { greetingResponse } from './greeting'
+import { buildReport } from './report'
+import { formatResponse, type MtqpResponse } from './response'
+import { matchesCertificateName, tlsVersionAtLeast } from './tls'
+
+/** What the transport must do. `start-tls` also means: drop any plaintext received but not yet framed (MTQP-26). */
+export type SessionOutput = { kind: 'write'; data: string } | { kind: 'start-tls' } | { kind: 'close' }
+
+/** The part of the tracking store a session reads (TrackingStore fits). */
+export interface TrackingSource {
+  /** Every stored record for a decoded envid; rejects when the store cannot answer. */
+  lookup(envid: string): Promise<StoredMessage[]>
+  /** Whether the store is reachable now. */
+  readonly available: boolean
+}
+
+/** The failed-TRACK budget shared by all connections (FailedTrackBudget fits). */
+export interface TrackBudget {
+  allows(client: string, now: number): boolean
+  fail(client: string, now: number): void
+}
+
+export interface MtqpLog {
+  info(msg: string): void
+  warn(msg: string): void
+}
+
+export type SessionConfig = Pick<
+  MtqpConfig,
+  'suspended' | 'starttls' | 'adequateTlsVersion' | 'insecureTls' | 'maxBadCommands' | 'allowSingleLabelFqdn'
+>
+
+export interface SessionOptions {
+  config: SessionConfig
+  /** subjectAltName dNSNames of the installed certificate; null when none is installed (MTQP-13, MTQP-23). */
+  certificateNames: readonly string[] | null
+  /** The client as the failed-TRACK budget counts it (see clientKey). */
+  client: string
+  store: TrackingSource
+  budget: TrackBudget
+  /** ms since the epoch */
+  now(): number
+  randomBytes(n: number): Uint8Array
+  log: MtqpLog
+  output(o: SessionOutput): void
+}
+
+/** Octets of randomness in a TRACK body's MIME boundary. */
+const BOUNDARY_OCTETS = 16
+
+const reply = (indicator: MtqpResponse['indicator'], codes: string[], text: string): MtqpResponse => ({
+  indicator,
+  codes,
+  text,
+})
+
+/** The fixed replies. Texts are for logs only (MTQP-6) and never echo the client's input, which may hold A. */
+const REPLY = {
+  admin: reply('-TEMP', ['MTQP', 'admin'], 'Service down for admin, call back later'), // MTQP-11
+  storeDown: reply('-TEMP', ['MTQP', 'unavailable'], 'Tracking store unavailable, call back later'), // MTQP-11
+  tlsMissing: reply('-TEMP', ['MTQP', 'unavailable'], 'TLS is required but not available, call back later'),
+  insecureGreeting: reply('-ERR', ['MTQP', 'insecure'], 'TLS protection inadequate'), // MTQP-25 (MAY abort)
+  tooManyConnections: reply(
+    '-TEMP',
+    ['MTQP', 'unavailable', 'too-many-connections'],
+    'Too many connections, call back later',
+  ),
+  tooManyFromClient: reply(
+    '-TEMP',
+    ['MTQP', 'unavailable', 'too-many-connections'],
+    'Too many connections from your address, call back later',
+  ),
+  comment: reply('+OK', [], ''), // MTQP-20
+  bye: reply('+OK', [], 'bye'), // MTQP-27
+  tlsGo: reply('+OK', [], 'Begin TLS negotiation'), // MTQP-24
+  tlsUnsupported: reply('-ERR', ['unsupported'], 'TLS not available'), // MTQP-23
+  tlsInProgress: reply('-BAD', ['tls-in-progress'], 'TLS already active'), // MTQP-23
+  badFqdn: reply('-BAD', ['bad-fqdn'], 'host name matches no name of the certificate'), // MTQP-23
+  insecure: reply('-ERR', ['insecure'], 'TLS protection inadequate'), // MTQP-25
+  tlsRequired: reply('-ERR', ['tls-required'], 'TLS required, use STARTTLS first'), // MTQP-8, MTQP-17
+  tooManyFailures: reply('-TEMP', ['too-many-failures'], 'Too many failed TRACK requests, call back later'),
+  noinfo: reply('-ERR', ['noinfo'], 'No tracking information available'), // MTQP-18, AMB-12, AMB-13
+  trackStoreDown: reply('-TEMP', ['unavailable'], 'Tracking store unavailable, call back later'), // MTQP-17
+  tooManyErrors: reply('-BAD', ['too-many-errors'], 'Too many bad commands, closing'), // MTQP-29
+  overlong: reply('-BAD', [], 'command line longer than 998 octets (MTQP-4)'),
+  tracking: reply('+OK+', [], 'Tracking information follows'), // AMB-26: no codes on success
+} as const
+
+/** Wire text of a fixed reply; formatResponse accepts every entry of REPLY. */
+function wire(r: MtqpResponse): string {
+  const w = formatResponse(r)
+  return w.ok ? w.value : ''
+}
+
+/** The greeting for a connection beyond a connection limit (MTQP-11, MTQP-29); the transport then hangs up. */
+export function connectionLimitGreeting(scope: 'total' | 'client'): string {
+  return wire(scope === 'total' ? REPLY.tooManyConnections : REPLY.tooManyFromClient)
+}
+
+type Phase = 'command' | 'handshake' | 'closed'
+
+export class MtqpSession {
+  readonly #o: SessionOptions
+  #phase: Phase = 'command'
+  #tlsActive = false
+  /** MTQP-25: TLS is up but below adequate_tls_version. */
+  #insecure = false
+  #badCommands = 0
+  readonly #queue: FramedLine[] = []
+  /** A TRACK is waiting for the store. */
+  #busy = false
+  #idleWaiters: Array<() => void> = []
+
+  constructor(opts: SessionOptions) {
+    this.#o = opts
+  }
+
+  /** Lines received but not answered yet, counting the one being answered: for the transport's backpressure. */
+  get backlog(): number {
+    return this.#queue.length + (this.#busy ? 1 : 0)
+  }
+
+  /** Resolves once every received line is answered, or the session is over. */
+  whenIdle(): Promise<void> {
+    if (this.backlog === 0 || this.#phase === 'closed') return Promise.resolve()
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  /** Send the greeting (MTQP-10, MTQP-11). */
+  start(): void {
+    this.#greet()
+  }
+
+  /** Lines framed by LineDecoder, in order. Ignored while TLS is being negotiated (MTQP-26) or after the end. */
+  receive(items: readonly FramedLine[]): void {
+    if (this.#phase !== 'command') return
+    this.#queue.push(...items)
+    this.#pump()
+  }
+
+  /** The TLS handshake after STARTTLS completed with `protocol` (as TLSSocket.getProtocol() names it). */
+  tlsEstablished(protocol: string | null): void {
+    if (this.#phase !== 'handshake') return
+    this.#phase = 'command'
+    this.#tlsActive = true
+    this.#insecure = !tlsVersionAtLeast(protocol, this.#o.config.adequateTlsVersion)
+    if (this.#insecure)
+      this.#o.log.info(`MTQP ${this.#o.client}: TLS ${protocol} is below the adequate version`)
+    // MTQP-24: start over and greet again; the queue was already emptied when STARTTLS was accepted.
+    this.#greet()
+  }
+
+  /** The transport is gone: stop answering. */
+  closed(): void {
+    this.#end()
+  }
+
+  #greet(): void {
+    const refusal = this.#refusal()
+    if (refusal !== null) {
+      this.#send(refusal)
+      this.#close()
+      return
+    }
+    const { starttls } = this.#o.config
+    // MTQP-13: offer STARTTLS when enabled and a certificate is installed; never again once TLS is up (MTQP-24).
+    const options = this.#canStartTls() ? [starttls === 'required' ? 'STARTTLS required' : 'STARTTLS'] : []
+    this.#send(greetingResponse({ options })) // AMB-27: +OK/MTQP without options, +OK+/MTQP with
+  }
+
+  /** A negative greeting, when the service cannot be offered (MTQP-11). */
+  #refusal(): MtqpResponse | null {
+    const { config, store, certificateNames, log, client } = this.#o
+    if (config.suspended) return REPLY.admin
+    if (!store.available) return REPLY.storeDown
+    if (config.starttls === 'required' && certificateNames === null && !this.#tlsActive) {
+      log.warn(`MTQP ${client}: starttls=required but no certificate is installed; refusing the session`)
+      return REPLY.tlsMissing
+    }
+    if (this.#insecure && config.insecureTls === 'close') return REPLY.insecureGreeting
+    return null
+  }
+
+  #canStartTls(): boolean {
+    return this.#o.config.starttls !== 'off' && this.#o.certificateNames !== null && !this.#tlsActive
+  }
+
+  /** Answer queued lines in order until one has to wait for the store (MTQP-9). */
+  #pump(): void {
+    while (!this.#busy && this.#phase === 'command') {
+      const item = this.#queue.shift()
+      if (item === undefined) break
+      const pending = this.#handle(item)
+      if (pending !== undefined) {
+        this.#busy = true
+        pending.then(
+          () => this.#resume(),
+          (e: unknown) => {
+            // #track catches what it expects; anything else is a bug, and a silent connection would be worse.
+            this.#o.log.warn(`MTQP ${this.#o.client}: TRACK failed unexpectedly: ${String(e)}`)
+            this.#send(REPLY.trackStoreDown)
+            this.#resume()
+          },
+        )
+      }
+    }
+    if (this.backlog === 0) this.#wakeIdle()
+  }
+
+  #resume(): void {
+    this.#busy = false
+    this.#pump()
+  }
+
+  /** Answer one line; returns a promise when the answer has to wait for the store. */
+  #handle(item: FramedLine): Promise<void> | undefined {
+    const cmd = item.kind === 'overlong' ? null : parseCommand(item.line, this.#o.config)
+    // MTQP-25: an inadequately protected session answers everything but QUIT with -ERR/insecure.
+    if (this.#insecure && cmd?.verb !== 'QUIT') return this.#send(REPLY.insecure)
+    if (cmd === null) return this.#bad(REPLY.overlong) // MTQP-4
+    switch (cmd.verb) {
+      case 'bad':
+        return this.#bad(badReply(cmd)) // MTQP-8
+      case 'COMMENT':
+        return this.#send(REPLY.comment)
+      case 'QUIT':
+        this.#send(REPLY.bye)
+        return this.#close()
+      case 'STARTTLS':
+        return this.#starttls(cmd)
+      case 'TRACK':
+        return this.#track(cmd)
+    }
+  }
+
+  #bad(r: MtqpResponse): undefined {
+    this.#badCommands++
+    if (this.#badCommands < this.#o.config.maxBadCommands) return this.#send(r)
+    this.#o.log.info(`MTQP ${this.#o.client}: ${this.#badCommands} bad commands, closing`)
+    this.#send(REPLY.tooManyErrors)
+    return this.#close()
+  }
+
+  #starttls(cmd: StarttlsCommand): undefined {
+    if (this.#tlsActive) return this.#bad(REPLY.tlsInProgress)
+    const names = this.#o.certificateNames
+    if (!this.#canStartTls() || names === null) return this.#send(REPLY.tlsUnsupported)
+    if (!matchesCertificateName(cmd.domain, names)) return this.#bad(REPLY.badFqdn)
+    this.#send(REPLY.tlsGo)
+    // MTQP-24, MTQP-26: nothing the client sent after STARTTLS in plaintext is processed.
+    this.#phase = 'handshake'
+    this.#queue.length = 0
+    this.#o.output({ kind: 'start-tls' })
+    return undefined
+  }
+
+  #track(cmd: TrackCommand): Promise<void> | undefined {
+    const { config, budget, client } = this.#o
+    if (config.starttls === 'required' && !this.#tlsActive) return this.#send(REPLY.tlsRequired)
+    const now = this.#o.now()
+    if (!budget.allows(client, now)) return this.#send(REPLY.tooManyFailures)
+    // AMB-7: the store is keyed by the decoded envid. The parser only accepts xtext, so decoding succeeds.
+    const envid = decodeXtext(cmd.envid) ?? cmd.envid
+    return this.#answerTrack(envid, cmd, now)
+  }
+
+  async #answerTrack(envid: string, cmd: TrackCommand, now: number): Promise<void> {
+    const { store, log, client } = this.#o
+    // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
+    const name = `MTQP ${client}: TRACK ${cmd.envid}`
+    let records: StoredMessage[]
+    try {
+      records = await store.lookup(envid)
+    } catch (e) {
+      log.warn(`${name}: tracking store failed: ${e instanceof Error ? e.message : e}`)
+      this.#send(REPLY.trackStoreDown)
+      return
+    }
+    if (this.#phase !== 'command') return
+    const report = buildReport({ envid, records, secret: cmd.secret, now })
+    for (const note of report.notes) log.warn(`${name}: ${note}`)
+    if (report.parts.length === 0) {
+      this.#o.budget.fail(client, now)
+      log.info(`${name}: noinfo`)
+      this.#send(REPLY.noinfo)
+      return
+    }
+    const body = formatTrackingBody(report.parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
+    // The body ends in CRLF; the data lines are what lies between the CRLFs (MTQP-16).
+    const answer = body.ok
+      ? formatResponse({ ...REPLY.tracking, lines: body.value.split('\r\n').slice(0, -1) })
+      : body
+    if (!answer.ok) {
+      log.warn(`${name}: answer cannot be written: ${answer.error}`)
+      this.#send(REPLY.trackStoreDown)
+      return
+    }
+    log.info(`${name}: ${report.parts.length} part(s)`)
+    this.#o.output({ kind: 'write', data: answer.value })
+  }
+
+  #send(r: MtqpResponse): undefined {
+    if (this.#phase === 'closed') return undefined
+    this.#o.output({ kind: 'write', data: wire(r) })
+    return undefined
+  }
+
+  #close(): undefined {
+    if (this.#phase === 'closed') return undefined
+    this.#end()
+    this.#o.output({ kind: 'close' })
+    return undefined
+  }
+
+  #end(): void {
+    this.#phase = 'closed'
+    this.#queue.length = 0
+    this.#wakeIdle()
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of waiters) w()
+  }
+}
+
+/** -BAD with the parser's codes (e.g. bad-fqdn for a STARTTLS name without a dot) and its fixed reason (MTQP-8). */
+function badReply(cmd: BadCommand): MtqpResponse {
+  return reply('-BAD', cmd.codes ?? [], cmd.reason)
+}
