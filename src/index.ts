@@ -9,4 +9,5 @@ export {
   register,
   shutdown,
   stamp_arrival,
+  start_mtqp,
 } from './plugin/mtrk'

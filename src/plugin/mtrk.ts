@@ -5,6 +5,7 @@ import os from 'node:os'
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
 import { applyRedisUrl, INI_BOOLEANS, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
+import { formatEndpoint } from '../config/listen'
 import {
   type EsmtpParam,
   type ParamPolicy,
@@ -15,7 +16,9 @@ import {
 } from '../esmtp/params'
 import { acceptPaddedCertifiers } from '../haraka/inbound'
 import { queueLifetime } from '../haraka/outbound'
+import { harakaTlsProvider } from '../haraka/tls'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, HarakaTransaction, Next } from '../haraka/types'
+import { MtqpServer } from '../mtqp/server'
 import { createRedisClient } from '../store/redis'
 import { effectiveRetention } from '../store/retention'
 import { TrackingStore } from '../store/store'
@@ -28,6 +31,8 @@ interface PluginState {
   policy: ParamPolicy
   reportingMta: string
   store: TrackingStore | null
+  /** The MTQP listener, in the one process that runs it (the master in cluster mode). */
+  mtqp: MtqpServer | null
 }
 
 export type MtrkPlugin = HarakaPlugin & { mtrk?: PluginState }
@@ -60,11 +65,20 @@ function loadConfig(plugin: MtrkPlugin): void {
     },
     reportingMta: config.main.reportingMta ?? ((typeof me === 'string' && me.trim()) || os.hostname()),
     store: previous?.store ?? null,
+    mtqp: previous?.mtqp ?? null,
   }
   // A changed Redis endpoint takes effect on the next write; the old client is let go.
-  if (previous?.store && JSON.stringify(previous.config.redis) !== JSON.stringify(config.redis)) {
+  const redisChanged = JSON.stringify(previous?.config.redis) !== JSON.stringify(config.redis)
+  if (previous?.store && redisChanged) {
     void previous.store.close()
     plugin.mtrk.store = null
+  }
+  // The listener takes its options when it starts: restart it when they (or the store it reads) changed.
+  if (
+    previous?.mtqp &&
+    (redisChanged || JSON.stringify(previous.config.mtqp) !== JSON.stringify(config.mtqp))
+  ) {
+    void restartMtqp(plugin, previous.mtqp)
   }
 }
 
@@ -111,6 +125,8 @@ export function register(this: MtrkPlugin): void {
   this.register_hook('reset_transaction', 'record_queue_refusal', EARLY)
   this.register_hook('init_master', 'open_store')
   this.register_hook('init_child', 'open_store')
+  // init_master runs once, in the only process or in the cluster master: exactly one listener (haraka.md §4).
+  if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */
@@ -119,12 +135,52 @@ export function open_store(this: MtrkPlugin, next: Next): void {
   next()
 }
 
+/** Starts the MTQP listener. A listener that cannot start is logged; it never stops Haraka (init hooks can). */
+export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
+  await startMtqp(this)
+  next()
+}
+
+async function startMtqp(plugin: MtrkPlugin): Promise<void> {
+  const s = state(plugin)
+  if (!s.config.mtqp.enabled) return
+  if (s.config.mtqp.inactivityTimeoutMs < 600_000) {
+    plugin.logwarn('[mtqp] test_inactivity_timeout_ms is set: below the 10 minutes RFC 3887 §2.5 requires')
+  }
+  const server = new MtqpServer({
+    config: s.config.mtqp,
+    store: storeOf(plugin),
+    tls: harakaTlsProvider(plugin),
+    log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+  })
+  s.mtqp = server
+  const where = formatEndpoint(s.config.mtqp.listen)
+  try {
+    await server.listen()
+    plugin.loginfo(`MTQP listening on ${where}`)
+  } catch (e) {
+    s.mtqp = null
+    plugin.logerror(
+      `MTQP listener could not start on ${where}: ${e instanceof Error ? e.message : String(e)}`,
+    )
+  }
+}
+
+async function restartMtqp(plugin: MtrkPlugin, old: MtqpServer): Promise<void> {
+  await old.close()
+  const s = state(plugin)
+  s.mtqp = null
+  await startMtqp(plugin)
+}
+
 export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
-  if (!s?.store) return
-  const store = s.store
+  if (!s) return
+  const { mtqp, store } = s
+  s.mtqp = null
   s.store = null
-  await store.close()
+  await mtqp?.close()
+  await store?.close()
 }
 
 /** MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. */

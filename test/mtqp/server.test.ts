@@ -2,21 +2,19 @@
 // with a self-signed certificate checked by the client, and an independent client in Python.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { once } from 'node:events'
-import { connect as netConnect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { promisify } from 'node:util'
 import { type MtqpConfig, parseConfig } from '../../src/config/config'
-import { type MtqpResponse, ResponseDecoder } from '../../src/mtqp/response'
+import { ResponseDecoder } from '../../src/mtqp/response'
 import { MtqpServer } from '../../src/mtqp/server'
 import type { MtqpLog } from '../../src/mtqp/session'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
 import { formatDateTime } from '../../src/tsn/date'
 import { parseTrackingBody } from '../../src/tsn/reader'
-import type { Result } from '../../src/util/result'
 import { makeCertificate } from '../helpers/cert'
+import { destroyMtqpClients, MtqpTestClient } from '../helpers/mtqp'
 import { sleep, waitFor } from '../helpers/ports'
 import { type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
 import { message, recipient } from '../store/fixtures'
@@ -33,7 +31,6 @@ const logs: string[] = []
 const log: MtqpLog = { info: (m) => logs.push(`info ${m}`), warn: (m) => logs.push(`warn ${m}`) }
 const stores: TrackingStore[] = []
 const servers: MtqpServer[] = []
-const clients: TestClient[] = []
 let redisPort: number
 let store: TrackingStore
 
@@ -103,76 +100,13 @@ async function startServer(setup: ServerSetup = {}): Promise<{ server: MtqpServe
 }
 const material = { key: cert.key, cert: cert.cert }
 
-/** A minimal MTQP client: raw bytes as received, and responses decoded one at a time. */
-class TestClient {
-  raw = ''
-  socket: Socket | TLSSocket
-  readonly closed: Promise<void>
-  #decoder = new ResponseDecoder()
-  #responses: Result<MtqpResponse>[] = []
-
-  private constructor(socket: Socket) {
-    this.socket = socket
-    socket.on('error', () => {})
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()))
-    this.#attach(socket)
-  }
-
-  static async connect(port: number): Promise<TestClient> {
-    const socket = netConnect(port, '127.0.0.1')
-    const c = new TestClient(socket)
-    clients.push(c)
-    await once(socket, 'connect')
-    return c
-  }
-
-  #attach(s: Socket | TLSSocket): void {
-    s.on('data', (d: Buffer) => {
-      this.raw += d.toString('latin1')
-      this.#responses.push(...this.#decoder.push(d))
-    })
-  }
-
-  send(text: string): void {
-    this.socket.write(text, 'latin1')
-  }
-
-  async next(): Promise<MtqpResponse> {
-    await waitFor(() => this.#responses.length > 0, 5000, 'a response')
-    const r = this.#responses.shift()!
-    assert.ok(r.ok, r.ok ? '' : r.error)
-    return r.value
-  }
-
-  /** Wait until everything received so far ends with `suffix`; returns it all. */
-  async until(suffix: string): Promise<string> {
-    await waitFor(() => this.raw.endsWith(suffix), 5000, `reply ending ${JSON.stringify(suffix)}`)
-    return this.raw
-  }
-
-  /** Hand the socket to TLS after +OK to STARTTLS, checking the certificate against `servername`. */
-  async starttls(servername: string, opts: ConnectionOptions = {}): Promise<TLSSocket> {
-    const plain = this.socket as Socket
-    plain.removeAllListeners('data')
-    const secure = tlsConnect({ socket: plain, ca: cert.cert, servername, ...opts })
-    secure.on('error', () => {})
-    await once(secure, 'secureConnect')
-    this.socket = secure
-    this.raw = ''
-    this.#responses = []
-    this.#decoder = new ResponseDecoder()
-    this.#attach(secure)
-    return secure
-  }
-}
-
 before(async () => {
   redisPort = await sharedRedisPort()
   store = await ready(makeStore(redisPort))
 })
 
 after(async () => {
-  for (const c of clients) c.socket.destroy()
+  destroyMtqpClients()
   for (const s of servers) await s.close()
   for (const s of stores) await s.close()
   cert.remove()
@@ -182,7 +116,7 @@ test('MTQP-15/16 over TCP: greeting, TRACK answered from Redis with the exact wi
   const s = await ready(makeStore(redisPort))
   const arrival = await recordTv1(s)
   const { port } = await startServer({ store: s })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send(`TRACK <${ENVID}> ${TV1_SECRET}\r\nQUIT\r\n`)
   await c.closed
@@ -222,7 +156,7 @@ test('AMB-12 / AMB-13: wrong secret and unknown envid get byte-identical replies
   const { port } = await startServer()
   const replies: string[] = []
   for (const cmd of [`TRACK ${ENVID} AAAA`, `TRACK nobody@h.example.com ${TV1_SECRET}`]) {
-    const c = await TestClient.connect(port)
+    const c = await MtqpTestClient.connect(port)
     await c.until(GREETING)
     c.send(`${cmd}\r\n`)
     replies.push((await c.until(NOINFO)).slice(GREETING.length))
@@ -236,7 +170,7 @@ test('MTQP-11 / MTQP-17: Redis stopped, -TEMP/unavailable to TRACK, and new conn
     const s = await ready(makeStore(redis.port))
     await recordTv1(s)
     const { port } = await startServer({ store: s })
-    const c = await TestClient.connect(port)
+    const c = await MtqpTestClient.connect(port)
     await c.until(GREETING)
     await redis.stop()
     await waitFor(() => !s.available, 5000, 'store down')
@@ -245,7 +179,7 @@ test('MTQP-11 / MTQP-17: Redis stopped, -TEMP/unavailable to TRACK, and new conn
       (await c.until('call back later\r\n')).slice(GREETING.length),
       '-TEMP/unavailable Tracking store unavailable, call back later\r\n',
     )
-    const late = await TestClient.connect(port)
+    const late = await MtqpTestClient.connect(port)
     await late.closed
     assert.equal(late.raw, '-TEMP/MTQP/unavailable Tracking store unavailable, call back later\r\n')
   } finally {
@@ -256,11 +190,11 @@ test('MTQP-11 / MTQP-17: Redis stopped, -TEMP/unavailable to TRACK, and new conn
 test('MTQP-21..24: real TLS after STARTTLS, certificate checked, new greeting without STARTTLS, TRACK over TLS', async () => {
   await recordTv1(store)
   const { port } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send('STARTTLS mtqp.test\r\n')
   await c.until(GREETING + TLS_GO)
-  const secure = await c.starttls('mtqp.test')
+  const secure = await c.starttls('mtqp.test', { ca: cert.cert })
   assert.equal(secure.authorized, true)
   assert.equal(secure.getProtocol(), 'TLSv1.3')
   assert.equal((await c.next()).indicator, '+OK', 'MTQP-24: single-line greeting, STARTTLS no longer offered')
@@ -277,11 +211,11 @@ test('MTQP-21..24: real TLS after STARTTLS, certificate checked, new greeting wi
 
 test('MTQP-23: a wildcard dNSName covers one label; the client verifies the same name', async () => {
   const { port } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send('STARTTLS other.test\r\nSTARTTLS a.wild.test\r\n')
   await c.until(`-BAD/bad-fqdn host name matches no name of the certificate\r\n${TLS_GO}`)
-  const secure = await c.starttls('a.wild.test')
+  const secure = await c.starttls('a.wild.test', { ca: cert.cert })
   assert.equal(secure.authorized, true)
   assert.equal((await c.next()).indicator, '+OK')
 })
@@ -289,13 +223,13 @@ test('MTQP-23: a wildcard dNSName covers one label; the client verifies the same
 test('MTQP-13 / MTQP-8: required mode refuses TRACK before TLS with -ERR/tls-required and answers it after', async () => {
   await recordTv1(store)
   const { port } = await startServer({ mtqp: { starttls: 'required' } })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until('STARTTLS required\r\n.\r\n')
   c.send(`TRACK ${ENVID} ${TV1_SECRET}\r\n`)
   await c.until('-ERR/tls-required TLS required, use STARTTLS first\r\n')
   c.send('STARTTLS mtqp.test\r\n')
   await c.until(TLS_GO)
-  await c.starttls('mtqp.test')
+  await c.starttls('mtqp.test', { ca: cert.cert })
   await c.next()
   c.send(`TRACK ${ENVID} ${TV1_SECRET}\r\n`)
   assert.equal((await c.next()).indicator, '+OK+')
@@ -303,7 +237,7 @@ test('MTQP-13 / MTQP-8: required mode refuses TRACK before TLS with -ERR/tls-req
 
 test('MTQP-23: without a certificate STARTTLS is not offered and answers -ERR/unsupported', async () => {
   const { port } = await startServer({ withCertificate: false })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   c.send('STARTTLS mtqp.test\r\n')
   assert.equal(
     await c.until('-ERR/unsupported TLS not available\r\n'),
@@ -314,13 +248,13 @@ test('MTQP-23: without a certificate STARTTLS is not offered and answers -ERR/un
 test('MTQP-26: plaintext pipelined after STARTTLS is discarded, never answered', async () => {
   await recordTv1(store)
   const { port } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send(`STARTTLS mtqp.test\r\nTRACK ${ENVID} ${TV1_SECRET}\r\nQUIT\r\nCOMMENT half a li`)
   await c.until(TLS_GO)
   await sleep(50)
   assert.equal(c.raw, GREETING + TLS_GO, 'nothing answered in plaintext after +OK')
-  await c.starttls('mtqp.test')
+  await c.starttls('mtqp.test', { ca: cert.cert })
   assert.equal((await c.next()).indicator, '+OK')
   c.send('QUIT\r\n')
   await c.closed
@@ -329,22 +263,22 @@ test('MTQP-26: plaintext pipelined after STARTTLS is discarded, never answered',
 
 test('RFC 8996: the handshake refuses versions below min_tls_version even though the material allows them', async () => {
   const { port, server } = await startServer({ mtqp: { min_tls_version: 'TLSv1.3' } })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send('STARTTLS mtqp.test\r\n')
   await c.until(TLS_GO)
-  await assert.rejects(c.starttls('mtqp.test', { maxVersion: 'TLSv1.2' }))
+  await assert.rejects(c.starttls('mtqp.test', { ca: cert.cert, maxVersion: 'TLSv1.2' }))
   await c.closed
   await waitFor(() => server.sessions === 0, 5000, 'MTQP-24: the server drops a failed handshake')
 })
 
 test('MTQP-25: a session below adequate_tls_version gets -ERR/insecure to all but QUIT', async () => {
   const { port } = await startServer({ mtqp: { adequate_tls_version: 'TLSv1.3' } })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send('STARTTLS mtqp.test\r\n')
   await c.until(TLS_GO)
-  await c.starttls('mtqp.test', { maxVersion: 'TLSv1.2' })
+  await c.starttls('mtqp.test', { ca: cert.cert, maxVersion: 'TLSv1.2' })
   await c.next()
   c.send(`TRACK ${ENVID} ${TV1_SECRET}\r\nQUIT\r\n`)
   await c.closed
@@ -353,20 +287,20 @@ test('MTQP-25: a session below adequate_tls_version gets -ERR/insecure to all bu
 
 test('MTQP-24: a client that sends garbage instead of a handshake is dropped, and the server carries on', async () => {
   const { port, server } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send('STARTTLS mtqp.test\r\n')
   await c.until(TLS_GO)
   c.send('this is not a TLS ClientHello\r\n\r\n')
   await c.closed
   await waitFor(() => server.sessions === 0, 5000, 'session gone')
-  const d = await TestClient.connect(port)
+  const d = await MtqpTestClient.connect(port)
   await d.until(GREETING)
 })
 
 test('MTQP-4: an over-long line gets -BAD and the session carries on with the next line', async () => {
   const { port } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   c.send(`COMMENT ${'x'.repeat(5000)}\r\nCOMMENT ok\r\n`)
   assert.equal(
     await c.until('+OK\r\n'),
@@ -376,7 +310,7 @@ test('MTQP-4: an over-long line gets -BAD and the session carries on with the ne
 
 test('MTQP-28: the inactivity timer (test override) closes a silent session; commands reset it', async () => {
   const { port } = await startServer({ mtqp: { test_inactivity_timeout_ms: 300 } })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   for (let i = 0; i < 5; i++) {
     await sleep(150)
@@ -391,11 +325,11 @@ test('MTQP-28: the inactivity timer (test override) closes a silent session; com
 
 test('MTQP-29: connections beyond max_connections and max_connections_per_ip get -TEMP/MTQP/... then close', async () => {
   const total = await startServer({ mtqp: { max_connections: 2 } })
-  const a = await TestClient.connect(total.port)
-  const b = await TestClient.connect(total.port)
+  const a = await MtqpTestClient.connect(total.port)
+  const b = await MtqpTestClient.connect(total.port)
   await a.until(GREETING)
   await b.until(GREETING)
-  const refused = await TestClient.connect(total.port)
+  const refused = await MtqpTestClient.connect(total.port)
   await refused.closed
   assert.equal(
     refused.raw,
@@ -404,13 +338,13 @@ test('MTQP-29: connections beyond max_connections and max_connections_per_ip get
   a.send('QUIT\r\n')
   await a.closed
   await waitFor(() => total.server.sessions === 1, 5000, 'slot freed')
-  const again = await TestClient.connect(total.port)
+  const again = await MtqpTestClient.connect(total.port)
   await again.until(GREETING)
 
   const perIp = await startServer({ mtqp: { max_connections_per_ip: 1 } })
-  const first = await TestClient.connect(perIp.port)
+  const first = await MtqpTestClient.connect(perIp.port)
   await first.until(GREETING)
-  const second = await TestClient.connect(perIp.port)
+  const second = await MtqpTestClient.connect(perIp.port)
   await second.closed
   assert.equal(
     second.raw,
@@ -420,7 +354,7 @@ test('MTQP-29: connections beyond max_connections and max_connections_per_ip get
 
 test('MTQP-11: a suspended service greets -TEMP/MTQP/admin and closes', async () => {
   const { port } = await startServer({ mtqp: { suspended: true } })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.closed
   assert.equal(c.raw, '-TEMP/MTQP/admin Service down for admin, call back later\r\n')
 })
@@ -429,7 +363,7 @@ test('MTQP-9: a long pipelined batch (reading pauses while Redis answers) is ans
   await recordTv1(store)
   // The failed TRACKs of this batch would otherwise spend the client's budget (MTQP-29).
   const { port } = await startServer({ mtqp: { failed_track_limit: 0 } })
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   const batch = Array.from({ length: 150 }, (_, i) =>
     i % 3 === 2 ? `COMMENT ${i}\r\n` : `TRACK ${ENVID} ${i % 3 === 0 ? TV1_SECRET : 'AAAA'}\r\n`,
   )
@@ -446,24 +380,24 @@ test('MTQP-9: a long pipelined batch (reading pauses while Redis answers) is ans
 test('a client vanishing in the middle of a pipelined batch costs nothing but its session', async () => {
   await recordTv1(store)
   const { port, server } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   c.send(`TRACK ${ENVID} ${TV1_SECRET}\r\n`.repeat(200))
   ;(c.socket as Socket).resetAndDestroy()
   await waitFor(() => server.sessions === 0, 5000, 'session gone')
-  const d = await TestClient.connect(port)
+  const d = await MtqpTestClient.connect(port)
   await d.until(GREETING)
 })
 
 test('close() ends open sessions promptly and stops listening', async () => {
   const { port, server } = await startServer()
-  const c = await TestClient.connect(port)
+  const c = await MtqpTestClient.connect(port)
   await c.until(GREETING)
   const start = Date.now()
   await server.close()
   await c.closed
   assert.ok(Date.now() - start < 1000)
-  await assert.rejects(TestClient.connect(port))
+  await assert.rejects(MtqpTestClient.connect(port))
 })
 
 // An independent client: Python's socket and ssl modules, with hostname and certificate checking on.

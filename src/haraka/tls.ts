@@ -1,0 +1,29 @@
+// Haraka's TLS material (config/tls.ini, tls_key.pem, tls_cert.pem, config/tls/), reused for MTQP STARTTLS so the
+// relay has one certificate set to manage (haraka.md §5).
+import type { SecureContextOptions } from 'node:tls'
+import type { TlsProvider } from '../mtqp/server'
+import type { HarakaPlugin } from './types'
+
+interface TlsSocketModule {
+  tls_valid?: boolean
+  getSocketOpts(
+    name: string,
+  ): Promise<(SecureContextOptions & { key?: unknown[]; cert?: unknown[] }) | undefined>
+}
+
+/**
+ * The default ('*') key and certificate as Haraka's SMTP listener uses them, or null when none is installed (then
+ * MTQP does not offer STARTTLS, MTQP-13). The same object comes back while the files are unchanged.
+ */
+export function harakaTlsProvider(plugin: HarakaPlugin): TlsProvider {
+  let tlsSocket: TlsSocketModule
+  try {
+    tlsSocket = plugin.haraka_require('tls_socket') as TlsSocketModule
+  } catch {
+    return async () => null
+  }
+  return async () => {
+    const opts = await tlsSocket.getSocketOpts('*')
+    return tlsSocket.tls_valid && opts?.key?.[0] && opts.cert?.[0] ? opts : null
+  }
+}
