@@ -11,6 +11,8 @@ import { freePort, waitFor } from './ports'
 export const REPO = resolve(__dirname, '..', '..')
 const HARAKA_BIN = join(REPO, 'node_modules', 'Haraka', 'bin', 'haraka')
 const FIXTURE_PLUGINS = join(REPO, 'test', 'fixtures', 'haraka', 'plugins')
+/** Public DH parameters made once with `openssl dhparam 2048`, shared by every test instance. */
+export const DHPARAMS = join(REPO, 'test', 'fixtures', 'dhparams.pem')
 
 export type Ini = Record<string, Record<string, string | number | boolean>>
 
@@ -97,6 +99,8 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
   }
   // Haraka reads an ini file from the instance or from its defaults, never merged: start from the repository's.
   cpSync(join(REPO, 'config', 'connection.ini'), join(config, 'connection.ini'))
+  // Without it Haraka spends a minute of CPU on `openssl dhparam 2048` as soon as a certificate is installed.
+  cpSync(DHPARAMS, join(config, 'dhparams.pem'))
   for (const [name, content] of Object.entries(files)) writeFileSync(join(config, name), content)
 
   let proc: ChildProcess | null = null
