@@ -31,6 +31,8 @@ export interface HarakaOptions {
   prefix?: string
   /** Where node_modules/haraka-plugin-mtrk comes from: this repository linked in (default), or an npm install. */
   pluginDir?: string
+  /** Options for the node running Haraka, e.g. --cpu-prof for a benchmark. */
+  nodeArgs?: string[]
   /** false: write no config/mtrk.ini, so the package's shipped defaults apply. */
   writeMtrkIni?: boolean
 }
@@ -41,6 +43,8 @@ export interface HarakaInstance {
   mtqpPort: number
   prefix: string
   me: string
+  /** The Haraka process (the master in cluster mode), while it runs. */
+  pid(): number | undefined
   logs(): string
   waitForLog(re: RegExp, ms?: number): Promise<void>
   stop(): Promise<void>
@@ -111,12 +115,13 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
     mtqpPort,
     prefix,
     me,
+    pid: () => (proc as ChildProcess | null)?.pid,
     logs: () => output,
     async waitForLog(re, ms = 10000) {
       await waitFor(() => re.test(output), ms, `Haraka log ${re}`)
     },
     async start() {
-      const p = spawn(process.execPath, [HARAKA_BIN, '-c', dir], {
+      const p = spawn(process.execPath, [...(opts.nodeArgs ?? []), HARAKA_BIN, '-c', dir], {
         cwd: dir,
         env: { ...process.env, ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -77,3 +77,19 @@ export class MtqpTestClient {
     return secure
   }
 }
+
+/** Polls until the server on `port` greets with +OK (listening, and its tracking store ready). */
+export async function waitForMtqpReady(port: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const c = await MtqpTestClient.connect(port)
+      try {
+        return (await c.next()).indicator.startsWith('+OK')
+      } finally {
+        c.socket.destroy()
+      }
+    },
+    30000,
+    `MTQP on port ${port} to greet +OK`,
+  )
+}
