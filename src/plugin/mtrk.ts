@@ -1,85 +1,27 @@
 // The Haraka adapter: hook methods copied onto Haraka's Plugin instance (Haraka copies a package's enumerable
 // exports, haraka.md §6). Each hook is thin: parse with src/esmtp, build writes with ./tracking, hand them to the
 // store without waiting. Nothing here may delay or refuse mail because of tracking (DSN-2, DSN-4).
-import os from 'node:os'
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
-import { applyRedisUrl, INI_BOOLEANS, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
 import {
   type EsmtpParam,
-  type ParamPolicy,
   parseMailParams,
   parseRcptParams,
   type Rejection,
   splitCommandParams,
 } from '../esmtp/params'
 import { acceptPaddedCertifiers } from '../haraka/inbound'
-import { queueLifetime } from '../haraka/outbound'
-import type { HarakaAddress, HarakaConnection, HarakaPlugin, HarakaTransaction, Next } from '../haraka/types'
-import { createRedisClient } from '../store/redis'
+import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '../haraka/types'
+import { type Addressed, noteRedirection } from '../relay/redirect'
 import { effectiveRetention } from '../store/retention'
-import { TrackingStore } from '../store/store'
 import { encodeBase64 } from '../util/base64'
 import { ensureNote, rcptKey, readNote } from './note'
-import { type Acceptance, acceptanceWrite, isTracked, type WriteContext } from './tracking'
-
-interface PluginState {
-  config: MtrkConfig
-  policy: ParamPolicy
-  reportingMta: string
-  store: TrackingStore | null
-}
-
-export type MtrkPlugin = HarakaPlugin & { mtrk?: PluginState }
+import { registerRelaying } from './relay'
+import { EARLY, loadConfig, type MtrkPlugin, state, storeOf, writeContext } from './state'
+import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from './tracking'
 
 /** RFC 3461 §5.4 and RFC 3885 §2(5) ask for ≥ 1036-character RCPT and ≥ 1100-character MAIL lines (AMB-20). */
 const MIN_LINE_LENGTH = 1100
-
-function state(plugin: MtrkPlugin): PluginState {
-  if (!plugin.mtrk) loadConfig(plugin)
-  return plugin.mtrk as PluginState
-}
-
-function loadConfig(plugin: MtrkPlugin): void {
-  const ini = plugin.config.get('mtrk.ini', { booleans: INI_BOOLEANS }, () =>
-    loadConfig(plugin),
-  ) as IniSections
-  const { config, errors } = parseConfig(ini ?? {})
-  const fromEnv = applyRedisUrl(config.redis, process.env.MTRK_REDIS_URL)
-  for (const e of fromEnv.error ? [...errors, fromEnv.error] : errors) plugin.logerror(`config/mtrk.ini ${e}`)
-  config.redis = fromEnv.redis
-
-  const me = plugin.config.get('me')
-  const previous = plugin.mtrk
-  plugin.mtrk = {
-    config,
-    policy: {
-      allowed: config.main.allowedParams,
-      rejectUnknown: config.main.rejectUnknownParams,
-      mtrkWithoutEnvid: config.main.mtrkWithoutEnvid,
-    },
-    reportingMta: config.main.reportingMta ?? ((typeof me === 'string' && me.trim()) || os.hostname()),
-    store: previous?.store ?? null,
-  }
-  // A changed Redis endpoint takes effect on the next write; the old client is let go.
-  if (previous?.store && JSON.stringify(previous.config.redis) !== JSON.stringify(config.redis)) {
-    void previous.store.close()
-    plugin.mtrk.store = null
-  }
-}
-
-function storeOf(plugin: MtrkPlugin): TrackingStore {
-  const s = state(plugin)
-  if (!s.store) {
-    const client = createRedisClient(s.config.redis, `haraka-mtrk-${process.pid}`)
-    s.store = new TrackingStore(
-      client,
-      { prefix: s.config.redis.prefix, historyLimit: s.config.main.historyLimit, pendingLimit: 10000 },
-      { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
-    )
-  }
-  return s.store
-}
 
 function warnIfLinesTooShort(plugin: MtrkPlugin): void {
   const ini = plugin.config.get('connection.ini') as { max?: { line_length?: unknown } } | undefined
@@ -92,12 +34,6 @@ function warnIfLinesTooShort(plugin: MtrkPlugin): void {
   }
 }
 
-/**
- * Our hooks run before other plugins' (lower priority runs first): a plugin that accepts a recipient with OK ends the
- * rcpt hook chain, so parameter checks (DSN-3, DSN-4) and observations placed after it would never run.
- */
-const EARLY = -50
-
 export function register(this: MtrkPlugin): void {
   loadConfig(this)
   warnIfLinesTooShort(this)
@@ -106,11 +42,13 @@ export function register(this: MtrkPlugin): void {
   this.register_hook('capabilities', 'advertise_mtrk', EARLY)
   this.register_hook('mail', 'check_mail_params', EARLY)
   this.register_hook('rcpt', 'check_rcpt_params', EARLY)
+  this.register_hook('rcpt_ok', 'note_redirection', EARLY)
   this.register_hook('data_post', 'stamp_arrival', EARLY)
   this.register_hook('queue_ok', 'record_acceptance', EARLY)
   this.register_hook('reset_transaction', 'record_queue_refusal', EARLY)
   this.register_hook('init_master', 'open_store')
   this.register_hook('init_child', 'open_store')
+  registerRelaying(this)
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */
@@ -177,6 +115,9 @@ export function check_mail_params(
   next()
 }
 
+/** The recipient of the RCPT command being processed, and its index in rcpt_to. */
+const receiving = new WeakMap<HarakaTransaction, Addressed & { index: number }>()
+
 export function check_rcpt_params(
   this: MtrkPlugin,
   next: Next,
@@ -191,6 +132,24 @@ export function check_rcpt_params(
   if (txn && (notify || orcpt)) {
     ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
   }
+  // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it (note_redirection).
+  if (txn) receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index: txn.rcpt_to.length - 1 })
+  next()
+}
+
+/**
+ * Once every rcpt hook accepted a recipient: what it became (MTRK-18..20). Whatever replaced it in rcpt_to, from its
+ * index on, came out of it.
+ */
+export function note_redirection(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+  const txn = connection.transaction
+  const received = txn ? receiving.get(txn) : undefined
+  const note = readNote(txn?.notes)
+  if (txn && received && note) {
+    receiving.delete(txn)
+    const products = txn.rcpt_to.slice(received.index).map((a) => ({ key: rcptKey(a), address: a.address }))
+    noteRedirection(note, received, products)
+  }
   next()
 }
 
@@ -199,17 +158,6 @@ export function stamp_arrival(this: MtrkPlugin, next: Next, connection: HarakaCo
   const note = readNote(connection.transaction?.notes)
   if (note) note.arrival = Date.now()
   next()
-}
-
-function writeContext(plugin: MtrkPlugin, txn: HarakaTransaction): WriteContext {
-  const s = state(plugin)
-  return {
-    txn: txn.uuid,
-    reportingMta: s.reportingMta,
-    now: Date.now(),
-    queueLifetime: queueLifetime(plugin),
-    queuedGrace: s.config.main.queuedGrace,
-  }
 }
 
 function resultList(txn: HarakaTransaction, name: string, list: 'pass' | 'fail'): unknown[] {
@@ -226,8 +174,12 @@ export function record_acceptance(this: MtrkPlugin, next: Next, connection: Hara
   let acceptance: Acceptance
   if (resultList(txn, 'outbound', 'pass').includes('queued')) acceptance = { kind: 'queued' }
   else acceptance = connection.relaying ? { kind: 'relayed' } : { kind: 'delivered' }
-  const recipients = txn.rcpt_to.map((a) => ({ key: rcptKey(a), address: a.address }))
-  const write = acceptanceWrite(note, recipients, acceptance, writeContext(this, txn))
+  const write = acceptanceWrite(
+    note,
+    trackedRecipients(note, txn.rcpt_to),
+    acceptance,
+    writeContext(this, txn.uuid),
+  )
   next()
   storeOf(this).submit(write)
 }
@@ -240,14 +192,14 @@ export function record_queue_refusal(this: MtrkPlugin, next: Next, connection: H
   const reply = txn ? resultList(txn, 'queue', 'fail').at(-1) : undefined
   if (!txn || !isTracked(note) || !refused || reply === undefined) return next()
   const temporary = txn.msg_status === 'deferred'
-  const recipients = txn.rcpt_to.map((a) => ({ key: rcptKey(a), address: a.address }))
+  const recipients = trackedRecipients(note, txn.rcpt_to)
   const acceptance: Acceptance = {
     kind: 'refused',
     temporary,
     code: temporary ? 450 : 550,
     reply: String(reply),
   }
-  const write = acceptanceWrite(note, recipients, acceptance, writeContext(this, txn))
+  const write = acceptanceWrite(note, recipients, acceptance, writeContext(this, txn.uuid))
   next()
   storeOf(this).submit(write)
 }
