@@ -6,9 +6,15 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, write
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { OutboundRecipient } from '../../src/haraka/types'
 import { freePort, waitFor } from './ports'
 
 export const REPO = resolve(__dirname, '..', '..')
+
+/** @haraka/email-address's Address, the class Haraka's addresses are (its typings are ESM-only; the tests are CJS). */
+export const Address = (
+  require('@haraka/email-address') as { Address: new (addr: string) => OutboundRecipient }
+).Address
 const HARAKA_BIN = join(REPO, 'node_modules', 'Haraka', 'bin', 'haraka')
 const FIXTURE_PLUGINS = join(REPO, 'test', 'fixtures', 'haraka', 'plugins')
 /** Public DH parameters made once with `openssl dhparam 2048`, shared by every test instance. */
