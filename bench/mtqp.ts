@@ -9,6 +9,7 @@ import { waitForMtqpReady } from '../test/helpers/mtqp'
 import { startRedis } from '../test/helpers/redis'
 import { openStore } from '../test/helpers/store'
 import { message, recipient } from '../test/store/fixtures'
+import { profileArgs } from './profile'
 
 const SECRET = 'AAECAwQFBgcICQoLDA0ODw' // TV-1: opens the fixture's certifier
 const BATCH = 16
@@ -45,7 +46,7 @@ export async function benchMtqp(count = 20000, connections = 8): Promise<void> {
   const haraka = await startHaraka({
     redisPort: redis.port,
     files: { 'log.ini': '[main]\nlevel=warn\n' },
-    nodeArgs: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [],
+    nodeArgs: profileArgs(),
   })
   try {
     const store = await openStore(redis.port, haraka.prefix)

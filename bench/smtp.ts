@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
 import { startRedis } from '../test/helpers/redis'
 import { SmtpClient } from '../test/helpers/smtp'
+import { profileArgs } from './profile'
 
 const CERTIFIER = 'VheLhqV/rCKJmplkGFwsyW59pYk'
 
@@ -46,7 +47,7 @@ async function load(
 export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
   const redis = await startRedis()
   const without = await startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] })
-  const withPlugin = await startHaraka({ redisPort: redis.port })
+  const withPlugin = await startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() })
   try {
     // Warm up both (JIT, TLD lists, connection pools) before measuring.
     await load(without, 200, connections, 'warm-a')
