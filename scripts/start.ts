@@ -1,7 +1,7 @@
 // `npm start`: the development relay. Runs Haraka with this repository as its instance directory (config/), the
 // mtrk plugin and its MTQP listener; starts a private redis-server (data in var/redis) when the configured Redis
 // does not answer; makes a self-signed TLS certificate on first start. Ctrl-C stops everything it started.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -63,6 +63,11 @@ async function ensureRedis(
     say(`using Redis at ${formatEndpoint(cfg)}`)
     return { env: {}, own: null }
   }
+  // Installs Debian's redis-server when missing and run as root; otherwise stops with what to install.
+  execFileSync('bash', ['-c', '. scripts/lib.sh && ensure_commands redis-server:redis-server'], {
+    cwd: root,
+    stdio: 'inherit',
+  })
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(cfg.host)
   const port = loopback && (await portIsFree(cfg.port)) ? cfg.port : await freePort()
   const own = await redisServer({ dir: join(root, 'var', 'redis'), port, persist: true })

@@ -30,6 +30,8 @@ export interface RedisProcess {
   start(): Promise<void>
   /** SIGTERM (saves, when persistence is on) or SIGKILL (as after a crash). */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>
+  /** SIGSTOP / SIGCONT: a Redis that keeps its connections but answers nothing (a slow Redis), then resumes. */
+  freeze(frozen: boolean): void
 }
 
 /** A redis-server on 127.0.0.1, data in `dir`; `persist` keeps the data across restarts (RDB snapshots). */
@@ -60,6 +62,9 @@ export async function redisServer(opts: {
         10000,
         `redis-server on port ${port}`,
       )
+    },
+    freeze(frozen) {
+      proc?.kill(frozen ? 'SIGSTOP' : 'SIGCONT')
     },
     async stop(signal = 'SIGTERM') {
       const p = proc

@@ -285,15 +285,17 @@ export function applyRedisUrl(
 ): { redis: RedisConfig; error?: string } {
   if (!url) return { redis }
   let u: URL
+  // Errors name the URL without its user and password: they end up in logs.
+  const shown = url.replace(/\/\/[^@/]*@/, '//***@')
   try {
     u = new URL(url)
   } catch {
-    return { redis, error: `MTRK_REDIS_URL is not a URL: ${url}` }
+    return { redis, error: `MTRK_REDIS_URL is not a URL: ${shown}` }
   }
   const port = Number(u.port || 6379)
   const db = Number(u.pathname.replace(/^\//, '') || 0)
   if (u.protocol !== 'redis:' || !u.hostname || !Number.isInteger(port) || !Number.isInteger(db)) {
-    return { redis, error: `MTRK_REDIS_URL must look like redis://host:port/db, got ${url}` }
+    return { redis, error: `MTRK_REDIS_URL must look like redis://host:port/db, got ${shown}` }
   }
   return {
     redis: {

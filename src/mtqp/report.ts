@@ -99,7 +99,8 @@ function opens(m: StoredMessage, digest: Buffer): boolean {
 
 /** AMB-12: visible until both the retention and every recipient's keep time have passed; queued always (MTQP-19). */
 function visible(m: StoredMessage, now: number): boolean {
-  if (m.recipients.some((r) => r.action === 'delayed')) return true
+  // Queued here (delayed with a give-up time): always known (MTRK-10). A 4xx refusal is delayed but not ours to keep.
+  if (m.recipients.some((r) => r.action === 'delayed' && r.willRetryUntil !== null)) return true
   const until = Math.max(m.arrival + m.retention * 1000, ...m.recipients.map((r) => r.keepUntil))
   return now < until
 }

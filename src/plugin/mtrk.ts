@@ -67,11 +67,11 @@ export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
 export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
   if (!s) return
-  const { mtqp, store } = s
+  const mtqp = s.mtqp
   s.mtqp = null
-  s.store = null
   await mtqp?.close()
-  await store?.close()
+  // The closed store stays in place: deliveries finishing during shutdown must not open a new Redis client.
+  await s.store?.close()
 }
 
 /** MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. */

@@ -49,6 +49,7 @@ const EHLO = /^(?:EHLO|LHLO)(?:\s|$)/i
 // RFC 3207 §4.2: what was learned before STARTTLS is forgotten; a HELO session has no extensions.
 const FORGET = /^(?:HELO|STARTTLS)(?:\s|$)/i
 const DOT = /^\.\r?\n$/
+const DATA = /^DATA\r?\n$/i
 
 export class HopSession {
   readonly record: HopRecord
@@ -57,6 +58,8 @@ export class HopSession {
   /** The lines of a multi-line reply read so far. */
   private lines: string[] = []
   private afterDot = false
+  /** Between DATA and the final dot: the message itself, never to be rewritten, whatever a line looks like. */
+  private inData = false
 
   constructor(
     host: string,
@@ -67,7 +70,16 @@ export class HopSession {
 
   /** A command line Haraka is about to write; returns the line to write instead. */
   command(line: string): string {
-    if (EHLO.test(line)) {
+    if (this.inData) {
+      if (DOT.test(line)) {
+        this.inData = false
+        this.afterDot = true
+      }
+      return line
+    }
+    if (DATA.test(line)) {
+      this.inData = true
+    } else if (EHLO.test(line)) {
       this.record.hop = NO_EXTENSIONS
       this.awaitingEhlo = true
     } else if (FORGET.test(line)) {
@@ -81,8 +93,6 @@ export class HopSession {
       // Haraka writes `RCPT TO:<path>` and no parameter of its own (hmail.js:880, :896).
       const path = line.slice('RCPT TO:'.length).replace(/\r?\n$/, '')
       return withParams(line, this.forwarder.rcpt(path, this.record.hop))
-    } else if (DOT.test(line)) {
-      this.afterDot = true
     }
     return line
   }

@@ -48,9 +48,19 @@ export interface StoreOptions {
 
 const SCRIPT_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex')
 
+/** ms between PINGs while Redis is unusable on an open connection (slow, or refusing commands). */
+const PROBE_MS = 1000
+
 export class TrackingStore {
   /** 'connecting' until the first answer, so an unreachable Redis at start-up is logged too. */
   private state: 'connecting' | 'up' | 'down' = 'connecting'
+  /** Set by close(): later writes (outbound deliveries finishing during shutdown) are dropped, not reconnected. */
+  private closed = false
+  /**
+   * A command timeout leaves the connection open, so ioredis will not say 'ready' again: PINGs tell when Redis
+   * answers in time again.
+   */
+  private probe: NodeJS.Timeout | null = null
   private pending: RecordWrite[] = []
   private dropped = 0
 
@@ -94,6 +104,7 @@ export class TrackingStore {
    * is kept for replay when Redis is back (writes are idempotent upserts), within a bounded buffer.
    */
   submit(write: RecordWrite): void {
+    if (this.closed) return
     if (!this.available) {
       this.keep(write)
       return
@@ -130,6 +141,8 @@ export class TrackingStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true
+    this.stopProbe()
     this.client.removeAllListeners('ready')
     this.client.removeAllListeners('close')
     await this.client.quit().catch(() => this.client.disconnect())
@@ -147,10 +160,25 @@ export class TrackingStore {
     if (this.state === 'down') return
     this.state = 'down'
     this.log.warn(`Redis unavailable (${reason}): mail flows on untracked until it is back`)
+    if (this.client.status === 'ready' && !this.closed) {
+      this.probe = setInterval(() => {
+        this.client.ping().then(
+          () => this.ready(),
+          () => {},
+        )
+      }, PROBE_MS)
+      this.probe.unref()
+    }
+  }
+
+  private stopProbe(): void {
+    if (this.probe) clearInterval(this.probe)
+    this.probe = null
   }
 
   private ready(): void {
-    if (this.state === 'up') return
+    this.stopProbe()
+    if (this.state === 'up' || this.closed) return
     this.state = 'up'
     const replay = this.pending
     this.pending = []

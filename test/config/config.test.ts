@@ -99,6 +99,9 @@ test('MTRK_REDIS_URL overrides the endpoint', () => {
   assert.equal(r.redis.password, 's@cret')
   assert.equal(r.redis.sentinels, null)
   assert.match(applyRedisUrl(redis, 'http://x/').error ?? '', /MTRK_REDIS_URL/)
+  const leaky = applyRedisUrl(redis, 'http://user:s3cret@x/').error ?? ''
+  assert.match(leaky, /http:\/\/\*\*\*@x\//)
+  assert.doesNotMatch(leaky, /s3cret/, 'no password in a log line')
   assert.match(applyRedisUrl(redis, 'not a url').error ?? '', /MTRK_REDIS_URL/)
   assert.equal(applyRedisUrl(redis, undefined).redis, redis)
 })

@@ -12,6 +12,8 @@ export interface RedisServer {
   start(): Promise<void>
   /** Kills it (SIGKILL, no persistence: as after a crash). */
   stop(): Promise<void>
+  /** Makes it answer nothing on open connections (SIGSTOP), or resume (SIGCONT). */
+  freeze(frozen: boolean): void
   /** Stops it for good and disconnects the clients made by client(). */
   close(): Promise<void>
   client(): Redis
@@ -26,6 +28,7 @@ export async function startRedis(): Promise<RedisServer> {
     port: server.port,
     start: () => server.start(),
     stop: () => server.stop('SIGKILL'),
+    freeze: (frozen) => server.freeze(frozen),
     async close() {
       for (const c of clients.splice(0)) c.disconnect()
       await server.stop('SIGKILL')

@@ -98,8 +98,13 @@ test('AMB-12: expired data is as if unknown; MTQP-19 / MTRK-10: a queued recipie
   ])
   assert.equal(report([later], undefined, { now: keepUntil + 4 }).parts.length, 1)
   // Still in the queue long after everything should have expired: never denied.
-  const queued = stored({ retention: 86400 }, [recipient({ action: 'delayed', keepUntil })])
+  const queued = stored({ retention: 86400 }, [
+    recipient({ action: 'delayed', keepUntil, willRetryUntil: keepUntil }),
+  ])
   assert.equal(report([queued], undefined, { now: keepUntil + 365 * 86400_000 }).parts.length, 1)
+  // Refused by the queue with 4xx: delayed, but not in our queue (no give-up time): it expires like any record.
+  const refused = stored({ retention: 86400 }, [recipient({ action: 'delayed', status: '4.3.0', keepUntil })])
+  assert.deepEqual(report([refused], undefined, { now: keepUntil }).parts, [])
 })
 
 test('AMB-37 / AMB-26: two records of one envid, only those the secret opens, one part each, in store order', () => {
@@ -322,7 +327,7 @@ test('property: whatever is stored, the report is one formatTrackingBody accepts
 test('property: MTQP-19, a writable record with a queued recipient is always reported', () => {
   fc.assert(
     fc.property(storedMessage(TV1_CERTIFIER), millis, (m, now) => {
-      const queued = recipient({ action: 'delayed' })
+      const queued = recipient({ action: 'delayed', willRetryUntil: T0 + 86400_000 })
       const rec = { ...m, arrival: T0, recipients: [...m.recipients, queued] }
       assert.equal(report([rec], TV1_SECRET_UNPADDED, { now }).parts.length, 1)
     }),

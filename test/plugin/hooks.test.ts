@@ -80,3 +80,16 @@ test('a tracked message is recorded after next(): with Redis unreachable the que
   const r = await callQueueOk(p, c, 'queued')
   assert.equal(r.rc, undefined, 'CONT: the client gets its 250 whatever Redis does')
 })
+
+test('after shutdown a hook does not reconnect to Redis (deliveries may still finish)', async () => {
+  const p = plugin()
+  const c = makeConnection({ withTxn: true, helo: 'client.test', silent: true })
+  c.current_line = 'MAIL FROM:<a@client.test> ENVID=2@h.test MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'
+  await callMail(p, c, 'a@client.test')
+  await callQueueOk(p, c, 'queued')
+  const store = (p.mtrk as { store: unknown }).store
+  assert.ok(store)
+  await p.shutdown()
+  await callQueueOk(p, c, 'queued')
+  assert.equal((p.mtrk as { store: unknown }).store, store, 'the same, closed, store')
+})

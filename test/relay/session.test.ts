@@ -133,3 +133,21 @@ test('withParams: none leaves the line byte-identical', () => {
   assert.equal(withParams('RCPT TO:<a@b>\r\n', ['X=1', 'Y=2']), 'RCPT TO:<a@b> X=1 Y=2\r\n')
   assert.equal(withParams('RCPT TO:<a@b>\n', ['X=1']), 'RCPT TO:<a@b> X=1\n')
 })
+
+test('the message between DATA and the final dot is never rewritten, whatever its lines look like', () => {
+  const s = new HopSession('mx.example', recorder())
+  s.command('EHLO me.example\r\n')
+  s.reply('250-mx.example')
+  s.reply('250-DSN')
+  s.reply('250 MTRK')
+  assert.match(s.command('MAIL FROM:<a@b.example>\r\n'), /ENVID=/)
+  s.command('DATA\r\n')
+  s.reply('354 go ahead')
+  for (const body of ['MAIL FROM:<x@y.example>\r\n', 'RCPT TO:<u@example.net>\r\n', 'EHLO x\r\n']) {
+    assert.equal(s.command(body), body)
+  }
+  s.command('.\r\n')
+  s.reply('250 2.0.0 queued')
+  assert.equal(s.record.dataReply?.code, 250)
+  assert.match(s.command('MAIL FROM:<a@b.example>\r\n'), /ENVID=/, 'rewriting resumes for the next message')
+})

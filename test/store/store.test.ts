@@ -243,3 +243,36 @@ test('submit while Redis is down keeps the writes (bounded) and replays them whe
     await own.close()
   }
 })
+
+test('a slow Redis (commands time out on an open connection) pauses tracking until it answers again', async () => {
+  const own: RedisServer = await startRedis()
+  try {
+    const store = await ready(makeStore(own.port))
+    own.freeze(true)
+    store.submit({
+      message: message({ txn: 'S1.1', envid: 'slow@h.example' }),
+      recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+      now,
+    })
+    await waitFor(() => !store.available, 5000, 'store down after a timeout')
+    store.submit({
+      message: message({ txn: 'S2.1', envid: 'slow@h.example' }),
+      recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+      now,
+    })
+    own.freeze(false)
+    await waitFor(() => store.available, 10000, 'store up again (no reconnect happens: the probe sees it)')
+    const found = await waitFor(
+      async () => {
+        const f = await store.lookup('slow@h.example').catch(() => [])
+        return f.length === 2 ? f : undefined
+      },
+      10000,
+      'both writes',
+    )
+    assert.deepEqual(found.map((m) => m.txn).sort(), ['S1.1', 'S2.1'])
+  } finally {
+    own.freeze(false)
+    await own.close()
+  }
+})
