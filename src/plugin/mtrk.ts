@@ -1,9 +1,11 @@
 // The Haraka adapter: hook methods copied onto Haraka's Plugin instance (Haraka copies a package's enumerable
 // exports, haraka.md §6). Each hook is thin: parse with src/esmtp, build writes with ./tracking, hand them to the
 // store without waiting. Nothing here may delay or refuse mail because of tracking (DSN-2, DSN-4).
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
+import { dnsServerResolver } from '../client/discovery'
 import { applyRedisUrl, INI_BOOLEANS, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
 import { formatEndpoint } from '../config/listen'
 import {
@@ -18,7 +20,9 @@ import { acceptPaddedCertifiers } from '../haraka/inbound'
 import { queueLifetime } from '../haraka/outbound'
 import { harakaTlsProvider } from '../haraka/tls'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, HarakaTransaction, Next } from '../haraka/types'
+import { createChainer } from '../mtqp/chain'
 import { MtqpServer } from '../mtqp/server'
+import type { ChainFn } from '../mtqp/session'
 import { createRedisClient } from '../store/redis'
 import { effectiveRetention } from '../store/retention'
 import { TrackingStore } from '../store/store'
@@ -147,11 +151,14 @@ async function startMtqp(plugin: MtrkPlugin): Promise<void> {
   if (s.config.mtqp.inactivityTimeoutMs < 600_000) {
     plugin.logwarn('[mtqp] test_inactivity_timeout_ms is set: below the 10 minutes RFC 3887 §2.5 requires')
   }
+  const log = { info: (m: string) => plugin.loginfo(m), warn: (m: string) => plugin.logwarn(m) }
+  const chain = s.config.mtqp.chaining ? chainer(plugin, s) : undefined
   const server = new MtqpServer({
     config: s.config.mtqp,
     store: storeOf(plugin),
     tls: harakaTlsProvider(plugin),
-    log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+    log,
+    ...(chain === undefined ? {} : { chain }),
   })
   s.mtqp = server
   const where = formatEndpoint(s.config.mtqp.listen)
@@ -164,6 +171,32 @@ async function startMtqp(plugin: MtrkPlugin): Promise<void> {
       `MTQP listener could not start on ${where}: ${e instanceof Error ? e.message : String(e)}`,
     )
   }
+}
+
+/** MTQP-30: the chaining gateway of [mtqp] chaining=true, asking the next hops with the client library. */
+function chainer(plugin: MtrkPlugin, s: PluginState): ChainFn {
+  const c = s.config.mtqp
+  let ca: string | undefined
+  if (c.chainCaFile !== null) {
+    try {
+      ca = readFileSync(c.chainCaFile, 'utf8')
+    } catch (e) {
+      plugin.logerror(`[mtqp] chain_ca ${c.chainCaFile} cannot be read, using the system's authorities: ${e}`)
+    }
+  }
+  plugin.loginfo(
+    `MTQP chaining on: next hops asked within ${c.chainTimeoutMs} ms, at most ${c.chainMaxHops} deep` +
+      (c.chainPublicName === null ? '' : `, inner names shown as ${c.chainPublicName}`),
+  )
+  return createChainer({
+    reportingMta: s.reportingMta,
+    timeoutMs: c.chainTimeoutMs,
+    maxHops: c.chainMaxHops,
+    publicName: c.chainPublicName,
+    ...(ca === undefined ? {} : { ca }),
+    ...(c.chainDnsServers === null ? {} : { resolver: dnsServerResolver(c.chainDnsServers) }),
+    log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+  })
 }
 
 async function restartMtqp(plugin: MtrkPlugin, old: MtqpServer): Promise<void> {
