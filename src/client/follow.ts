@@ -9,7 +9,8 @@
 // - Every host is asked at most once per message: branches that meet share the answer, and a host already on the
 //   path (as a queried name or as the Reporting-MTA of an answer on it) is a loop, recorded and not asked again.
 // - At most `maxHops` servers along one path, the first included. Independent branches are asked in parallel.
-// - Hops are numbered when they are scheduled, not when they answer, so the order does not depend on timing.
+// - Hops are numbered when they are scheduled, not when they answer, and referrals are taken in host-name order, so
+//   the numbering depends neither on timing nor on the order a server lists its recipients in.
 import type { TrackingStatus } from '../tsn/types'
 import type { HopTarget } from './discovery'
 import type { Querier, QueryResult, TrackRequest } from './types'
@@ -47,7 +48,7 @@ export function hostKey(name: string): string {
   return name.toLowerCase().replace(/\.$/, '')
 }
 
-/** The MTAs the recipients of an answer were transferred to that must be asked about them (MTQPC-6). */
+/** The MTAs the recipients of an answer were transferred to that must be asked about them (MTQPC-6), by name. */
 export function referrals(parts: readonly TrackingStatus[]): string[] {
   const out = new Map<string, string>()
   for (const part of parts) {
@@ -60,7 +61,7 @@ export function referrals(parts: readonly TrackingStatus[]): string[] {
       if (!out.has(key)) out.set(key, remote.value)
     }
   }
-  return [...out.values()]
+  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, host]) => host)
 }
 
 /** Asks `first` and follows every referral; the hops in the order they were scheduled. */

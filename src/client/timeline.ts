@@ -11,6 +11,7 @@
 //   timeline, so each timeline is one path from the first MTA to one end.
 // - Groups no other group leads to start timelines, so a gateway that reports inner recipients only in chained
 //   parts (RFC 3887 examples #10-#12) still has them shown; groups caught in a cycle start one too.
+// - Timelines are sorted by recipient (forks keep their order): servers list recipients in no particular order.
 import { describeStatus } from '../tsn/status-text'
 import type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
 import { type Hop, hostKey } from './follow'
@@ -99,7 +100,8 @@ class Builder {
     const led = new Set(this.#groups.flatMap((g) => this.#next(g, new Set([g.ref.id])).map((n) => n.id)))
     for (const g of this.#groups) if (!led.has(g.id)) this.#walk(g, [], new Set())
     for (const g of this.#groups) if (!this.#visited.has(g.id)) this.#walk(g, [], new Set())
-    return this.#timelines
+    const key = (t: RecipientTimeline) => t.recipient.value.toLowerCase()
+    return this.#timelines.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
   }
 
   /** The parts that may hold the continuation of a step transferred to `host`. */
