@@ -88,13 +88,14 @@ function hopLine(hop: Hop): string {
     case 'answered':
       return `${serverText(o.server)}: ${o.parts.length} report${o.parts.length === 1 ? '' : 's'}`
     case 'failed':
-      return `${o.server === undefined ? target : serverText(o.server)}: no answer: ${printable(o.reason, 1000)}`
+      return `${o.server === undefined ? target : serverText(o.server, false)}: no answer: ${printable(o.reason, 1000)}`
     case 'skipped':
       return `${target}: not asked: ${printable(o.reason)}`
   }
 }
 
-function serverText(s: ServerInfo): string {
+/** A server and how it was found; with `session`, also how the session was protected. */
+function serverText(s: ServerInfo, session = true): string {
   if (s.via === 'local') return `${printable(s.name)} (this server's own store)`
   const how = {
     direct: 'as given',
@@ -107,7 +108,7 @@ function serverText(s: ServerInfo): string {
     s.tls === null
       ? 'no TLS'
       : `${s.tls}${s.verified === true ? ', certificate verified' : ', certificate NOT verified'}`
-  return `${printable(serverLabel(s))}${address} (${how}; ${tls})`
+  return `${printable(serverLabel(s))}${address} (${how}${session ? `; ${tls}` : ''})`
 }
 
 /** The set-up of a new tracked message, for the person about to send it. */

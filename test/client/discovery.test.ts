@@ -122,7 +122,7 @@ test('property / RFC 2782: a record is picked first with probability weight / to
         firsts.set(first, (firsts.get(first) ?? 0) + 1)
       }
       // Draw 0 also lands on the first record; all other draws follow the weights exactly.
-      weights.forEach((w, i) => assert.equal(firsts.get(`r${i}`) ?? 0, w + (i === 0 ? 1 : 0)))
+      for (const [i, w] of weights.entries()) assert.equal(firsts.get(`r${i}`) ?? 0, w + (i === 0 ? 1 : 0))
     }),
   )
 })

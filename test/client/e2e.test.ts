@@ -430,6 +430,12 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
       )
       assert.match(r.stdout, /\ncarol@c\.test: relayed beyond tracking/, 'the other branch is still followed')
       assert.match(r.stdout, /\nState: unknown\n$/)
+      assert.ok(
+        r.stdout.includes(
+          `. mtqp.b.test:${b.mtqpPort} 127.0.0.1 (SRV _mtqp._tcp.mx.b.test): no answer: cannot connect to mtqp.b.test:`,
+        ),
+        'a server never reached is not described as a plaintext session',
+      )
     }
   })
 })
