@@ -11,6 +11,7 @@ import { dnsServerResolver, type HopTarget } from './discovery'
 import { DEFAULT_MAX_HOPS } from './follow'
 import { DEFAULT_TIMEOUT, newTracking } from './new-tracking'
 import { renderNewTracking, renderReport } from './render'
+import { mostPressing } from './timeline'
 import { defaultTofuPath, TofuFile } from './tofu'
 import { type TrackingReport, type TrackOptions, type TrackTarget, trackMessages, uriTarget } from './track'
 
@@ -222,7 +223,7 @@ async function track(args: readonly string[], io: CliIo): Promise<number> {
   const code =
     [EXIT.failed, EXIT.inTransit, EXIT.queryFailed, EXIT.unknown].find((c) => codes.includes(c)) ?? 0
   if (v.json === true) {
-    const state = reports.length === 1 ? reports[0]!.state : undefined
+    const state = mostPressing(reports.map((r) => r.state))
     const out = {
       state,
       exitCode: code,

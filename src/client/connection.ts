@@ -137,32 +137,29 @@ export class MtqpClient {
    * request in order. Never rejects: a broken connection fails the requests it did not answer.
    */
   async track(requests: readonly TrackRequest[], opts: { quit?: boolean } = {}): Promise<TrackAnswer[]> {
-    const answers: Array<TrackAnswer | null> = requests.map(() => null)
-    const lines: string[] = []
-    const sent: number[] = []
-    requests.forEach((r, i) => {
-      const line = formatCommand(
+    const lines = requests.map((r) =>
+      formatCommand(
         { verb: 'TRACK', envid: r.envid, secret: r.secret },
         { bracketEnvid: this.#opts.bracketEnvid },
-      )
-      if (line.ok) {
-        lines.push(line.value)
-        sent.push(i)
-      } else {
-        answers[i] = { kind: 'failed', failure: 'rejected', reason: `not sent: ${line.error}` }
+      ),
+    )
+    const batch = lines.flatMap((l) => (l.ok ? [l.value] : []))
+    if (opts.quit === true) batch.push('QUIT\r\n')
+    if (batch.length > 0) this.#write(batch.join(''))
+    const answers: TrackAnswer[] = []
+    for (const line of lines) {
+      if (!line.ok) {
+        answers.push({ kind: 'failed', failure: 'rejected', reason: `not sent: ${line.error}` })
+        continue
       }
-    })
-    if (opts.quit === true) lines.push('QUIT\r\n')
-    if (lines.length > 0) this.#write(lines.join(''))
-    for (const i of sent) {
       try {
-        answers[i] = answerOf(await this.#next(), this.#label)
+        answers.push(answerOf(await this.#next(), this.#label))
       } catch (e) {
-        answers[i] = failed(e)
+        answers.push(failed(e))
       }
     }
     if (opts.quit === true) await this.#finish()
-    return answers.map((a) => a ?? { kind: 'failed', failure: 'protocol', reason: 'no answer' })
+    return answers
   }
 
   /** QUIT (MTQP-27) and close. */

@@ -48,6 +48,7 @@ export { mtqpQuerier, type QuerierOptions } from './querier'
 export { type RenderOptions, renderNewTracking, renderReport } from './render'
 export {
   buildTimelines,
+  mostPressing,
   overallState,
   type RecipientState,
   type RecipientTimeline,

@@ -60,10 +60,14 @@ interface Group {
 /** Aggregate precedence: what needs attention first. A script waiting for delivery polls while 'in-transit'. */
 const PRECEDENCE: readonly RecipientState[] = ['failed', 'in-transit', 'unknown', 'relayed', 'delivered']
 
+/** The most pressing of some states; 'unknown' for none. */
+export function mostPressing(states: readonly RecipientState[]): RecipientState {
+  return PRECEDENCE.find((s) => states.includes(s)) ?? 'unknown'
+}
+
 /** The state of a whole message: the most pressing of its recipients'; 'unknown' when nothing is known. */
 export function overallState(timelines: readonly RecipientTimeline[]): RecipientState {
-  if (timelines.length === 0) return 'unknown'
-  return PRECEDENCE.find((s) => timelines.some((t) => t.state === s)) ?? 'unknown'
+  return mostPressing(timelines.map((t) => t.state))
 }
 
 export function buildTimelines(hops: readonly Hop[]): RecipientTimeline[] {

@@ -184,6 +184,12 @@ test('several messages: one report each; the exit status is the most pressing of
   const r = await run(['track', '--no-tofu', '-'], `${uri}\n${uri.replace(TV1_ENVID, '2@h.example.com')}\n`)
   assert.equal(r.code, EXIT.failed)
   assert.equal(r.out.match(/^Message /gm)?.length, 2)
+  const json = await run(
+    ['track', '--no-tofu', '--json', '-'],
+    `${uri}\n${uri.replace(TV1_ENVID, '2@h.example.com')}\n`,
+  )
+  const data = JSON.parse(json.out)
+  assert.deepEqual([data.state, data.exitCode, data.messages.length], ['failed', 2, 2])
 })
 
 test('--server with --secret - reads the secret from standard input, out of the process list (SEC-3)', async () => {
