@@ -39,14 +39,15 @@ const tofuFile = join(work, 'known-servers.json')
 const caFile = join(work, 'relays-ca.pem')
 const certs: Record<string, TestCertificate> = {}
 
-/** Runs `mtqp <args>` as a separate process. */
-function mtqp(args: string[]): Promise<Ran> {
+/** Runs `mtqp <args>` as a separate process, with `stdin` as its standard input. */
+function mtqp(args: string[], stdin = ''): Promise<Ran> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join(REPO, 'bin', 'mtqp.js'), ...args], {
       env: { ...process.env, TZ: 'UTC', MTQP_TOFU_FILE: tofuFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
+    p.stdin.end(stdin)
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (d: Buffer) => {
@@ -346,6 +347,21 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
       'RFC 2782: the unreachable dead.c.test was passed over',
     )
     assert.equal(typeof report.recipients[0].steps[1].arrivalDate, 'string')
+  })
+
+  test('MTQPC-1: --mail-host asks the tracking server a relay publishes by SRV; the secret read from stdin', async () => {
+    const r = await mtqp(
+      ['track', ...common, '--mail-host', 'mx.b.test', '--envid', made.envid, '--secret', '-'],
+      made.secret,
+    )
+    assert.equal(r.code, 0, r.stderr + r.stdout)
+    assert.ok(r.stdout.startsWith(`Message ${made.envid}, asked at the tracking server of mx.b.test\n`))
+    assert.ok(
+      r.stdout.includes(
+        `  1. mtqp.b.test:${b.mtqpPort} 127.0.0.1 (SRV _mtqp._tcp.mx.b.test; TLSv1.3, certificate verified)`,
+      ),
+    )
+    assert.match(r.stdout, /\nalice@b\.test: delivered\n/)
   })
 
   test('MTQP-30..33: with chaining on A, one answer holds B and C reports; the client asks nobody else', async () => {
