@@ -3,6 +3,7 @@ export {
   advertise_mtrk,
   check_mail_params,
   check_rcpt_params,
+  note_redirection,
   open_store,
   record_acceptance,
   record_queue_refusal,
@@ -11,3 +12,4 @@ export {
   stamp_arrival,
   start_mtqp,
 } from './plugin/mtrk'
+export { record_bounce, record_deferred, record_delivered, relay_attempt } from './plugin/relay'

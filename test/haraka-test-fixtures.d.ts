@@ -8,6 +8,7 @@ declare module 'haraka-test-fixtures' {
     uuid: string
     notes: Record<string, unknown>
     rcpt_to: unknown[]
+    results: { add(plugin: { name: string }, result: object): void }
   }
   export interface FixtureConnection {
     transaction: FixtureTransaction
@@ -40,7 +41,7 @@ declare module 'haraka-test-fixtures' {
   export function callRcpt(
     plugin: FixturePlugin,
     c: FixtureConnection,
-    addr: string,
+    addr: string | object,
     params?: object,
   ): Promise<HookResult>
   export function callQueueOk(plugin: FixturePlugin, c: FixtureConnection, msg: string): Promise<HookResult>

@@ -98,10 +98,19 @@ export interface MtqpConfig {
   chainDnsServers: string[] | null
 }
 
+export interface RelayConfig {
+  /**
+   * Pass MTRK, ENVID, RET, NOTIFY and ORCPT on to next hops that advertise them (RFC 3885 §3.3, RFC 3461 §5.2).
+   * false: none is sent, and relayed recipients are reported `relayed`, never `transferred`.
+   */
+  forward: boolean
+}
+
 export interface MtrkConfig {
   main: MainConfig
   redis: RedisConfig
   mtqp: MtqpConfig
+  relay: RelayConfig
 }
 
 /** The booleans to declare to Haraka's config loader, with their defaults (+ true, - false). */
@@ -111,6 +120,7 @@ export const INI_BOOLEANS = [
   '-mtqp.suspended',
   '-mtqp.allow_single_label_fqdn',
   '-mtqp.chaining',
+  '+relay.forward',
 ]
 
 const DAY = 86400
@@ -300,11 +310,15 @@ function parseMtqp(r: SectionReader): MtqpConfig {
   }
 }
 
+function parseRelay(r: SectionReader): RelayConfig {
+  return { forward: r.bool('relay', 'forward', true) }
+}
+
 /** Turns the ini Haraka loaded into typed options; `errors` names every key that was ignored and why. */
 export function parseConfig(ini: IniSections): { config: MtrkConfig; errors: string[] } {
   const errors: string[] = []
   const r = new SectionReader(ini, errors)
-  const config = { main: parseMain(r), redis: parseRedis(r), mtqp: parseMtqp(r) }
+  const config = { main: parseMain(r), redis: parseRedis(r), mtqp: parseMtqp(r), relay: parseRelay(r) }
   if (config.redis.sentinels && config.redis.cluster)
     errors.push('[redis] sentinels and cluster are exclusive; using cluster')
   return { config, errors }

@@ -71,3 +71,78 @@ export interface HarakaConnection extends ConnectionLogger {
   transaction: HarakaTransaction | null
   capabilities: string[]
 }
+
+// Outbound (outbound/hmail.js, outbound/todo.js): what the delivery hooks and the outbound seam read.
+
+/** An outbound recipient. Haraka sets the dsn_* fields when a next hop's reply refused it (hmail.js:715-790). */
+export interface OutboundRecipient extends HarakaAddress {
+  format(usePunycode?: boolean): string
+  dsn_smtp_code?: string
+  dsn_smtp_extc?: string
+  dsn_smtp_response?: string
+}
+
+/** The queue file header of one delivery: one destination domain (outbound/todo.js). */
+export interface TodoItem {
+  /** `<transaction uuid>.<n>`, shared by the hmails a split makes. */
+  uuid: string
+  domain: string
+  /** ms since the epoch the message entered the queue. */
+  queue_time?: number
+  mail_from: HarakaAddress
+  rcpt_to: OutboundRecipient[]
+  /** transaction.notes, persisted in the queue file. */
+  notes: HarakaNotes
+}
+
+/** An HMailItem: one queue file being delivered. */
+export interface HMailItem extends ConnectionLogger {
+  todo: TodoItem
+  /** Temporary failures so far; incremented before the `deferred` hook runs. */
+  num_failures: number
+  /** The queue file's name: `arrival_nextattempt_attempts_pid_uid_counter_host`. */
+  filename: string
+}
+
+/** A next hop as get_mx returned it (haraka-net-utils HarakaMx). */
+export interface HarakaMx {
+  exchange?: string
+  /** The MX host name when `exchange` is an address it resolved to. */
+  from_dns?: string
+  port?: number
+  using_lmtp?: boolean
+}
+
+/** Haraka's outbound socket: a pluggable stream that emits one `line` event per reply line. */
+export interface OutboundSocket {
+  on(event: 'line', listener: (line: string) => void): unknown
+  write(data: unknown, ...rest: unknown[]): boolean
+}
+
+/** `delivered` hook parameters (hmail.js:1318). */
+export type DeliveredParams = [
+  host: string,
+  ip: string,
+  response: string,
+  delay: number,
+  port: number,
+  mode: 'SMTP' | 'LMTP',
+  ok_recips: OutboundRecipient[],
+  secured: boolean,
+  authenticated: boolean,
+]
+
+/** `deferred` hook parameters: fail_recips and mx only when some recipients were refused (hmail.js:626-632). */
+export interface DeferredParams {
+  delay: number
+  err: string
+  fail_recips?: OutboundRecipient[]
+  mx?: HarakaMx
+}
+
+/** `bounce` hook parameter (hmail.js:1246-1255). */
+export interface BounceError extends Error {
+  mx?: HarakaMx
+  bounced_rcpt?: OutboundRecipient[]
+  deferred_rcpt?: OutboundRecipient[]
+}

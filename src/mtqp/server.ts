@@ -247,7 +247,14 @@ class Connection {
   #output(out: SessionOutput): void {
     switch (out.kind) {
       case 'write':
-        if (this.#socket.writable) this.#socket.write(out.data, 'latin1')
+        if (!this.#socket.writable) return
+        // Answers produced in one tick (a pipelined batch) leave in one write system call.
+        if (this.#socket.writableCorked === 0) {
+          const socket = this.#socket
+          socket.cork()
+          process.nextTick(() => socket.uncork())
+        }
+        this.#socket.write(out.data, 'latin1')
         return
       case 'close':
         clearTimeout(this.#timer)

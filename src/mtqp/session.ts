@@ -90,6 +90,9 @@ export interface SessionOptions {
   chain?: ChainFn
 }
 
+/** Store reads one session may have in flight ahead of its replies. */
+const MAX_PREFETCH = 16
+
 /** Octets of randomness in a TRACK body's MIME boundary. */
 const BOUNDARY_OCTETS = 16
 
@@ -154,6 +157,11 @@ export class MtqpSession {
   readonly #queue: FramedLine[] = []
   /** A TRACK is waiting for the store. */
   #busy = false
+  /**
+   * Store reads started ahead for TRACKs waiting in the queue. MTQP-9 orders the replies, not the reads: a pipelined
+   * batch then costs about one store round trip instead of one per TRACK.
+   */
+  readonly #prefetched = new Map<string, Promise<StoredMessage[]>>()
   #idleWaiters: Array<() => void> = []
 
   constructor(opts: SessionOptions) {
@@ -238,6 +246,7 @@ export class MtqpSession {
       const pending = this.#handle(item)
       if (pending !== undefined) {
         this.#busy = true
+        this.#prefetch()
         pending.then(
           () => this.#resume(),
           (e: unknown) => {
@@ -255,6 +264,24 @@ export class MtqpSession {
   #resume(): void {
     this.#busy = false
     this.#pump()
+  }
+
+  /** Starts the store reads of the next few queued TRACKs that will be answered in this phase. */
+  #prefetch(): void {
+    const { config, store } = this.#o
+    if (this.#insecure || (config.starttls === 'required' && !this.#tlsActive)) return
+    for (const item of this.#queue) {
+      if (this.#prefetched.size >= MAX_PREFETCH) return
+      const cmd = item.kind === 'line' ? parseCommand(item.line, config) : null
+      // Nothing after STARTTLS or QUIT is answered in this phase.
+      if (cmd?.verb === 'STARTTLS' || cmd?.verb === 'QUIT') return
+      if (cmd?.verb !== 'TRACK') continue
+      const envid = decodeXtext(cmd.envid) ?? cmd.envid
+      if (this.#prefetched.has(envid)) continue
+      const read = store.lookup(envid)
+      read.catch(() => {}) // a failure is reported when this TRACK's turn comes
+      this.#prefetched.set(envid, read)
+    }
   }
 
   /** Answer one line; returns a promise when the answer has to wait for the store. */
@@ -314,8 +341,10 @@ export class MtqpSession {
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
     let records: StoredMessage[]
+    const read = this.#prefetched.get(envid)
+    this.#prefetched.delete(envid)
     try {
-      records = await store.lookup(envid)
+      records = await (read ?? store.lookup(envid))
     } catch (e) {
       log.warn(`${name}: tracking store failed: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)

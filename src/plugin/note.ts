@@ -3,10 +3,17 @@
 import type { HarakaAddress, HarakaNotes } from '../haraka/types'
 
 export interface RecipientNote {
-  /** ORCPT as received (DSN-10), or null. */
+  /**
+   * ORCPT as received (DSN-10), or null. On the one address a single-recipient alias produced: the received
+   * recipient's ORCPT, or one naming the received address (RFC 3461 §5.2.1(d), MTRK-18).
+   */
   orcpt: string | null
   /** NOTIFY as received, or null. */
   notify: string | null
+  /** On a received recipient a redirection expanded into several addresses: its address as received (TSN-19). */
+  expanded?: string
+  /** On an address an expansion produced: the received recipient's key. Never tracked nor given the certifier. */
+  memberOf?: string
 }
 
 export interface TrackingNote {
@@ -31,7 +38,7 @@ export interface TrackingNote {
   } | null
   /** ms since the epoch when the message was received (end of DATA): Arrival-Date, and the base of the timeout. */
   arrival: number | null
-  /** By recipient key (rcptKey). Only recipients that sent NOTIFY or ORCPT have an entry. */
+  /** By recipient key (rcptKey). Only recipients that sent NOTIFY or ORCPT, or were redirected, have an entry. */
   rcpts: Record<string, RecipientNote>
 }
 
@@ -70,6 +77,26 @@ export function readNote(notes: HarakaNotes | null | undefined): TrackingNote | 
     return null
   }
   return n as TrackingNote
+}
+
+const isOptStr = (v: unknown) => v === undefined || typeof v === 'string'
+
+/** A recipient's entry, or undefined when it has none or it is malformed (a queue file is input like any other). */
+export function recipientNote(note: TrackingNote, key: string): RecipientNote | undefined {
+  const r: unknown = Object.hasOwn(note.rcpts, key) ? note.rcpts[key] : undefined
+  if (typeof r !== 'object' || r === null) return undefined
+  const o = r as Record<string, unknown>
+  if (!isStrOrNull(o.orcpt) || !isStrOrNull(o.notify) || !isOptStr(o.expanded) || !isOptStr(o.memberOf))
+    return undefined
+  return r as RecipientNote
+}
+
+/**
+ * Whether an address in rcpt_to came out of an expansion (the expanded address itself, when it was among the
+ * results): it is not tracked and gets nothing derived from the original envelope (MTRK-19, MTRK-20, TSN-20).
+ */
+export function fromExpansion(r: RecipientNote | undefined): boolean {
+  return r !== undefined && (r.memberOf !== undefined || r.expanded !== undefined)
 }
 
 /** The transaction's note, created empty when missing. */

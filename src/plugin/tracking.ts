@@ -1,11 +1,12 @@
 // From what Haraka knows about an accepted message to store writes. Pure: the clock and the queue schedule are
 // passed in, so every rule (TSN-13..15, AMB-33, MTRK-10) is unit-tested without Haraka.
 import { enhancedStatus } from '../esmtp/reply'
+import type { HarakaAddress } from '../haraka/types'
 import type { MessageHeader } from '../store/codec'
 import type { StoredRecipient } from '../store/model'
 import { keepUntil } from '../store/retention'
 import type { RecipientEvent, RecordWrite } from '../store/store'
-import type { TrackingNote } from './note'
+import { fromExpansion, rcptKey, recipientNote, type TrackingNote } from './note'
 
 export interface WriteContext {
   txn: string
@@ -26,6 +27,8 @@ export type Acceptance =
   | { kind: 'delivered' }
   /** A queue plugin handed it to a next hop itself, without passing MTRK: the tracking path ends here (TSN-18). */
   | { kind: 'relayed' }
+  /** A redirection here sent it on to several addresses, which are not trackable (TSN-19, AMB-34). */
+  | { kind: 'expanded' }
   /** The queue refused it and the client got this reply. */
   | { kind: 'refused'; temporary: boolean; code: number; reply: string }
 
@@ -33,9 +36,28 @@ export interface AcceptedRecipient {
   key: string
   /** As accepted (Final-Recipient). */
   address: string
+  /** A redirection expanded it into several addresses, which are not tracked (TSN-19, TSN-20). */
+  expanded?: boolean
 }
 
-type Tracked = TrackingNote & { track: NonNullable<TrackingNote['track']> }
+export type Tracked = TrackingNote & { track: NonNullable<TrackingNote['track']> }
+
+/**
+ * The recipients a tracked message has records for: the transaction's, less the addresses an expansion produced,
+ * plus the received recipients that were expanded (TSN-19, TSN-20: a list is reported, its members never).
+ */
+export function trackedRecipients(note: TrackingNote, rcptTo: readonly HarakaAddress[]): AcceptedRecipient[] {
+  const out: AcceptedRecipient[] = []
+  for (const a of rcptTo) {
+    const key = rcptKey(a)
+    if (!fromExpansion(recipientNote(note, key))) out.push({ key, address: a.address })
+  }
+  for (const key of Object.keys(note.rcpts)) {
+    const expanded = recipientNote(note, key)?.expanded
+    if (expanded !== undefined) out.push({ key, address: expanded, expanded: true })
+  }
+  return out
+}
 
 export function isTracked(note: TrackingNote | null): note is Tracked {
   return note?.track != null
@@ -59,11 +81,11 @@ export function messageHeader(note: Tracked, ctx: WriteContext): MessageHeader {
 export function baseRecipient(note: Tracked, rcpt: AcceptedRecipient, ctx: WriteContext): StoredRecipient {
   const arrival = note.arrival ?? ctx.now
   const giveUp = arrival + ctx.queueLifetime * 1000
-  const r = note.rcpts[rcpt.key]
+  const r = recipientNote(note, rcpt.key)
   return {
     address: rcpt.address,
-    orcpt: typeof r?.orcpt === 'string' ? r.orcpt : null,
-    notify: typeof r?.notify === 'string' ? r.notify : null,
+    orcpt: r?.orcpt ?? null,
+    notify: r?.notify ?? null,
     action: 'delayed',
     status: '4.0.0',
     remoteMta: null,
@@ -88,11 +110,13 @@ function acceptanceEvent(note: Tracked, acceptance: Acceptance, ctx: WriteContex
   const [action, status] =
     acceptance.kind === 'delivered'
       ? (['delivered', '2.5.0'] as const)
-      : acceptance.kind === 'relayed'
-        ? (['relayed', '2.1.9'] as const) // TSN-21
-        : acceptance.temporary
-          ? (['delayed', enhancedStatus(acceptance.reply, '4')] as const)
-          : (['failed', enhancedStatus(acceptance.reply, '5')] as const)
+      : acceptance.kind === 'expanded'
+        ? (['expanded', '2.5.0'] as const) // ESC-3
+        : acceptance.kind === 'relayed'
+          ? (['relayed', '2.1.9'] as const) // TSN-21
+          : acceptance.temporary
+            ? (['delayed', enhancedStatus(acceptance.reply, '4')] as const)
+            : (['failed', enhancedStatus(acceptance.reply, '5')] as const)
   const attempt = { id: `${ctx.txn}:accept`, at: ctx.now, action, status }
   return {
     at: ctx.now,
@@ -126,13 +150,14 @@ export function acceptanceWrite(
   ctx: WriteContext,
 ): RecordWrite {
   const event = acceptanceEvent(note, acceptance, ctx)
+  // An expansion is final here, unless the queue refused the whole message.
+  const expanded = acceptance.kind === 'refused' ? event : acceptanceEvent(note, { kind: 'expanded' }, ctx)
   return {
     message: messageHeader(note, ctx),
-    recipients: recipients.map((r) => ({
-      key: r.key,
-      base: baseRecipient(note, r, ctx),
-      ...(event ? { event } : {}),
-    })),
+    recipients: recipients.map((r) => {
+      const e = r.expanded ? expanded : event
+      return { key: r.key, base: baseRecipient(note, r, ctx), ...(e ? { event: e } : {}) }
+    }),
     now: ctx.now,
   }
 }

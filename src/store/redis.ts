@@ -20,6 +20,9 @@ export function createRedisClient(cfg: RedisConfig, connectionName: string): Red
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy,
+    // Commands issued in one tick (the reads of a pipelined MTQP batch, the writes of a busy SMTP worker) share
+    // one network write.
+    enableAutoPipelining: true,
   }
   if (cfg.cluster) {
     const { db: _clusterHasNoDb, ...redisOptions } = common

@@ -76,6 +76,19 @@ test('values as Haraka hands them over: numbers, booleans, strings', () => {
   ])
 })
 
+test('[relay] forward: on by default; off on request; a typo keeps it on and is reported', () => {
+  assert.equal(parseConfig({}).config.relay.forward, true)
+  assert.equal(
+    parseConfig({ relay: { forward: false } }).config.relay.forward,
+    false,
+    'as Haraka hands a boolean',
+  )
+  assert.equal(parseConfig({ relay: { forward: 'off' } }).config.relay.forward, false)
+  const typo = parseConfig({ relay: { forward: 'nope' } })
+  assert.equal(typo.config.relay.forward, true)
+  assert.match(typo.errors[0] ?? '', /^\[relay\] forward: must be true or false/)
+})
+
 test('MTRK_REDIS_URL overrides the endpoint', () => {
   const { redis } = parseConfig({ redis: { host: 'far.example', sentinels: 'a:1' } }).config
   const r = applyRedisUrl(redis, 'redis://:s%40cret@127.0.0.1:6390/2')
@@ -113,7 +126,10 @@ test('parseConfig never throws, whatever the ini holds', () => {
   const value = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.double())
   fc.assert(
     fc.property(
-      fc.dictionary(fc.constantFrom('main', 'redis', 'mtqp', 'x'), fc.dictionary(fc.string(), value)),
+      fc.dictionary(
+        fc.constantFrom('main', 'redis', 'mtqp', 'relay', 'x'),
+        fc.dictionary(fc.string(), value),
+      ),
       (ini) => {
         parseConfig(ini)
       },

@@ -6,11 +6,19 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, write
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { OutboundRecipient } from '../../src/haraka/types'
 import { freePort, waitFor } from './ports'
 
 export const REPO = resolve(__dirname, '..', '..')
+
+/** @haraka/email-address's Address, the class Haraka's addresses are (its typings are ESM-only; the tests are CJS). */
+export const Address = (
+  require('@haraka/email-address') as { Address: new (addr: string) => OutboundRecipient }
+).Address
 const HARAKA_BIN = join(REPO, 'node_modules', 'Haraka', 'bin', 'haraka')
 const FIXTURE_PLUGINS = join(REPO, 'test', 'fixtures', 'haraka', 'plugins')
+/** Public DH parameters made once with `openssl dhparam 2048`, shared by every test instance. */
+export const DHPARAMS = join(REPO, 'test', 'fixtures', 'dhparams.pem')
 
 export type Ini = Record<string, Record<string, string | number | boolean>>
 
@@ -29,6 +37,8 @@ export interface HarakaOptions {
   prefix?: string
   /** Where node_modules/haraka-plugin-mtrk comes from: this repository linked in (default), or an npm install. */
   pluginDir?: string
+  /** Options for the node running Haraka, e.g. --cpu-prof for a benchmark. */
+  nodeArgs?: string[]
   /** false: write no config/mtrk.ini, so the package's shipped defaults apply. */
   writeMtrkIni?: boolean
 }
@@ -39,6 +49,8 @@ export interface HarakaInstance {
   mtqpPort: number
   prefix: string
   me: string
+  /** The Haraka process (the master in cluster mode), while it runs. */
+  pid(): number | undefined
   logs(): string
   waitForLog(re: RegExp, ms?: number): Promise<void>
   stop(): Promise<void>
@@ -97,6 +109,8 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
   }
   // Haraka reads an ini file from the instance or from its defaults, never merged: start from the repository's.
   cpSync(join(REPO, 'config', 'connection.ini'), join(config, 'connection.ini'))
+  // Without it Haraka spends a minute of CPU on `openssl dhparam 2048` as soon as a certificate is installed.
+  cpSync(DHPARAMS, join(config, 'dhparams.pem'))
   for (const [name, content] of Object.entries(files)) writeFileSync(join(config, name), content)
 
   let proc: ChildProcess | null = null
@@ -107,12 +121,13 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
     mtqpPort,
     prefix,
     me,
+    pid: () => (proc as ChildProcess | null)?.pid,
     logs: () => output,
     async waitForLog(re, ms = 10000) {
       await waitFor(() => re.test(output), ms, `Haraka log ${re}`)
     },
     async start() {
-      const p = spawn(process.execPath, [HARAKA_BIN, '-c', dir], {
+      const p = spawn(process.execPath, [...(opts.nodeArgs ?? []), HARAKA_BIN, '-c', dir], {
         cwd: dir,
         env: { ...process.env, ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],

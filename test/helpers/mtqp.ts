@@ -50,7 +50,7 @@ export class MtqpTestClient {
   }
 
   async next(): Promise<MtqpResponse> {
-    await waitFor(() => this.#responses.length > 0, 5000, 'a response')
+    await waitFor(() => this.#responses.length > 0, 15000, 'a response')
     const r = this.#responses.shift()!
     assert.ok(r.ok, r.ok ? '' : r.error)
     return r.value
@@ -58,7 +58,7 @@ export class MtqpTestClient {
 
   /** Wait until everything received so far ends with `suffix`; returns it all. */
   async until(suffix: string): Promise<string> {
-    await waitFor(() => this.raw.endsWith(suffix), 5000, `reply ending ${JSON.stringify(suffix)}`)
+    await waitFor(() => this.raw.endsWith(suffix), 15000, `reply ending ${JSON.stringify(suffix)}`)
     return this.raw
   }
 
@@ -76,4 +76,20 @@ export class MtqpTestClient {
     this.#attach(secure)
     return secure
   }
+}
+
+/** Polls until the server on `port` greets with +OK (listening, and its tracking store ready). */
+export async function waitForMtqpReady(port: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const c = await MtqpTestClient.connect(port)
+      try {
+        return (await c.next()).indicator.startsWith('+OK')
+      } finally {
+        c.socket.destroy()
+      }
+    },
+    30000,
+    `MTQP on port ${port} to greet +OK`,
+  )
 }

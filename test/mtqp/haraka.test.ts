@@ -153,6 +153,7 @@ describe('starttls=required', () => {
       mtrk: { mtqp: { starttls: 'required' } },
     })
     await haraka.waitForLog(/MTQP listening/)
+    await haraka.waitForLog(/Redis ready/) // else the greeting says the store is unavailable
   })
   after(() => haraka.stop())
 
@@ -176,6 +177,7 @@ describe('Redis stopped', () => {
     redis = await startRedis()
     haraka = await startHaraka({ redisPort: redis.port, mtrk: { redis: { command_timeout: 200 } } })
     await haraka.waitForLog(/MTQP listening/)
+    await haraka.waitForLog(/Redis ready/) // else the greeting says the store is unavailable
   })
   after(async () => {
     await haraka.stop()

@@ -28,14 +28,19 @@ after(async () => {
 test('register wires only our hooks, all early (priority -50) so an accepting plugin cannot skip them', () => {
   const p = plugin()
   assert.deepEqual(Object.keys(p.hooks).sort(), [
+    'bounce',
     'capabilities',
     'data_post',
+    'deferred',
+    'delivered',
     'init_child',
     'init_master',
     'mail',
     'queue_ok',
     'rcpt',
+    'rcpt_ok',
     'reset_transaction',
+    'send_email',
   ])
 })
 

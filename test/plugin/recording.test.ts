@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import type { TrackingStore } from '../../src/store/store'
 import { startHaraka } from '../helpers/haraka'
+import { freePort } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
 import { pySendmail, SmtpClient } from '../helpers/smtp'
 import { openStore, waitForMessages } from '../helpers/store'
@@ -22,7 +23,19 @@ for (const nodes of [0, 1]) {
 
     before(async () => {
       port = await sharedRedisPort()
-      haraka = await startHaraka({ redisPort: port, nodes, mtrk: { main: { max_retention: 20 * DAY } } })
+      haraka = await startHaraka({
+        redisPort: port,
+        nodes,
+        mtrk: { main: { max_retention: 20 * DAY } },
+        plugins: ['test_rcpt', 'mtrk', 'test_queue', 'test_mx'],
+        files: {
+          // Relayed mail meets a closed port: it stays queued (deferred), retried long after the test.
+          'test_mx.json': JSON.stringify({
+            'nowhere.relay.test': { port: await freePort(), name: 'mx.nowhere.test' },
+          }),
+          'outbound.ini': 'local_mx_ok=true\n',
+        },
+      })
       store = await openStore(port, haraka.prefix)
       redis = new Redis({ port })
     })
@@ -99,6 +112,7 @@ for (const nodes of [0, 1]) {
       const r = m?.recipients[0]
       assert.equal(m?.retention, 0, 'AMB-19: timeout 0 is accepted')
       assert.equal(r?.action, 'delayed')
+      assert.equal(r?.status, '4.0.0', 'not attempted yet, or no host reached (AMB-33, ESC-3)')
       assert.ok(
         r?.willRetryUntil && m && r.willRetryUntil > m.arrival + DAY * 1000,
         'Haraka retries for ~3 days',

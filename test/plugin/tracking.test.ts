@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ensureNote, rcptKey, readNote, type TrackingNote } from '../../src/plugin/note'
-import { acceptanceWrite, isTracked, type WriteContext } from '../../src/plugin/tracking'
+import { acceptanceWrite, isTracked, trackedRecipients, type WriteContext } from '../../src/plugin/tracking'
 
 const ctx: WriteContext = {
   txn: 'T.1',
@@ -99,5 +99,45 @@ test('notes: read back defensively, created on demand, keyed by user@lower-case 
   assert.equal(
     rcptKey({ user: 'postmaster', host: '', address: 'postmaster', isNull: () => false }),
     'postmaster',
+  )
+})
+
+const addr = (address: string) => {
+  const [user = '', host = ''] = address.split('@')
+  return { user, host: host.toLowerCase(), address, isNull: () => false }
+}
+
+test('TSN-19, TSN-20: a list is recorded as its received address, expanded 2.5.0; its members never', () => {
+  const n = note({
+    rcpts: {
+      'list@x.example': { orcpt: null, notify: null, expanded: 'List@X.example' },
+      'm1@far.example': { orcpt: null, notify: null, memberOf: 'list@x.example' },
+      'list2@x.example': { orcpt: null, notify: null, expanded: 'list2@x.example' },
+    },
+  })
+  assert.ok(isTracked(n))
+  // The transaction's recipients after aliasing: a plain one, a member, and a list that includes itself.
+  const rcpts = trackedRecipients(n, [addr('u@X.example'), addr('m1@far.example'), addr('list2@x.example')])
+  assert.deepEqual(rcpts, [
+    { key: 'u@x.example', address: 'u@X.example' },
+    { key: 'list@x.example', address: 'List@X.example', expanded: true },
+    { key: 'list2@x.example', address: 'list2@x.example', expanded: true },
+  ])
+  const queued = acceptanceWrite(n, rcpts, { kind: 'queued' }, ctx)
+  assert.equal(queued.recipients[0]?.event, undefined, 'u is queued')
+  assert.deepEqual(
+    [queued.recipients[1]?.event?.patch.action, queued.recipients[1]?.event?.patch.status],
+    ['expanded', '2.5.0'],
+  )
+  const refused = acceptanceWrite(
+    n,
+    rcpts,
+    { kind: 'refused', temporary: false, code: 550, reply: 'no' },
+    ctx,
+  )
+  assert.deepEqual(
+    refused.recipients.map((r) => r.event?.patch.action),
+    ['failed', 'failed', 'failed'],
+    'a refused message was expanded nowhere',
   )
 })

@@ -86,15 +86,16 @@ test('property: the readers never throw, whatever the input (MTQPC-5)', () => {
   )
 })
 
-test('the readers stay fast on long hostile lines', () => {
+// Catastrophic regex backtracking on these inputs would run for hours; the test timeout catches it without a timed
+// assertion.
+test('the readers finish on long hostile lines', { timeout: 20_000 }, () => {
   const long = ' '.repeat(100_000)
-  const started = performance.now()
   for (const input of [
     `Arrival-Date: 1 Jan 2001 15:15${long}x`,
     `Content-Type: multipart/x${';a'.repeat(50_000)}`,
   ]) {
     parseTrackingBody(input)
+    parseTrackingBody(input)
     parseDateTime(input.slice(14))
   }
-  assert.ok(performance.now() - started < 1000)
 })

@@ -1,0 +1,20 @@
+// npm run bench [-- smtp|mtqp [count] [connections]]: every benchmark prints a ratio against a baseline measured in
+// the same run. Not part of npm test: numbers are for reading, never for pass/fail.
+import { benchMtqp } from './mtqp'
+import { benchSmtp } from './smtp'
+
+async function main(): Promise<void> {
+  const [which, count, connections] = process.argv.slice(2)
+  const n = count ? Number(count) : undefined
+  const c = connections ? Number(connections) : undefined
+  if (!which || which === 'smtp') await benchSmtp(n, c)
+  if (!which || which === 'mtqp') await benchMtqp(n, c)
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,77 @@
+// SMTP throughput and memory of Haraka with the mtrk plugin against Haraka without it, measured in the same run
+// on the same machine: prints the ratio, not absolute numbers that depend on the machine.
+//   npm run bench -- smtp [messages] [connections]
+import { readFileSync } from 'node:fs'
+import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
+import { startRedis } from '../test/helpers/redis'
+import { SmtpClient } from '../test/helpers/smtp'
+import { profileArgs } from './profile'
+
+const CERTIFIER = 'VheLhqV/rCKJmplkGFwsyW59pYk'
+
+function rssKiB(pid: number | undefined): number {
+  const status = pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : ''
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+}
+
+/** Sends `count` messages over `connections` parallel SMTP sessions; returns messages per second. */
+async function load(
+  haraka: HarakaInstance,
+  count: number,
+  connections: number,
+  tag: string,
+): Promise<number> {
+  let next = 0
+  const started = process.hrtime.bigint()
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const { client } = await SmtpClient.connect(haraka.smtpPort)
+      await client.cmd('EHLO bench.example')
+      for (let i = next++; i < count; i = next++) {
+        const mail = await client.cmd(
+          `MAIL FROM:<s@bench.example> ENVID=${tag}${i}@bench.example MTRK=${CERTIFIER}:86400`,
+        )
+        const rcpt = await client.cmd(
+          `RCPT TO:<u${i % 7}@local.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u@local.test`,
+        )
+        const data = await client.data(`Subject: bench ${i}\n\n${'x'.repeat(1000)}\n`)
+        if (mail.code !== 250 || rcpt.code !== 250 || data.code !== 250)
+          throw new Error(`refused: ${data.text}`)
+      }
+      client.close()
+    }),
+  )
+  return count / (Number(process.hrtime.bigint() - started) / 1e9)
+}
+
+export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
+  const redis = await startRedis()
+  const without = await startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] })
+  const withPlugin = await startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() })
+  try {
+    // Warm up both (JIT, TLD lists, connection pools) before measuring.
+    await load(without, 200, connections, 'warm-a')
+    await load(withPlugin, 200, connections, 'warm-b')
+    const rates = { without: 0, with: 0 }
+    // Alternate the two twice so a machine-wide slowdown hits both alike.
+    for (let round = 0; round < 2; round++) {
+      rates.without += await load(without, count, connections, `a${round}-`)
+      rates.with += await load(withPlugin, count, connections, `b${round}-`)
+    }
+    const mem = { without: rssKiB(without.pid()), with: rssKiB(withPlugin.pid()) }
+    const keys = await redis.client().dbsize()
+    console.log(
+      `SMTP, ${count} messages x 2 rounds over ${connections} connections, 1 KB each, MTRK+DSN parameters`,
+    )
+    console.log(`  Haraka without mtrk: ${(rates.without / 2).toFixed(0)} msg/s, RSS ${mem.without} KiB`)
+    console.log(
+      `  Haraka with mtrk:    ${(rates.with / 2).toFixed(0)} msg/s, RSS ${mem.with} KiB (${keys} envid keys in Redis)`,
+    )
+    console.log(`  throughput ratio with/without: ${(rates.with / rates.without).toFixed(3)}`)
+    console.log(`  memory ratio with/without:     ${(mem.with / mem.without).toFixed(3)}`)
+  } finally {
+    await without.stop()
+    await withPlugin.stop()
+    await redis.close()
+  }
+}

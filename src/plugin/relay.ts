@@ -1,0 +1,215 @@
+// Relaying through Haraka's outbound queue (issue 4): the parameters each next hop gets (through the outbound seam)
+// and the outcome of every delivery attempt, per recipient (delivered/deferred/bounce hooks, haraka.md §2).
+// Mail first: these hooks always continue (CONT) at once, never throw, and write to the store without waiting.
+
+import { findEnhancedStatus } from '../esmtp/reply'
+import { attemptId, forgetHop, hopOf, installOutboundSeam, mxName, retrySchedule } from '../haraka/outbound'
+import type {
+  BounceError,
+  DeferredParams,
+  DeliveredParams,
+  HarakaMx,
+  HMailItem,
+  Next,
+  OutboundRecipient,
+} from '../haraka/types'
+import { mailParams, rcptParams } from '../relay/forwarding'
+import { type AttemptResult, giveUpTime, outcomeWrite, type RecipientReport } from '../relay/outcome'
+import type { Forwarder, HopRecord } from '../relay/session'
+import type { RecordWrite } from '../store/store'
+import { fromExpansion, rcptKey, readNote, recipientNote } from './note'
+import { EARLY, type MtrkPlugin, state, storeOf, writeContext } from './state'
+import { isTracked, type Tracked } from './tracking'
+
+export function registerRelaying(plugin: MtrkPlugin): void {
+  const ok = installOutboundSeam(
+    plugin,
+    (hmail) => forwarderFor(plugin, hmail),
+    (e) => plugin.logerror(`outbound seam: ${e instanceof Error ? e.stack : String(e)}`),
+  )
+  // register() runs once per process (master and each worker): one warning each.
+  if (!ok) {
+    plugin.logwarn(
+      'this Haraka has no HMailItem.prototype.try_deliver_host_on_socket(mx, host, port, socket): MTRK, ENVID, ' +
+        'RET, NOTIFY and ORCPT are NOT passed on to next hops, and relayed recipients are reported "relayed", never ' +
+        '"transferred". haraka-plugin-mtrk needs an update for this Haraka version.',
+    )
+  }
+  plugin.register_hook('send_email', 'relay_attempt', EARLY)
+  plugin.register_hook('delivered', 'record_delivered', EARLY)
+  plugin.register_hook('deferred', 'record_deferred', EARLY)
+  plugin.register_hook('bounce', 'record_bounce', EARLY)
+}
+
+/** What the seam adds to MAIL FROM and RCPT TO for one queued message. */
+export function forwarderFor(plugin: MtrkPlugin, hmail: HMailItem): Forwarder | null {
+  const note = readNote(hmail.todo.notes)
+  if (!note || !state(plugin).config.relay.forward) return null
+  // Haraka writes `RCPT TO:${rcpt.format(!smtputf8)}` (hmail.js:880): both spellings map to the recipient.
+  const keys = new Map<string, string>()
+  for (const r of hmail.todo.rcpt_to) {
+    keys.set(r.format(true), rcptKey(r))
+    keys.set(r.format(false), rcptKey(r))
+  }
+  const withhold = hmail.todo.rcpt_to.some((r) => fromExpansion(recipientNote(note, rcptKey(r))))
+  return {
+    mail: (hop) => mailParams(note, hop, Date.now(), withhold),
+    rcpt: (path, hop) => {
+      const key = keys.get(path)
+      return rcptParams(key === undefined ? undefined : recipientNote(note, key), hop)
+    },
+  }
+}
+
+/** A delivery attempt begins (send_email runs first in every attempt): the previous attempt's hop is stale. */
+export function relay_attempt(this: MtrkPlugin, next: Next, hmail: HMailItem): void {
+  forgetHop(hmail)
+  next()
+}
+
+/** The tracked note of a queued message. Haraka's own bounces are new transactions without one (haraka.md §2). */
+function trackedNote(hmail: HMailItem): Tracked | null {
+  const note = readNote(hmail.todo?.notes)
+  return isTracked(note) ? note : null
+}
+
+/**
+ * Continues the hook (CONT) at once, then records without waiting. Failures are logged here, never thrown into
+ * Haraka's hook runner (which would report the plugin as failed, plugins.js:511-519).
+ */
+function recordAfter(
+  plugin: MtrkPlugin,
+  next: Next,
+  hmail: HMailItem,
+  build: () => RecordWrite | null,
+): void {
+  let write: RecordWrite | null = null
+  try {
+    write = build()
+  } catch (e) {
+    hmail.logerror(plugin, `tracking outcome not recorded: ${e instanceof Error ? e.stack : String(e)}`)
+  }
+  next()
+  if (!write) return
+  try {
+    storeOf(plugin).submit(write)
+  } catch (e) {
+    hmail.logerror(plugin, `tracking outcome not recorded: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (haraka.md §2). */
+const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
+
+function outcome(
+  plugin: MtrkPlugin,
+  hmail: HMailItem,
+  note: Tracked,
+  result: AttemptResult,
+  reports: RecipientReport[],
+  name: string,
+): RecordWrite | null {
+  // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
+  const tracked = reports.filter((r) => !fromExpansion(recipientNote(note, r.key)))
+  if (tracked.length === 0) return null
+  const ctx = writeContext(plugin, txnOf(hmail))
+  const giveUp = giveUpTime(
+    hmail.todo.queue_time ?? note.arrival ?? ctx.now,
+    retrySchedule(plugin),
+    hmail.num_failures,
+    ctx.now,
+  )
+  return outcomeWrite(note, result, tracked, { ...ctx, attemptId: attemptId(hmail, name), giveUp })
+}
+
+/** What the reply that refused one recipient said (hmail.js sets dsn_smtp_* from it). */
+function refusedReport(r: OutboundRecipient, mx: HarakaMx | undefined): RecipientReport {
+  return {
+    key: rcptKey(r),
+    address: r.address,
+    host: mxName(mx),
+    code: r.dsn_smtp_code ?? null,
+    status: r.dsn_smtp_extc ?? null,
+    reply:
+      r.dsn_smtp_response === undefined
+        ? null
+        : `${r.dsn_smtp_extc ? `${r.dsn_smtp_extc} ` : ''}${r.dsn_smtp_response}`,
+  }
+}
+
+/**
+ * A failure of the whole attempt (no per-recipient reply): the last reply of this attempt's next hop when it refused,
+ * else the error Haraka gives (a lookup or connection failure, where no host may have been reached).
+ */
+function attemptReport(r: OutboundRecipient, hop: HopRecord | undefined, err: string): RecipientReport {
+  const refused = hop?.lastReply && hop.lastReply.code >= 400 ? hop.lastReply : null
+  return {
+    key: rcptKey(r),
+    address: r.address,
+    host: hop?.host ?? null,
+    code: refused ? String(refused.code) : null,
+    status: refused ? findEnhancedStatus(refused.text) : null,
+    reply: refused ? refused.text : err,
+  }
+}
+
+/** Accepted by the next hop: transferred, relayed or delivered (TSN-18, TSN-24). */
+export function record_delivered(
+  this: MtrkPlugin,
+  next: Next,
+  hmail: HMailItem,
+  params: DeliveredParams,
+): void {
+  recordAfter(this, next, hmail, () => {
+    const note = trackedNote(hmail)
+    if (!note) return null
+    const [host, , response, , , mode, okRecips] = params
+    const hop = hopOf(hmail)
+    const result: AttemptResult = {
+      kind: 'accepted',
+      lmtp: mode === 'LMTP',
+      mtrkSent: hop?.mtrkSent ?? false,
+    }
+    const reply = hop?.dataReply
+    const reports = okRecips.map((r) => ({
+      key: rcptKey(r),
+      address: r.address,
+      host,
+      code: reply ? String(reply.code) : null,
+      status: reply ? findEnhancedStatus(reply.text) : null,
+      reply: reply?.text ?? response,
+    }))
+    return outcome(this, hmail, note, result, reports, 'accepted')
+  })
+}
+
+/** Temporarily failed: delayed, with Will-Retry-Until. Must continue (CONT): anything else deletes the mail. */
+export function record_deferred(
+  this: MtrkPlugin,
+  next: Next,
+  hmail: HMailItem,
+  params: DeferredParams,
+): void {
+  recordAfter(this, next, hmail, () => {
+    const note = trackedNote(hmail)
+    if (!note) return null
+    const reports = params.fail_recips
+      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
+      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err)))
+    return outcome(this, hmail, note, { kind: 'temporary' }, reports, 'deferred')
+  })
+}
+
+/** Permanently failed, or out of retries: failed with the remote's reply kept for the record. */
+export function record_bounce(this: MtrkPlugin, next: Next, hmail: HMailItem, err: BounceError): void {
+  recordAfter(this, next, hmail, () => {
+    const note = trackedNote(hmail)
+    if (!note) return null
+    // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
+    const refused = err.bounced_rcpt ?? err.deferred_rcpt
+    const reports = refused
+      ? refused.map((r) => refusedReport(r, err.mx))
+      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message))
+    return outcome(this, hmail, note, { kind: 'permanent' }, reports, 'failed')
+  })
+}
