@@ -1,22 +1,23 @@
 // The mtqp command as a user runs it (a spawned `node bin/mtqp.js`, real TCP and TLS) against three real Haraka
 // relays with the plugin, each with its own certificate and store, found through a real DNS server (dnsmasq)
-// answering the SRV records. The relays' stores are seeded: A transferred alice to mx.b.test and carol to
-// mx.c.test; B delivered alice; C relayed carol to a mailer without tracking. A fourth Haraka shares A's store
-// with [mtqp] chaining on. Tests run in order: later ones restart and stop relays.
+// answering the SRV records. The message is really sent and relayed: the sender makes its parameters with
+// `mtqp new` and submits it to A, which relays alice's copy to B (delivered there) and carol's to C (which relays it
+// on to a mailer without MTRK or DSN). A fourth Haraka shares A's store with [mtqp] chaining on. Tests run in
+// order: later ones restart and stop relays.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { StoredRecipient } from '../../src/store/model'
 import { makeCertificate, type TestCertificate } from '../helpers/cert'
 import { type DnsServer, startDns } from '../helpers/dns'
 import { type HarakaInstance, REPO, startHaraka } from '../helpers/haraka'
+import { type Peer, startPeer } from '../helpers/peer'
 import { freePort, waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
+import { SmtpClient } from '../helpers/smtp'
 import { openStore } from '../helpers/store'
-import { message, recipient } from '../store/fixtures'
 import { type ScriptedServer, scriptedServer } from './servers'
 
 interface Made {
@@ -75,6 +76,15 @@ async function restart(h: HarakaInstance, change: () => void): Promise<void> {
   await logsAgain(h, /MTQP listening/, before)
 }
 
+/** Plugins of a relay whose outbound goes where config/test_mx.json says (test/fixtures/haraka/plugins). */
+const RELAYING = ['test_rcpt', 'mtrk', 'test_queue', 'test_mx']
+
+/** test_mx routes, {domain: [port, MX name]}: the MX name is what Remote-MTA shows. */
+function routes(table: Record<string, [number, string]>): Record<string, string> {
+  const json = Object.fromEntries(Object.entries(table).map(([d, [port, name]]) => [d, { port, name }]))
+  return { 'test_mx.json': JSON.stringify(json), 'outbound.ini': 'local_mx_ok=true\n' }
+}
+
 function tlsFiles(cert: TestCertificate): Record<string, string> {
   return { 'tls_key.pem': cert.key.toString(), 'tls_cert.pem': cert.cert.toString() }
 }
@@ -87,6 +97,7 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
   let gw: HarakaInstance
   let dns: DnsServer
   let slow: ScriptedServer
+  let peer: Peer
   let made: Made
   let slowEnvid: string
   /** Options every run shares: the local DNS server, the relays' certificates, the TOFU file (via env). */
@@ -102,9 +113,39 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
         .map((x) => x.cert.toString())
         .join(''),
     )
-    const relay = (name: string) =>
-      startHaraka({ redisPort, me: `mx.${name}.test`, files: tlsFiles(certs[name]!), mtrk: { mtqp: {} } })
-    ;[a, b, c] = await Promise.all([relay('a'), relay('b'), relay('c')])
+    // Next hops without this plugin: one that speaks MTRK (mx.slow.test), one that speaks neither MTRK nor DSN.
+    peer = await startPeer([
+      { name: 'mtrk', ehlo: ['ENHANCEDSTATUSCODES', 'DSN', 'MTRK'] },
+      { name: 'plain', ehlo: ['ENHANCEDSTATUSCODES'] },
+    ])
+    const relay = (
+      name: string,
+      files: Record<string, string>,
+      plugins = ['test_rcpt', 'mtrk', 'test_queue'],
+    ) =>
+      startHaraka({
+        redisPort,
+        me: `mx.${name}.test`,
+        plugins,
+        files: { ...tlsFiles(certs[name]!), ...files },
+        mtrk: { mtqp: {} },
+      })
+    // B delivers b.relay.test itself; C relays c.relay.test on to the plain peer (mx.legacy.test).
+    ;[b, c] = await Promise.all([
+      relay('b', { test_local_domains: 'b.relay.test\n' }),
+      relay('c', { ...routes({ 'c.relay.test': [peer.ports.plain!, 'mx.legacy.test'] }) }, RELAYING),
+    ])
+    // A relays to B, to C and to the MTRK peer, all of which advertise MTRK: A records them `transferred`.
+    a = await relay(
+      'a',
+      routes({
+        'b.relay.test': [b.smtpPort, 'mx.b.test'],
+        'c.relay.test': [c.smtpPort, 'mx.c.test'],
+        'slow.relay.test': [peer.ports.mtrk!, 'mx.slow.test'],
+        'sender.example': [peer.ports.plain!, 'mx.sender.test'],
+      }),
+      RELAYING,
+    )
     // A tracking server that takes 3 s to say it is busy: longer than the gateway's chain_timeout below.
     slow = await scriptedServer('+OK/MTQP MTQP server ready\r\n', (lines, socket) => {
       if (lines.at(-1) === 'QUIT') setTimeout(() => socket.end('-TEMP/unavailable busy\r\n+OK bye\r\n'), 3000)
@@ -137,11 +178,11 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
     })
     common = ['--dns-server', dns.address, '--ca', caFile]
 
-    // The sender prepares the message with `mtqp new`, as README shows.
+    // The sender prepares the message with `mtqp new` and sends it to A with the parameters it printed.
     const created = await mtqp([
       'new',
       '--fqhn',
-      'sender.test',
+      'sender.example',
       '--server',
       `mtqp.a.test:${a.mtqpPort}`,
       '--json',
@@ -149,121 +190,64 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
     assert.equal(created.code, 0, created.stderr)
     made = JSON.parse(created.stdout) as Made
     slowEnvid = `slow-${made.envid}`
-    await seed(made)
+    await send(made.mailParameters, ['alice@b.relay.test', 'carol@c.relay.test'])
+    await send(made.mailParameters.replace(`ENVID=${made.envid}`, `ENVID=${slowEnvid}`), [
+      'dave@slow.relay.test',
+    ])
+    await relayed(a, made.envid, { 'alice@b.relay.test': 'transferred', 'carol@c.relay.test': 'transferred' })
+    await relayed(b, made.envid, { 'alice@b.relay.test': 'delivered' })
+    await relayed(c, made.envid, { 'carol@c.relay.test': 'relayed' })
+    await relayed(a, slowEnvid, { 'dave@slow.relay.test': 'transferred' })
   })
 
   after(async () => {
     await Promise.all([a, b, c, gw].map((h) => h?.stop()))
-    await dns?.stop()
-    await slow?.close()
+    await Promise.all([dns?.stop(), slow?.close(), peer?.stop()])
     for (const x of Object.values(certs)) x.remove()
     rmSync(work, { recursive: true, force: true })
   })
 
-  /** The records each relay would have written. TODO(issue 4): send through A's SMTP once A relays to B for real. */
-  async function seed(m: Made): Promise<void> {
-    const now = Date.now()
-    const at = (s: number) => Math.floor(now / 1000) * 1000 - 600_000 + s * 1000
-    const write = async (
-      h: HarakaInstance,
-      reporter: string,
-      envid: string,
-      rcpts: Array<Partial<StoredRecipient>>,
-      arrived: number,
-    ) => {
-      const store = await openStore(redisPort, h.prefix)
-      await store.record({
-        message: message({
-          txn: `${reporter}-${envid}`,
-          envid,
-          envidXtext: envid,
-          hash: m.certifier,
-          reportingMta: reporter,
-          arrival: at(arrived),
-        }),
-        recipients: rcpts.map((r) => ({
-          key: String(r.address),
-          base: recipient({ keepUntil: now + 86400_000, updated: now, ...r }),
-        })),
-        now,
-      })
+  /** Sends one message to A over SMTP: MAIL FROM with `params`, each recipient with its own ORCPT. */
+  async function send(params: string, to: string[]): Promise<void> {
+    const { client } = await SmtpClient.connect(a.smtpPort)
+    try {
+      assert.equal((await client.cmd('EHLO client.sender.example')).code, 250)
+      const mail = await client.cmd(`MAIL FROM:<sender@sender.example> ${params}`)
+      assert.equal(mail.code, 250, mail.text)
+      for (const rcpt of to) {
+        const r = await client.cmd(`RCPT TO:<${rcpt}> NOTIFY=FAILURE ORCPT=rfc822;${rcpt}`)
+        assert.equal(r.code, 250, r.text)
+      }
+      const data = await client.data('Subject: tracked\n\nhello\n')
+      assert.equal(data.code, 250, data.text)
+    } finally {
+      client.close()
+    }
+  }
+
+  /** Waits until a relay has recorded each recipient with the given action. */
+  async function relayed(h: HarakaInstance, envid: string, want: Record<string, string>): Promise<void> {
+    const store = await openStore(redisPort, h.prefix)
+    try {
+      await waitFor(
+        async () => {
+          const records = await store.lookup(envid)
+          const got = Object.fromEntries(
+            records.flatMap((m) => m.recipients.map((r) => [r.address, r.action])),
+          )
+          return Object.entries(want).every(([rcpt, action]) => got[rcpt] === action)
+        },
+        30000,
+        `${h.me} to record ${JSON.stringify(want)}`,
+      )
+    } finally {
       await store.close()
     }
-    await write(
-      a,
-      'mx.a.test',
-      m.envid,
-      [
-        {
-          address: 'alice@b.test',
-          orcpt: 'rfc822;alice@b.test',
-          action: 'transferred',
-          status: '2.4.0',
-          remoteMta: 'mx.b.test',
-          lastAttempt: at(5),
-        },
-        {
-          address: 'carol@c.test',
-          orcpt: 'rfc822;carol@c.test',
-          action: 'transferred',
-          status: '2.4.0',
-          remoteMta: 'mx.c.test',
-          lastAttempt: at(6),
-        },
-      ],
-      0,
-    )
-    await write(
-      b,
-      'mx.b.test',
-      m.envid,
-      [
-        {
-          address: 'alice@b.test',
-          orcpt: 'rfc822;alice@b.test',
-          action: 'delivered',
-          status: '2.5.0',
-          lastAttempt: at(7),
-        },
-      ],
-      5,
-    )
-    await write(
-      c,
-      'mx.c.test',
-      m.envid,
-      [
-        {
-          address: 'carol@c.test',
-          orcpt: 'rfc822;carol@c.test',
-          action: 'relayed',
-          status: '2.1.9',
-          remoteMta: 'mx.legacy.test',
-          lastAttempt: at(9),
-        },
-      ],
-      6,
-    )
-    await write(
-      a,
-      'mx.a.test',
-      slowEnvid,
-      [
-        {
-          address: 'dave@slow.test',
-          action: 'transferred',
-          status: '2.4.0',
-          remoteMta: 'mx.slow.test',
-          lastAttempt: at(5),
-        },
-      ],
-      0,
-    )
   }
 
   test('mtqp new: the secret, ENVID, MAIL FROM parameters and URI a sender keeps (SEC-1, MTRK-23)', async () => {
     assert.match(made.secret, /^[A-Za-z0-9+/]{32}$/)
-    assert.match(made.envid, /^[0-9a-z]+\.[0-9a-f]{16}@sender\.test$/)
+    assert.match(made.envid, /^[0-9a-z]+\.[0-9a-f]{16}@sender\.example$/)
     assert.equal(made.mailParameters, `ENVID=${made.envid} MTRK=${made.certifier}:864000`)
     const human = await mtqp(['new', '--fqhn', 'sender.test', '--server', 'mtqp.a.test'])
     assert.equal(human.code, 0)
@@ -287,11 +271,11 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
     assert.ok(!out.includes(made.secret), 'URI-5')
     assert.match(
       out,
-      /\nalice@b\.test: delivered\n {2}1\. mx\.a\.test {2}arrived .*\n {5}transferred 2\.4\.0 Success: other or undefined network or routing status\n {17}to mx\.b\.test, last attempt .*\n {2}2\. mx\.b\.test {2}arrived .*\n {5}delivered {3}2\.5\.0 Success: other or undefined protocol status\n {17}last attempt .*\n {2}Tracking stops: mx\.b\.test delivered the message to alice@b\.test\.\n/,
+      /\nalice@b\.relay\.test: delivered\n {2}1\. mx\.a\.test {2}arrived .*\n {5}transferred 2\.4\.0 Success: other or undefined network or routing status\n {17}to mx\.b\.test, last attempt .*\n {2}2\. mx\.b\.test {2}arrived .*\n {5}delivered {3}2\.5\.0 Success: other or undefined protocol status\n {17}last attempt .*\n {2}Tracking stops: mx\.b\.test delivered the message to alice@b\.relay\.test\.\n/,
     )
     assert.match(
       out,
-      /\ncarol@c\.test: relayed beyond tracking .*\n[\s\S]*2\. mx\.c\.test {2}arrived .*\n {5}relayed {5}2\.1\.9 Success: message relayed to non-compliant mailer\n {17}to mx\.legacy\.test, .*\n {2}Tracking stops: mx\.c\.test relayed the message to mx\.legacy\.test, which does not support tracking/,
+      /\ncarol@c\.relay\.test: relayed beyond tracking .*\n[\s\S]*2\. mx\.c\.test {2}arrived .*\n {5}relayed {5}2\.1\.9 Success: message relayed to non-compliant mailer\n {17}to mx\.legacy\.test, .*\n {2}Tracking stops: mx\.c\.test relayed the message to mx\.legacy\.test, which does not support tracking/,
     )
     assert.ok(
       out.includes(
@@ -335,8 +319,8 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
         ],
       ),
       [
-        ['alice@b.test', 'delivered', ['0 mx.a.test transferred 2.4.0', '1 mx.b.test delivered 2.5.0']],
-        ['carol@c.test', 'relayed', ['0 mx.a.test transferred 2.4.0', '2 mx.c.test relayed 2.1.9']],
+        ['alice@b.relay.test', 'delivered', ['0 mx.a.test transferred 2.4.0', '1 mx.b.test delivered 2.5.0']],
+        ['carol@c.relay.test', 'relayed', ['0 mx.a.test transferred 2.4.0', '2 mx.c.test relayed 2.1.9']],
       ],
     )
     const hop2 = report.hops[2]
@@ -361,7 +345,7 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
         `  1. mtqp.b.test:${b.mtqpPort} 127.0.0.1 (SRV _mtqp._tcp.mx.b.test; TLSv1.3, certificate verified)`,
       ),
     )
-    assert.match(r.stdout, /\nalice@b\.test: delivered\n/)
+    assert.match(r.stdout, /\nalice@b\.relay\.test: delivered\n/)
   })
 
   test('MTQP-30..33: with chaining on A, one answer holds B and C reports; the client asks nobody else', async () => {
@@ -441,10 +425,14 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
       assert.match(
         r.stdout,
         new RegExp(
-          `\\nalice@b\\.test: unknown\\n[\\s\\S]*to mx\\.b\\.test, .*\\n {2}Tracking stops: the tracking server of mx\\.b\\.test could not be asked: cannot connect to mtqp\\.b\\.test:${b.mtqpPort} \\(127\\.0\\.0\\.1\\): connect ECONNREFUSED`,
+          `\\nalice@b\\.relay\\.test: unknown\\n[\\s\\S]*to mx\\.b\\.test, .*\\n {2}Tracking stops: the tracking server of mx\\.b\\.test could not be asked: cannot connect to mtqp\\.b\\.test:${b.mtqpPort} \\(127\\.0\\.0\\.1\\): connect ECONNREFUSED`,
         ),
       )
-      assert.match(r.stdout, /\ncarol@c\.test: relayed beyond tracking/, 'the other branch is still followed')
+      assert.match(
+        r.stdout,
+        /\ncarol@c\.relay\.test: relayed beyond tracking/,
+        'the other branch is still followed',
+      )
       assert.match(r.stdout, /\nState: unknown\n$/)
       assert.ok(
         r.stdout.includes(
