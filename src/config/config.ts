@@ -1,5 +1,7 @@
 // config/mtrk.ini as typed options. Pure: Haraka's config loader hands us the parsed ini; every bad value is
 // reported with its section and key, and replaced by its default so a typo never stops mail.
+import { isIP } from 'node:net'
+import { isDnsName } from '../util/dns-name'
 import { type Endpoint, parseEndpoint, parseEndpointList } from './listen'
 
 export type IniValue = string | number | boolean | null | undefined
@@ -82,6 +84,18 @@ export interface MtqpConfig {
   insecureTls: 'refuse' | 'close'
   /** Accept a STARTTLS host name without a dot (AMB-24). For tests on single-label names only. */
   allowSingleLabelFqdn: boolean
+  /** Chaining gateway (MTQP-30): ask the next hops of transferred recipients and append their reports. */
+  chaining: boolean
+  /** ms a chained TRACK may take; then the answer is this server's own report only (MTQP-31, AMB-25). */
+  chainTimeoutMs: number
+  /** Most servers asked beyond this one along one chained path. */
+  chainMaxHops: number
+  /** Replaces this server's name and the names of the hosts it chains to in answers (MTQP-30, MTQP-33). */
+  chainPublicName: string | null
+  /** PEM file of the authorities trusted for the next hops' certificates; null: the system's. */
+  chainCaFile: string | null
+  /** Name servers (`ip`, `ip:port`, `[v6]:port`) for finding the next hops; null: the system's. */
+  chainDnsServers: string[] | null
 }
 
 export interface RelayConfig {
@@ -105,6 +119,7 @@ export const INI_BOOLEANS = [
   '+mtqp.enabled',
   '-mtqp.suspended',
   '-mtqp.allow_single_label_fqdn',
+  '-mtqp.chaining',
   '+relay.forward',
 ]
 
@@ -223,6 +238,22 @@ function parseRedis(r: SectionReader): RedisConfig {
 /** MTQP-28: an inactivity timer, if any, is at least 10 minutes. */
 const MIN_INACTIVITY_TIMEOUT = 600
 
+/**
+ * MTQP-31: a chaining server answers within 2 minutes. The chain gets at most 115 s of them, leaving time for the
+ * store look-up and the answer itself.
+ */
+const MAX_CHAIN_TIMEOUT = 115
+
+/** `ip`, `ip:port` or `[v6]:port` items, comma or space separated, as dns.setServers takes them; null if any is not. */
+function parseDnsServers(text: string): string[] | null {
+  const items = text.split(/[\s,]+/).filter(Boolean)
+  const ok = items.every((item) => {
+    const endpoint = parseEndpoint(item)
+    return endpoint === null ? isIP(item) !== 0 : isIP(endpoint.host) !== 0
+  })
+  return ok && items.length > 0 ? items : null
+}
+
 function parseTlsVersion(s: string): TlsVersion | null {
   return TLS_VERSIONS.find((v) => v.toLowerCase() === s.toLowerCase()) ?? null
 }
@@ -258,6 +289,24 @@ function parseMtqp(r: SectionReader): MtqpConfig {
     ),
     insecureTls: r.oneOf('mtqp', 'insecure_tls', ['refuse', 'close'] as const, 'refuse'),
     allowSingleLabelFqdn: r.bool('mtqp', 'allow_single_label_fqdn', false),
+    chaining: r.bool('mtqp', 'chaining', false),
+    chainTimeoutMs: r.int('mtqp', 'chain_timeout', 100, 1, MAX_CHAIN_TIMEOUT) * 1000,
+    chainMaxHops: r.int('mtqp', 'chain_max_hops', 5, 1, 20),
+    chainPublicName: r.parsed(
+      'mtqp',
+      'chain_public_name',
+      (s) => (isDnsName(s, { allowSingleLabel: false }) ? s : null),
+      'a fully qualified host name',
+      null,
+    ),
+    chainCaFile: r.str('mtqp', 'chain_ca'),
+    chainDnsServers: r.parsed(
+      'mtqp',
+      'chain_dns_servers',
+      parseDnsServers,
+      'a list of ip[:port] or [ipv6]:port',
+      null,
+    ),
   }
 }
 

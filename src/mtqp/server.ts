@@ -22,6 +22,7 @@ import type { Endpoint } from '../config/listen'
 import { LineDecoder } from './framing'
 import { clientKey, FailedTrackBudget } from './limits'
 import {
+  type ChainFn,
   connectionLimitGreeting,
   type MtqpLog,
   MtqpSession,
@@ -46,6 +47,8 @@ export interface MtqpServerOptions {
   now?: () => number
   /** Default crypto.randomBytes. */
   randomBytes?: (n: number) => Uint8Array
+  /** Makes this server a chaining gateway (MTQP-30); see src/mtqp/chain.ts. */
+  chain?: ChainFn
 }
 
 /** A secure context and the names its certificate answers to (MTQP-23). */
@@ -211,6 +214,7 @@ class Connection {
       randomBytes: o.randomBytes ?? cryptoRandomBytes,
       log: o.log,
       output: (out) => this.#output(out),
+      ...(o.chain === undefined ? {} : { chain: o.chain }),
     })
     // MTQP-28: hang up on a client silent for inactivity_timeout; the socket, not the timer, keeps Node running.
     this.#timer = setTimeout(() => this.#timeout(), o.config.inactivityTimeoutMs)

@@ -15,10 +15,13 @@
 //   count against the client's failed-TRACK budget; once it is spent, TRACK gets -TEMP/too-many-failures whatever
 //   it asks, so the refusal says nothing about any envid.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
+// - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
+//   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
 
 import type { MtqpConfig } from '../config/config'
 import { decodeXtext } from '../esmtp/xtext'
 import type { StoredMessage } from '../store/model'
+import type { TrackingStatus } from '../tsn/types'
 import { boundaryFromBytes, formatTrackingBody } from '../tsn/writer'
 import type { BadCommand, StarttlsCommand, TrackCommand } from './command'
 import { parseCommand } from './command'
@@ -45,6 +48,21 @@ export interface TrackBudget {
   fail(client: string, now: number): void
 }
 
+/** What a chaining server needs to ask the next hops about a TRACK it has answered from its own store. */
+export interface ChainRequest {
+  /** The envid as the client sent it (xtext), to send on unchanged. */
+  envid: string
+  /** The raw octets of the secret A. A credential: never log it. */
+  secret: Uint8Array
+  /** This server's own parts, from the store. */
+  parts: TrackingStatus[]
+  /** The client's session is protected by TLS, so the next hops should be too (MTQP-32). */
+  tls: boolean
+}
+
+/** MTQP-30..33: the parts to answer with, this server's own first. Must settle within the 2-minute limit. */
+export type ChainFn = (request: ChainRequest) => Promise<TrackingStatus[]>
+
 export interface MtqpLog {
   info(msg: string): void
   warn(msg: string): void
@@ -68,6 +86,8 @@ export interface SessionOptions {
   randomBytes(n: number): Uint8Array
   log: MtqpLog
   output(o: SessionOutput): void
+  /** Chaining gateway (MTQP-30): absent, the answer is this server's own parts. */
+  chain?: ChainFn
 }
 
 /** Store reads one session may have in flight ahead of its replies. */
@@ -339,7 +359,9 @@ export class MtqpSession {
       this.#send(REPLY.noinfo)
       return
     }
-    const body = formatTrackingBody(report.parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
+    const parts = await this.#chained(report.parts, cmd, name)
+    if (this.#phase !== 'command') return
+    const body = formatTrackingBody(parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
     // The body ends in CRLF; the data lines are what lies between the CRLFs (MTQP-16).
     const answer = body.ok
       ? formatResponse({ ...REPLY.tracking, lines: body.value.split('\r\n').slice(0, -1) })
@@ -349,8 +371,20 @@ export class MtqpSession {
       this.#send(REPLY.trackStoreDown)
       return
     }
-    log.info(`${name}: ${report.parts.length} part(s)`)
+    log.info(`${name}: ${parts.length} part(s)`)
     this.#o.output({ kind: 'write', data: answer.value })
+  }
+
+  /** This server's parts with the chained ones after them (MTQP-33); its own alone if chaining fails (AMB-25). */
+  async #chained(parts: TrackingStatus[], cmd: TrackCommand, name: string): Promise<TrackingStatus[]> {
+    const chain = this.#o.chain
+    if (chain === undefined) return parts
+    try {
+      return await chain({ envid: cmd.envid, secret: cmd.secret, parts, tls: this.#tlsActive })
+    } catch (e) {
+      this.#o.log.warn(`${name}: chaining failed, answering with this server's report: ${String(e)}`)
+      return parts
+    }
   }
 
   #send(r: MtqpResponse): undefined {

@@ -1,13 +1,17 @@
 // The plugin's per-process state: typed configuration (reloaded when config/mtrk.ini changes) and the tracking store,
 // shared by the inbound hooks (./mtrk) and the relaying hooks (./relay).
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
+import { dnsServerResolver } from '../client/discovery'
 import { applyRedisUrl, INI_BOOLEANS, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
 import { formatEndpoint } from '../config/listen'
 import type { ParamPolicy } from '../esmtp/params'
 import { queueLifetime } from '../haraka/outbound'
 import { harakaTlsProvider } from '../haraka/tls'
 import type { HarakaPlugin } from '../haraka/types'
+import { createChainer } from '../mtqp/chain'
 import { MtqpServer } from '../mtqp/server'
+import type { ChainFn } from '../mtqp/session'
 import { createRedisClient } from '../store/redis'
 import { TrackingStore } from '../store/store'
 import type { WriteContext } from './tracking'
@@ -87,11 +91,13 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
   if (s.config.mtqp.inactivityTimeoutMs < 600_000) {
     plugin.logwarn('[mtqp] test_inactivity_timeout_ms is set: below the 10 minutes RFC 3887 §2.5 requires')
   }
+  const chain = s.config.mtqp.chaining ? chainer(plugin, s) : undefined
   const server = new MtqpServer({
     config: s.config.mtqp,
     store: storeOf(plugin),
     tls: harakaTlsProvider(plugin),
     log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+    ...(chain === undefined ? {} : { chain }),
   })
   s.mtqp = server
   const where = formatEndpoint(s.config.mtqp.listen)
@@ -104,6 +110,32 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
       `MTQP listener could not start on ${where}: ${e instanceof Error ? e.message : String(e)}`,
     )
   }
+}
+
+/** MTQP-30: the chaining gateway of [mtqp] chaining=true, asking the next hops with the client library. */
+function chainer(plugin: MtrkPlugin, s: PluginState): ChainFn {
+  const c = s.config.mtqp
+  let ca: string | undefined
+  if (c.chainCaFile !== null) {
+    try {
+      ca = readFileSync(c.chainCaFile, 'utf8')
+    } catch (e) {
+      plugin.logerror(`[mtqp] chain_ca ${c.chainCaFile} cannot be read, using the system's authorities: ${e}`)
+    }
+  }
+  plugin.loginfo(
+    `MTQP chaining on: next hops asked within ${c.chainTimeoutMs} ms, at most ${c.chainMaxHops} deep` +
+      (c.chainPublicName === null ? '' : `, inner names shown as ${c.chainPublicName}`),
+  )
+  return createChainer({
+    reportingMta: s.reportingMta,
+    timeoutMs: c.chainTimeoutMs,
+    maxHops: c.chainMaxHops,
+    publicName: c.chainPublicName,
+    ...(ca === undefined ? {} : { ca }),
+    ...(c.chainDnsServers === null ? {} : { resolver: dnsServerResolver(c.chainDnsServers) }),
+    log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+  })
 }
 
 async function restartMtqp(plugin: MtrkPlugin, old: MtqpServer): Promise<void> {

@@ -158,6 +158,12 @@ test('[mtqp] defaults: 10-minute inactivity timer (MTQP-28), STARTTLS on, TLS 1.
     adequateTlsVersion: 'TLSv1.2',
     insecureTls: 'refuse',
     allowSingleLabelFqdn: false,
+    chaining: false,
+    chainTimeoutMs: 100_000,
+    chainMaxHops: 5,
+    chainPublicName: null,
+    chainCaFile: null,
+    chainDnsServers: null,
   })
 })
 
@@ -178,6 +184,12 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
       adequate_tls_version: 'TLSv1.3',
       insecure_tls: 'close',
       allow_single_label_fqdn: true,
+      chaining: true,
+      chain_timeout: '2',
+      chain_max_hops: 3,
+      chain_public_name: 'gw.example.com',
+      chain_ca: '/etc/mtqp/inner-ca.pem',
+      chain_dns_servers: '10.0.0.53, 127.0.0.1:5353 [::1]:53 2001:db8::53',
     },
   })
   assert.deepEqual(errors, [])
@@ -196,7 +208,43 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
     adequateTlsVersion: 'TLSv1.3',
     insecureTls: 'close',
     allowSingleLabelFqdn: true,
+    chaining: true,
+    chainTimeoutMs: 2000,
+    chainMaxHops: 3,
+    chainPublicName: 'gw.example.com',
+    chainCaFile: '/etc/mtqp/inner-ca.pem',
+    chainDnsServers: ['10.0.0.53', '127.0.0.1:5353', '[::1]:53', '2001:db8::53'],
   })
+})
+
+test('MTQP-31: chain_timeout stays within the 2-minute answer limit; chaining options are checked', () => {
+  const { config, errors } = parseConfig({
+    mtqp: {
+      chaining: 'sometimes',
+      chain_timeout: 120,
+      chain_max_hops: 0,
+      chain_public_name: 'gateway',
+      chain_dns_servers: 'dns.example.com:53',
+    },
+  })
+  assert.equal(config.mtqp.chaining, false)
+  assert.equal(config.mtqp.chainTimeoutMs, 100_000, 'at most 115 s, leaving room to answer within 2 minutes')
+  assert.equal(config.mtqp.chainMaxHops, 5)
+  assert.equal(config.mtqp.chainPublicName, null, 'a public name must be fully qualified')
+  assert.equal(config.mtqp.chainDnsServers, null, 'name servers are IP addresses')
+  for (const key of [
+    'chaining',
+    'chain_timeout',
+    'chain_max_hops',
+    'chain_public_name',
+    'chain_dns_servers',
+  ]) {
+    assert.ok(
+      errors.some((e) => e.startsWith(`[mtqp] ${key}:`)),
+      `${key} in ${errors.join('\n')}`,
+    )
+  }
+  assert.equal(parseConfig({ mtqp: { chain_timeout: 115 } }).config.mtqp.chainTimeoutMs, 115_000)
 })
 
 test('MTQP-28: inactivity_timeout below 10 minutes is refused; only test_inactivity_timeout_ms goes lower', () => {

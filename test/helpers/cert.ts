@@ -1,5 +1,5 @@
-// A throw-away self-signed certificate for TLS tests, made with the openssl CLI: CN mtqp.test, SAN dNSNames
-// mtqp.test and *.wild.test (the wildcard for MTQP-23 matching).
+// A throw-away self-signed certificate for TLS tests, made with the openssl CLI: by default CN mtqp.test, SAN
+// dNSNames mtqp.test and *.wild.test (the wildcard for MTQP-23 matching); or the names given (one per relay).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +15,7 @@ export interface TestCertificate {
   remove(): void
 }
 
-export function makeCertificate(): TestCertificate {
+export function makeCertificate(names: readonly string[] = ['mtqp.test', '*.wild.test']): TestCertificate {
   const dir = mkdtempSync(join(tmpdir(), 'mtrk-cert-'))
   const keyFile = join(dir, 'key.pem')
   const certFile = join(dir, 'cert.pem')
@@ -30,9 +30,9 @@ export function makeCertificate(): TestCertificate {
       '-days',
       '2',
       '-subj',
-      '/CN=mtqp.test',
+      `/CN=${names[0]}`,
       '-addext',
-      'subjectAltName=DNS:mtqp.test,DNS:*.wild.test',
+      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
       '-keyout',
       keyFile,
       '-out',

@@ -8,6 +8,8 @@ import { LineDecoder } from '../../src/mtqp/framing'
 import { FailedTrackBudget } from '../../src/mtqp/limits'
 import { ResponseDecoder } from '../../src/mtqp/response'
 import {
+  type ChainFn,
+  type ChainRequest,
   connectionLimitGreeting,
   MtqpSession,
   type SessionConfig,
@@ -121,6 +123,7 @@ interface Setup {
   now?: number
   /** Collects what the session logs. */
   logs?: string[]
+  chain?: ChainFn
 }
 
 const CONFIG: SessionConfig = {
@@ -172,6 +175,7 @@ function harness(setup: Setup = {}) {
       }
     },
   }
+  if (setup.chain !== undefined) opts.chain = setup.chain
   const session = new MtqpSession(opts)
   return {
     session,
@@ -646,4 +650,103 @@ test('property: every line gets exactly one reply, in order, up to QUIT; the ses
     }),
     { numRuns: 200 },
   )
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// Chaining (MTQP-30..33): the session only hands its parts to the injected function and answers with what it returns
+
+const CHAINED_PART = [
+  'Original-Envelope-Id: 12345-20010101@example.com',
+  'Reporting-MTA: dns; example3.com',
+  'Arrival-Date: Mon, 1 Jan 2001 20:16:00 +0000',
+  '',
+  'Original-Recipient: rfc822; user1@example1.com',
+  'Final-Recipient: rfc822; user1@example1.com',
+  'Action: delivered',
+  'Status: 2.5.0',
+]
+
+const EX7_PART = [
+  'Original-Envelope-Id: 12345-20010101@example.com',
+  'Reporting-MTA: dns; example2.com',
+  'Arrival-Date: Mon, 1 Jan 2001 20:15:15 +0000',
+  '',
+  'Original-Recipient: rfc822; user1@example1.com',
+  'Final-Recipient: rfc822; user1@example1.com',
+  'Action: transferred',
+  'Status: 2.4.0',
+  'Remote-MTA: dns; example3.com',
+  'Last-Attempt-Date: Tue, 2 Jan 2001 00:15:03 +0000',
+]
+
+function recordingChain(calls: ChainRequest[]): ChainFn {
+  return async (req) => {
+    calls.push(req)
+    const [own] = req.parts
+    return [
+      ...req.parts,
+      {
+        originalEnvelopeId: own!.originalEnvelopeId,
+        reportingMta: { type: 'dns', value: 'example3.com' },
+        arrivalDate: new Date(Date.UTC(2001, 0, 1, 20, 16, 0)),
+        recipients: [
+          {
+            ...own!.recipients[0]!,
+            action: 'delivered',
+            status: '2.5.0',
+            remoteMta: undefined,
+            lastAttemptDate: undefined,
+          },
+        ],
+      },
+    ]
+  }
+}
+
+test('MTQP-30 / MTQP-33: the chain gets the envid as sent, the secret and our parts; its parts follow ours', async () => {
+  const calls: ChainRequest[] = []
+  const got = await play({ records: [EX7], chain: recordingChain(calls) }, [
+    'TRACK <12345-20010101@example.com> YWJjZGVmZ2gK\r\n',
+  ])
+  assert.equal(got, GREETING + tracking(EX7_PART, CHAINED_PART))
+  assert.equal(calls.length, 1)
+  assert.equal(calls[0]?.envid, '12345-20010101@example.com')
+  assert.equal(Buffer.from(calls[0]!.secret).toString('latin1'), 'abcdefgh\n')
+  assert.equal(calls[0]?.tls, false)
+  assert.equal(calls[0]?.parts[0]?.reportingMta.value, 'example2.com')
+})
+
+test('MTQP-32: after STARTTLS the chain is told the client uses TLS', async () => {
+  const calls: ChainRequest[] = []
+  await play({ records: [EX7], chain: recordingChain(calls) }, [
+    'STARTTLS mtqp.test\r\n',
+    { tls: 'TLSv1.3' },
+    'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n',
+  ])
+  assert.equal(calls[0]?.tls, true)
+})
+
+test('AMB-25: a chain that fails leaves the answer with our own part, and the failure is logged', async () => {
+  const logs: string[] = []
+  const got = await play(
+    {
+      records: [EX7],
+      logs,
+      chain: async () => {
+        throw new Error('boom')
+      },
+    },
+    ['TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n'],
+  )
+  assert.equal(got, GREETING + tracking(EX7_PART))
+  assert.ok(logs.some((l) => /chaining failed.*boom/.test(l)))
+})
+
+test('MTQP-30: nothing is chained for a message this server does not know (-ERR/noinfo)', async () => {
+  const calls: ChainRequest[] = []
+  const got = await play({ records: [], chain: recordingChain(calls) }, [
+    'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n',
+  ])
+  assert.equal(got, GREETING + NOINFO)
+  assert.equal(calls.length, 0)
 })

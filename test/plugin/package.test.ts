@@ -10,7 +10,7 @@ import { sharedRedisPort } from '../helpers/redis'
 import { pySendmail, SmtpClient } from '../helpers/smtp'
 import { openStore, waitForMessages } from '../helpers/store'
 
-test('the packed npm package installs, loads in Haraka with its shipped defaults, and tracks', async () => {
+test('the packed npm package installs, loads in Haraka with its shipped defaults, and tracks; mtqp and ./client work', async () => {
   const work = mkdtempSync(join(tmpdir(), 'mtrk-pack-'))
   execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
     cwd: REPO,
@@ -21,6 +21,8 @@ test('the packed npm package installs, loads in Haraka with its shipped defaults
   const listing = execFileSync('tar', ['tzf', join(work, tarball)]).toString()
   assert.match(listing, /package\/dist\/index\.js/)
   assert.match(listing, /package\/config\/mtrk\.ini/)
+  assert.match(listing, /package\/bin\/mtqp\.js/)
+  assert.match(listing, /package\/dist\/client\/index\.d\.ts/)
   assert.doesNotMatch(
     listing,
     /package\/config\/smtp\.ini|package\/test\/|package\/src\//,
@@ -43,6 +45,23 @@ test('the packed npm package installs, loads in Haraka with its shipped defaults
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   )
+  // The client as users get it: the `mtqp` command on PATH and the typed library under haraka-plugin-mtrk/client.
+  const made = execFileSync(join(install, 'node_modules', '.bin', 'mtqp'), [
+    'new',
+    '--fqhn',
+    'a.example',
+    '--json',
+  ])
+  assert.match(JSON.parse(made.toString()).mailParameters, /^ENVID=\S+@a\.example MTRK=\S{27}:864000$/)
+  const api = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      "const c = require('haraka-plugin-mtrk/client'); console.log(typeof c.trackMessage, typeof c.newTracking)",
+    ],
+    { cwd: install },
+  )
+  assert.equal(api.toString(), 'function function\n')
   const redisPort = await sharedRedisPort()
   const prefix = 'mtrk:' // the shipped default; MTRK_REDIS_URL points at the test Redis
   const haraka = await startHaraka({

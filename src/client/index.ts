@@ -1,0 +1,74 @@
+// The MTQP client library (RFC 3887 client, RFC 3885 originator): `haraka-plugin-mtrk/client`.
+
+export { describeStatus } from '../tsn/status-text'
+export type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
+export { formatMtqpUri, MTQP_DEFAULT_PORT, type MtqpUri, parseMtqpUri, redactMtqpUri } from '../uri/mtqp-uri'
+export { EXIT, main } from './cli'
+export {
+  type ConnectionOptions,
+  type ConnectTarget,
+  MIN_INACTIVITY_TIMEOUT_MS,
+  MtqpClient,
+  MtqpClientError,
+  type StarttlsMode,
+  type TrackAnswer,
+} from './connection'
+export {
+  type DiscoveryFailure,
+  type DnsResolver,
+  discoverServers,
+  dnsServerResolver,
+  endpointAddresses,
+  type HopTarget,
+  orderSrvRecords,
+  type ServerEndpoint,
+  type SrvRecord,
+  srvName,
+  systemResolver,
+} from './discovery'
+export {
+  DEFAULT_MAX_HOPS,
+  type FollowOptions,
+  followFrom,
+  followReferrals,
+  type Hop,
+  type HopOutcome,
+  hostKey,
+  referrals,
+  type SkipReason,
+} from './follow'
+export {
+  DEFAULT_TIMEOUT,
+  type NewTracking,
+  type NewTrackingOptions,
+  newTracking,
+  SECRET_OCTETS,
+} from './new-tracking'
+export { mtqpQuerier, type QuerierOptions } from './querier'
+export { type RenderOptions, renderNewTracking, renderReport } from './render'
+export {
+  buildTimelines,
+  mostPressing,
+  overallState,
+  type RecipientState,
+  type RecipientTimeline,
+  type TimelineStep,
+} from './timeline'
+export {
+  defaultTofuPath,
+  describeTofuAlarm,
+  type TofuAlarm,
+  TofuFile,
+  TofuMemory,
+  type TofuRecord,
+} from './tofu'
+export {
+  reportOf,
+  type TrackingReport,
+  type TrackOptions,
+  type TrackTarget,
+  trackMessage,
+  trackMessages,
+  uriTarget,
+} from './track'
+export type { Querier, QueryFailure, QueryResult, ServerInfo, TrackRequest } from './types'
