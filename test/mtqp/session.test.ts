@@ -338,7 +338,8 @@ test('MTQP-19: a message still queued is answered even when its retention has ru
   const queued = {
     ...EX6,
     retention: 1,
-    recipients: [user1({ action: 'delayed', status: '4.0.0', keepUntil: 0 })],
+    // Queued here: it has a give-up time (a 4xx refusal by the queue would not, and would expire).
+    recipients: [user1({ action: 'delayed', status: '4.0.0', keepUntil: 0, willRetryUntil: ARRIVAL + DAY })],
   }
   const got = await play({ records: [queued], now: ARRIVAL + 365 * DAY }, [
     'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n',
