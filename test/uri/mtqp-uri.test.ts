@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { formatMtqpUri, MTQP_DEFAULT_PORT, type MtqpUri, parseMtqpUri, redactMtqpUri } from '../../src/uri'
+import {
+  formatMtqpUri,
+  MTQP_DEFAULT_PORT,
+  type MtqpUri,
+  parseMtqpUri,
+  redactMtqpUri,
+} from '../../src/uri/mtqp-uri'
 import { encodeBase64 } from '../../src/util/base64'
 
 const TV1 = 'AAECAwQFBgcICQoLDA0ODw'
