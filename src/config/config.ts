@@ -84,6 +84,11 @@ export interface MtqpConfig {
   insecureTls: 'refuse' | 'close'
   /** Accept a STARTTLS host name without a dot (AMB-24). For tests on single-label names only. */
   allowSingleLabelFqdn: boolean
+  /**
+   * ms after a TRACK arrives before -ERR/noinfo is sent, so an unknown envid and a known one with a wrong secret
+   * take the same time (AMB-12, AMB-13); it also slows guessing down.
+   */
+  noinfoDelayMs: number
   /** Chaining gateway (MTQP-30): ask the next hops of transferred recipients and append their reports. */
   chaining: boolean
   /** ms a chained TRACK may take; then the answer is this server's own report only (MTQP-31, AMB-25). */
@@ -289,6 +294,7 @@ function parseMtqp(r: SectionReader): MtqpConfig {
     ),
     insecureTls: r.oneOf('mtqp', 'insecure_tls', ['refuse', 'close'] as const, 'refuse'),
     allowSingleLabelFqdn: r.bool('mtqp', 'allow_single_label_fqdn', false),
+    noinfoDelayMs: r.int('mtqp', 'noinfo_delay', 250, 0, 10000),
     chaining: r.bool('mtqp', 'chaining', false),
     chainTimeoutMs: r.int('mtqp', 'chain_timeout', 100, 1, MAX_CHAIN_TIMEOUT) * 1000,
     chainMaxHops: r.int('mtqp', 'chain_max_hops', 5, 1, 20),

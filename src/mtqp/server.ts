@@ -11,8 +11,9 @@
 //   material's own minVersion when that is newer. Contexts are cached per material object.
 // - The inactivity timer (MTQP-28) restarts on every complete command line, not on partial data, so trickling
 //   bytes does not keep a connection open.
-// - Reading pauses while more than MAX_BACKLOG lines wait for an answer, so a client pipelining faster than Redis
-//   answers is held back by TCP instead of filling memory.
+// - Reading pauses while more than MAX_BACKLOG lines wait for an answer, or while answers wait in the socket's
+//   buffer for a client that does not read them: a client pipelining faster than Redis answers, or than it reads,
+//   is held back by TCP instead of filling memory.
 
 import { randomBytes as cryptoRandomBytes } from 'node:crypto'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
@@ -212,6 +213,7 @@ class Connection {
       budget,
       now: o.now ?? Date.now,
       randomBytes: o.randomBytes ?? cryptoRandomBytes,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       log: o.log,
       output: (out) => this.#output(out),
       ...(o.chain === undefined ? {} : { chain: o.chain }),
@@ -236,10 +238,13 @@ class Connection {
       if (items.length === 0) return
       this.#timer.refresh()
       this.#session.receive(items)
+      const socket = this.#socket
       if (this.#session.backlog > MAX_BACKLOG) {
-        const socket = this.#socket
         socket.pause()
         this.#session.whenIdle().then(() => socket.resume())
+      } else if (socket.writableNeedDrain) {
+        socket.pause()
+        socket.once('drain', () => socket.resume())
       }
     })
   }

@@ -70,7 +70,13 @@ export interface MtqpLog {
 
 export type SessionConfig = Pick<
   MtqpConfig,
-  'suspended' | 'starttls' | 'adequateTlsVersion' | 'insecureTls' | 'maxBadCommands' | 'allowSingleLabelFqdn'
+  | 'suspended'
+  | 'starttls'
+  | 'adequateTlsVersion'
+  | 'insecureTls'
+  | 'maxBadCommands'
+  | 'allowSingleLabelFqdn'
+  | 'noinfoDelayMs'
 >
 
 export interface SessionOptions {
@@ -84,6 +90,8 @@ export interface SessionOptions {
   /** ms since the epoch */
   now(): number
   randomBytes(n: number): Uint8Array
+  /** Resolves after `ms` milliseconds (the noinfo deadline). */
+  sleep(ms: number): Promise<void>
   log: MtqpLog
   output(o: SessionOutput): void
   /** Chaining gateway (MTQP-30): absent, the answer is this server's own parts. */
@@ -356,6 +364,9 @@ export class MtqpSession {
     if (report.parts.length === 0) {
       this.#o.budget.fail(client, now)
       log.info(`${name}: noinfo`)
+      // AMB-13: whatever the store held, the refusal leaves at the same moment after the command arrived.
+      const wait = now + this.#o.config.noinfoDelayMs - this.#o.now()
+      if (wait > 0) await this.#o.sleep(wait)
       this.#send(REPLY.noinfo)
       return
     }

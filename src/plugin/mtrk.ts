@@ -17,7 +17,16 @@ import { effectiveRetention } from '../store/retention'
 import { encodeBase64 } from '../util/base64'
 import { ensureNote, rcptKey, readNote } from './note'
 import { registerRelaying } from './relay'
-import { EARLY, loadConfig, type MtrkPlugin, startMtqp, state, storeOf, writeContext } from './state'
+import {
+  EARLY,
+  loadConfig,
+  type MtrkPlugin,
+  recordAfter,
+  startMtqp,
+  state,
+  storeOf,
+  writeContext,
+} from './state'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from './tracking'
 
 /** RFC 3461 §5.4 and RFC 3885 §2(5) ask for ≥ 1036-character RCPT and ≥ 1100-character MAIL lines (AMB-20). */
@@ -60,7 +69,12 @@ export function open_store(this: MtrkPlugin, next: Next): void {
 }
 
 export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
-  await startMtqp(this)
+  try {
+    await startMtqp(this)
+  } catch (e) {
+    // An init hook must call next: a rejection here would be unhandled, and that stops Haraka.
+    this.logerror(`MTQP listener not started: ${e instanceof Error ? e.stack : String(e)}`)
+  }
   next()
 }
 
@@ -180,17 +194,22 @@ export function record_acceptance(this: MtrkPlugin, next: Next, connection: Hara
   const txn = connection.transaction
   const note = readNote(txn?.notes)
   if (!txn || !isTracked(note)) return next()
-  let acceptance: Acceptance
-  if (resultList(txn, 'outbound', 'pass').includes('queued')) acceptance = { kind: 'queued' }
-  else acceptance = connection.relaying ? { kind: 'relayed' } : { kind: 'delivered' }
-  const write = acceptanceWrite(
-    note,
-    trackedRecipients(note, txn.rcpt_to),
-    acceptance,
-    writeContext(this, txn.uuid),
+  recordAfter(
+    this,
+    next,
+    (m) => connection.logerror(this, m),
+    () => {
+      let acceptance: Acceptance
+      if (resultList(txn, 'outbound', 'pass').includes('queued')) acceptance = { kind: 'queued' }
+      else acceptance = connection.relaying ? { kind: 'relayed' } : { kind: 'delivered' }
+      return acceptanceWrite(
+        note,
+        trackedRecipients(note, txn.rcpt_to),
+        acceptance,
+        writeContext(this, txn.uuid),
+      )
+    },
   )
-  next()
-  storeOf(this).submit(write)
 }
 
 /** A queue plugin that refused a tracked message: the client got 5xx or 4xx, recorded as failed or delayed. */
@@ -201,14 +220,23 @@ export function record_queue_refusal(this: MtrkPlugin, next: Next, connection: H
   const reply = txn ? resultList(txn, 'queue', 'fail').at(-1) : undefined
   if (!txn || !isTracked(note) || !refused || reply === undefined) return next()
   const temporary = txn.msg_status === 'deferred'
-  const recipients = trackedRecipients(note, txn.rcpt_to)
-  const acceptance: Acceptance = {
-    kind: 'refused',
-    temporary,
-    code: temporary ? 450 : 550,
-    reply: String(reply),
-  }
-  const write = acceptanceWrite(note, recipients, acceptance, writeContext(this, txn.uuid))
-  next()
-  storeOf(this).submit(write)
+  recordAfter(
+    this,
+    next,
+    (m) => connection.logerror(this, m),
+    () => {
+      const acceptance: Acceptance = {
+        kind: 'refused',
+        temporary,
+        code: temporary ? 450 : 550,
+        reply: String(reply),
+      }
+      return acceptanceWrite(
+        note,
+        trackedRecipients(note, txn.rcpt_to),
+        acceptance,
+        writeContext(this, txn.uuid),
+      )
+    },
+  )
 }

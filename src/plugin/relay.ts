@@ -18,7 +18,7 @@ import { type AttemptResult, giveUpTime, outcomeWrite, type RecipientReport } fr
 import type { Forwarder, HopRecord } from '../relay/session'
 import type { RecordWrite } from '../store/store'
 import { fromExpansion, rcptKey, readNote, recipientNote } from './note'
-import { EARLY, type MtrkPlugin, state, storeOf, writeContext } from './state'
+import { EARLY, type MtrkPlugin, recordAfter, state, writeContext } from './state'
 import { isTracked, type Tracked } from './tracking'
 
 export function registerRelaying(plugin: MtrkPlugin): void {
@@ -71,31 +71,6 @@ export function relay_attempt(this: MtrkPlugin, next: Next, hmail: HMailItem): v
 function trackedNote(hmail: HMailItem): Tracked | null {
   const note = readNote(hmail.todo?.notes)
   return isTracked(note) ? note : null
-}
-
-/**
- * Continues the hook (CONT) at once, then records without waiting. Failures are logged here, never thrown into
- * Haraka's hook runner (which would report the plugin as failed, plugins.js:511-519).
- */
-function recordAfter(
-  plugin: MtrkPlugin,
-  next: Next,
-  hmail: HMailItem,
-  build: () => RecordWrite | null,
-): void {
-  let write: RecordWrite | null = null
-  try {
-    write = build()
-  } catch (e) {
-    hmail.logerror(plugin, `tracking outcome not recorded: ${e instanceof Error ? e.stack : String(e)}`)
-  }
-  next()
-  if (!write) return
-  try {
-    storeOf(plugin).submit(write)
-  } catch (e) {
-    hmail.logerror(plugin, `tracking outcome not recorded: ${e instanceof Error ? e.message : String(e)}`)
-  }
 }
 
 /** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (haraka.md §2). */
@@ -160,27 +135,32 @@ export function record_delivered(
   hmail: HMailItem,
   params: DeliveredParams,
 ): void {
-  recordAfter(this, next, hmail, () => {
-    const note = trackedNote(hmail)
-    if (!note) return null
-    const [host, , response, , , mode, okRecips] = params
-    const hop = hopOf(hmail)
-    const result: AttemptResult = {
-      kind: 'accepted',
-      lmtp: mode === 'LMTP',
-      mtrkSent: hop?.mtrkSent ?? false,
-    }
-    const reply = hop?.dataReply
-    const reports = okRecips.map((r) => ({
-      key: rcptKey(r),
-      address: r.address,
-      host,
-      code: reply ? String(reply.code) : null,
-      status: reply ? findEnhancedStatus(reply.text) : null,
-      reply: reply?.text ?? response,
-    }))
-    return outcome(this, hmail, note, result, reports, 'accepted')
-  })
+  recordAfter(
+    this,
+    next,
+    (m) => hmail.logerror(this, m),
+    () => {
+      const note = trackedNote(hmail)
+      if (!note) return null
+      const [host, , response, , , mode, okRecips] = params
+      const hop = hopOf(hmail)
+      const result: AttemptResult = {
+        kind: 'accepted',
+        lmtp: mode === 'LMTP',
+        mtrkSent: hop?.mtrkSent ?? false,
+      }
+      const reply = hop?.dataReply
+      const reports = okRecips.map((r) => ({
+        key: rcptKey(r),
+        address: r.address,
+        host,
+        code: reply ? String(reply.code) : null,
+        status: reply ? findEnhancedStatus(reply.text) : null,
+        reply: reply?.text ?? response,
+      }))
+      return outcome(this, hmail, note, result, reports, 'accepted')
+    },
+  )
 }
 
 /** Temporarily failed: delayed, with Will-Retry-Until. Must continue (CONT): anything else deletes the mail. */
@@ -190,26 +170,36 @@ export function record_deferred(
   hmail: HMailItem,
   params: DeferredParams,
 ): void {
-  recordAfter(this, next, hmail, () => {
-    const note = trackedNote(hmail)
-    if (!note) return null
-    const reports = params.fail_recips
-      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
-      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err)))
-    return outcome(this, hmail, note, { kind: 'temporary' }, reports, 'deferred')
-  })
+  recordAfter(
+    this,
+    next,
+    (m) => hmail.logerror(this, m),
+    () => {
+      const note = trackedNote(hmail)
+      if (!note) return null
+      const reports = params.fail_recips
+        ? params.fail_recips.map((r) => refusedReport(r, params.mx))
+        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err)))
+      return outcome(this, hmail, note, { kind: 'temporary' }, reports, 'deferred')
+    },
+  )
 }
 
 /** Permanently failed, or out of retries: failed with the remote's reply kept for the record. */
 export function record_bounce(this: MtrkPlugin, next: Next, hmail: HMailItem, err: BounceError): void {
-  recordAfter(this, next, hmail, () => {
-    const note = trackedNote(hmail)
-    if (!note) return null
-    // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
-    const refused = err.bounced_rcpt ?? err.deferred_rcpt
-    const reports = refused
-      ? refused.map((r) => refusedReport(r, err.mx))
-      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message))
-    return outcome(this, hmail, note, { kind: 'permanent' }, reports, 'failed')
-  })
+  recordAfter(
+    this,
+    next,
+    (m) => hmail.logerror(this, m),
+    () => {
+      const note = trackedNote(hmail)
+      if (!note) return null
+      // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
+      const refused = err.bounced_rcpt ?? err.deferred_rcpt
+      const reports = refused
+        ? refused.map((r) => refusedReport(r, err.mx))
+        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message))
+      return outcome(this, hmail, note, { kind: 'permanent' }, reports, 'failed')
+    },
+  )
 }

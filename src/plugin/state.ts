@@ -8,12 +8,12 @@ import { formatEndpoint } from '../config/listen'
 import type { ParamPolicy } from '../esmtp/params'
 import { queueLifetime } from '../haraka/outbound'
 import { harakaTlsProvider } from '../haraka/tls'
-import type { HarakaPlugin } from '../haraka/types'
+import type { HarakaPlugin, Next } from '../haraka/types'
 import { createChainer } from '../mtqp/chain'
 import { MtqpServer } from '../mtqp/server'
 import type { ChainFn } from '../mtqp/session'
 import { createRedisClient } from '../store/redis'
-import { TrackingStore } from '../store/store'
+import { type RecordWrite, TrackingStore } from '../store/store'
 import type { WriteContext } from './tracking'
 
 /**
@@ -152,5 +152,30 @@ export function writeContext(plugin: MtrkPlugin, txn: string): WriteContext {
     now: Date.now(),
     queueLifetime: queueLifetime(plugin),
     queuedGrace: s.config.main.queuedGrace,
+  }
+}
+
+/**
+ * Continues the hook (CONT) at once, then records without waiting: mail never waits for tracking. Failures are
+ * logged with `logError`, never thrown into Haraka's hook runner (which would report the plugin as failed).
+ */
+export function recordAfter(
+  plugin: MtrkPlugin,
+  next: Next,
+  logError: (msg: string) => void,
+  build: () => RecordWrite | null,
+): void {
+  let write: RecordWrite | null = null
+  try {
+    write = build()
+  } catch (e) {
+    logError(`tracking not recorded: ${e instanceof Error ? e.stack : String(e)}`)
+  }
+  next()
+  if (!write) return
+  try {
+    storeOf(plugin).submit(write)
+  } catch (e) {
+    logError(`tracking not recorded: ${e instanceof Error ? e.message : String(e)}`)
   }
 }

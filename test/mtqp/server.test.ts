@@ -454,3 +454,21 @@ test('nothing unexpected was logged as a warning', () => {
     [],
   )
 })
+
+test('a client that sends without reading is held back: the server stops reading until its answers drain', async () => {
+  const { port } = await startServer()
+  const c = await MtqpTestClient.connect(port)
+  await c.until(GREETING)
+  const socket = c.socket as Socket
+  socket.pause() // never read: the server's answers pile up in the kernel, then in its socket buffer
+  const chunk = Buffer.from('COMMENT x\r\n'.repeat(10_000))
+  let written = 0
+  // Write until our own socket buffers back up: that only happens once the server has stopped reading.
+  while (socket.write(chunk)) {
+    written += chunk.length
+    if (written > 200 * 1024 * 1024) break
+    await new Promise((r) => setImmediate(r))
+  }
+  assert.ok(written < 200 * 1024 * 1024, 'the server stopped reading before 200 MB were sent')
+  socket.destroy()
+})

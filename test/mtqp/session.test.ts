@@ -123,6 +123,8 @@ interface Setup {
   now?: number
   /** Collects what the session logs. */
   logs?: string[]
+  /** Collects the waits the session asks for (they end at once). */
+  sleeps?: number[]
   chain?: ChainFn
 }
 
@@ -133,6 +135,7 @@ const CONFIG: SessionConfig = {
   insecureTls: 'refuse',
   maxBadCommands: 10,
   allowSingleLabelFqdn: false,
+  noinfoDelayMs: 0,
 }
 
 /** A session with a decoder in front, as the server wires it, and the transcript of what it sent. */
@@ -162,6 +165,9 @@ function harness(setup: Setup = {}) {
     budget: setup.budget ?? new FailedTrackBudget({ limit: 20, windowMs: 3600_000 }),
     now: () => setup.now ?? NOW,
     randomBytes: (n) => Buffer.alloc(n, 0xab),
+    sleep: async (ms) => {
+      setup.sleeps?.push(ms)
+    },
     log: { info: (m) => setup.logs?.push(m), warn: (m) => setup.logs?.push(m) },
     output: (o) => {
       if (o.kind === 'write') {
@@ -750,4 +756,17 @@ test('MTQP-30: nothing is chained for a message this server does not know (-ERR/
   ])
   assert.equal(got, GREETING + NOINFO)
   assert.equal(calls.length, 0)
+})
+
+test('AMB-12, AMB-13: every noinfo leaves noinfo_delay after its TRACK arrived; a success does not wait', async () => {
+  const sleeps: number[] = []
+  const setup = { records: [EX6], config: { noinfoDelayMs: 250 }, sleeps }
+  const got = await play(setup, [
+    'TRACK nobody@example.com YWJjZGVmZ2gK\r\n',
+    'TRACK 12345-20010101@example.com QUJDREVGR0gK\r\n',
+    'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n',
+  ])
+  assert.equal(got.split(NOINFO).length, 3, 'unknown envid and wrong secret: the same reply')
+  assert.match(got, /\+OK\+ Tracking information follows/)
+  assert.deepEqual(sleeps, [250, 250], 'the clock did not move, so each refusal waits the whole delay')
 })

@@ -234,7 +234,7 @@ test('a broken hmail or argument never throws nor stops the hook: next() once, w
     assert.deepEqual(calls, [undefined], method)
   }
   assert.equal(broken.errors.length, 3)
-  assert.match(broken.errors[0] ?? '', /tracking outcome not recorded/)
+  assert.match(broken.errors[0] ?? '', /tracking not recorded/)
   assert.deepEqual(writes, [])
 })
 
