@@ -1,29 +1,11 @@
 // Hook-level behaviour with haraka-test-fixtures: no SMTP socket, no Redis (it points at a closed port).
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import * as constants from 'haraka-constants'
-import {
-  callHook,
-  callMail,
-  callQueueOk,
-  callRcpt,
-  type FixturePlugin,
-  makeConnection,
-  makePlugin,
-} from 'haraka-test-fixtures'
-import { REPO } from '../helpers/haraka'
+import { callHook, callMail, callQueueOk, callRcpt, makeConnection } from 'haraka-test-fixtures'
+import { fixturePlugin } from '../helpers/fixtures'
 
-const configDir = join(REPO, 'test', 'fixtures', 'fixtures-config')
-const plugins: FixturePlugin[] = []
-function plugin(): FixturePlugin {
-  const p = makePlugin('mtrk', { configDir })
-  plugins.push(p)
-  return p
-}
-after(async () => {
-  for (const p of plugins) await p.shutdown()
-})
+const plugin = () => fixturePlugin()
 
 test('register wires only our hooks, all early (priority -50) so an accepting plugin cannot skip them', () => {
   const p = plugin()

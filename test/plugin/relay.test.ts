@@ -2,8 +2,7 @@
 // continue, and the forwarding decisions of the plugin (./relay.ts). No Haraka process: the store is replaced by a
 // recorder, and outbound modules cannot be resolved (so the seam is absent here, as in a Haraka without it).
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import {
   callHook,
   callMail,
@@ -11,21 +10,16 @@ import {
   callRcpt,
   type FixturePlugin,
   makeConnection,
-  makePlugin,
 } from 'haraka-test-fixtures'
 import type { HMailItem, OutboundRecipient } from '../../src/haraka/types'
 import type { TrackingNote } from '../../src/plugin/note'
 import { forwarderFor } from '../../src/plugin/relay'
 import type { MtrkPlugin } from '../../src/plugin/state'
 import type { RecordWrite, TrackingStore } from '../../src/store/store'
-import { Address, REPO } from '../helpers/haraka'
+import { fixturePlugin } from '../helpers/fixtures'
+import { Address } from '../helpers/haraka'
 
-const configDir = join(REPO, 'test', 'fixtures', 'fixtures-config')
 const B = 'VheLhqV/rCKJmplkGFwsyW59pYk'
-const plugins: FixturePlugin[] = []
-after(async () => {
-  for (const p of plugins) await p.shutdown()
-})
 
 /** A plugin whose store writes are recorded instead of sent, and whose warnings and hook priorities are kept. */
 function plugin(): {
@@ -34,8 +28,7 @@ function plugin(): {
   warnings: string[]
   priorities: Map<string, number>
 } {
-  const p = makePlugin('mtrk', { configDir, register: false })
-  plugins.push(p)
+  const p = fixturePlugin({ register: false })
   const warnings: string[] = []
   const priorities = new Map<string, number>()
   const m = p as unknown as MtrkPlugin & { register(): void }
