@@ -58,6 +58,19 @@ interface TlsMaterial {
   names: string[]
 }
 
+/** Random octets fetched from the system at a time: one system call per TRACK costs more than the rest of it. */
+const RANDOM_POOL_OCTETS = 4096
+let randomPool = Buffer.alloc(0)
+
+/** crypto.randomBytes, served from a pool refilled in large blocks. */
+function pooledRandomBytes(n: number): Uint8Array {
+  if (n > RANDOM_POOL_OCTETS) return cryptoRandomBytes(n)
+  if (randomPool.length < n) randomPool = cryptoRandomBytes(RANDOM_POOL_OCTETS)
+  const out = randomPool.subarray(0, n)
+  randomPool = randomPool.subarray(n)
+  return out
+}
+
 /** Lines waiting for an answer before the socket stops being read. */
 const MAX_BACKLOG = 64
 
@@ -80,7 +93,11 @@ export class MtqpServer {
       limit: opts.config.failedTrackLimit,
       windowMs: opts.config.failedTrackWindow * 1000,
     })
-    this.#server = createServer((socket) => this.#guard(socket, () => this.#accept(socket)))
+    // No Nagle: pipelined answers leave in several writes, and waiting for the client's delayed ACK between them
+    // would stall every batch by tens of milliseconds.
+    this.#server = createServer({ noDelay: true }, (socket) =>
+      this.#guard(socket, () => this.#accept(socket)),
+    )
     this.#server.on('error', (e) => opts.log.warn(`MTQP listener: ${e.message}`))
   }
 
@@ -212,7 +229,7 @@ class Connection {
       store: o.store,
       budget,
       now: o.now ?? Date.now,
-      randomBytes: o.randomBytes ?? cryptoRandomBytes,
+      randomBytes: o.randomBytes ?? pooledRandomBytes,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       log: o.log,
       output: (out) => this.#output(out),
