@@ -34,17 +34,32 @@ export interface RedisProcess {
   freeze(frozen: boolean): void
 }
 
-/** A redis-server on 127.0.0.1, data in `dir`; `persist` keeps the data across restarts (RDB snapshots). */
+/**
+ * A redis-server on 127.0.0.1, data in `dir`; `persist` keeps the data across restarts (RDB snapshots). `args` go to
+ * redis-server as they are (cluster mode, `--sentinel`, ...).
+ */
 export async function redisServer(opts: {
   dir: string
   port?: number
   persist: boolean
+  args?: string[]
+  /** A configuration file, given first (Sentinel needs one it can rewrite). */
+  conf?: string | undefined
 }): Promise<RedisProcess> {
   const port = opts.port ?? (await freePort())
   mkdirSync(opts.dir, { recursive: true })
   let proc: ChildProcess | null = null
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dir, '--appendonly', 'no']
-  args.push('--save', opts.persist ? '60 1' : '')
+  const args = [
+    ...(opts.conf ? [opts.conf] : []),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    opts.dir,
+  ]
+  args.push('--appendonly', 'no')
+  args.push('--save', opts.persist ? '60 1' : '', ...(opts.args ?? []))
   // Whatever happens to the parent, its redis-server goes with it.
   process.once('exit', () => proc?.kill('SIGKILL'))
   return {

@@ -1,0 +1,130 @@
+// The store on the other Redis topologies README promises: Redis Cluster (three masters) and Sentinel.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { type RedisProcess, redisServer } from '../../scripts/lib/redis-server'
+import { parseConfig, type RedisConfig } from '../../src/config/config'
+import { createRedisClient } from '../../src/store/redis'
+import { TrackingStore } from '../../src/store/store'
+import { freePort, waitFor } from '../helpers/ports'
+import { message, recipient } from './fixtures'
+
+const started: RedisProcess[] = []
+const dirs: string[] = []
+after(async () => {
+  for (const p of started) await p.stop('SIGKILL')
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+
+async function server(args: string[], conf?: (port: number, dir: string) => string): Promise<RedisProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtrk-topology-'))
+  dirs.push(dir)
+  const port = await freePort()
+  const p = await redisServer({ dir, port, persist: false, args, conf: conf?.(port, dir) })
+  started.push(p)
+  await p.start()
+  return p
+}
+
+function store(redis: Partial<RedisConfig>): TrackingStore {
+  const { config } = parseConfig({})
+  const log = { info: () => {}, warn: () => {} }
+  return new TrackingStore(
+    createRedisClient({ ...config.redis, ...redis }, 'mtrk-topology-test'),
+    { prefix: 'topo:', historyLimit: 5, pendingLimit: 10 },
+    log,
+  )
+}
+
+/** Records messages under many envids (so, many hash slots) and reads every one back, events applied. */
+async function roundTrip(s: TrackingStore): Promise<void> {
+  await waitFor(() => s.available, 15000, 'store ready')
+  const now = Date.now()
+  const envids = Array.from({ length: 20 }, (_, i) => `m${i}@topology.example`)
+  for (const envid of envids) {
+    s.submit({
+      message: message({ envid, envidXtext: envid, txn: `${envid}.1` }),
+      recipients: [
+        {
+          key: 'u@example.net',
+          base: recipient({ keepUntil: now + 60_000 }),
+          event: {
+            at: now + 1,
+            patch: { action: 'delivered', status: '2.5.0', lastAttempt: now + 1 },
+            attempt: { id: 'a', at: now + 1, action: 'delivered', status: '2.5.0' },
+          },
+        },
+      ],
+      now,
+    })
+  }
+  for (const envid of envids) {
+    const [m] = await waitFor(
+      async () => {
+        const found = await s.lookup(envid)
+        return found.length ? found : undefined
+      },
+      10000,
+      envid,
+    )
+    assert.equal(m?.recipients[0]?.action, 'delivered', envid)
+  }
+}
+
+test('Redis Cluster: every envid key lands on its slot; writes and lookups are single-key', async () => {
+  const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000']
+  const nodes = [await server(clusterArgs), await server(clusterArgs), await server(clusterArgs)]
+  execFileSync(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  )
+  await waitFor(
+    async () => {
+      const c = new Redis({ port: nodes[0]?.port, lazyConnect: true })
+      c.on('error', () => {})
+      try {
+        await c.connect()
+        return /cluster_state:ok/.test(await c.cluster('INFO'))
+      } finally {
+        c.disconnect()
+      }
+    },
+    20000,
+    'cluster_state:ok',
+  )
+  const s = store({ cluster: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })) })
+  try {
+    await roundTrip(s)
+  } finally {
+    await s.close()
+  }
+})
+
+test('Redis Sentinel: the client finds the master through a sentinel', async () => {
+  const master = await server([])
+  const sentinel = await server(['--sentinel'], (port, dir) => {
+    const conf = join(dir, 'sentinel.conf')
+    writeFileSync(conf, `port ${port}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`)
+    return conf
+  })
+  const s = store({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], sentinelName: 'mymaster' })
+  try {
+    await roundTrip(s)
+  } finally {
+    await s.close()
+  }
+})
