@@ -60,11 +60,14 @@ export function loadConfig(plugin: MtrkPlugin): void {
     store: previous?.store ?? null,
     mtqp: previous?.mtqp ?? null,
   }
-  // A changed Redis endpoint takes effect on the next write; the old client is let go.
+  // A changed Redis endpoint takes effect at once; writes the old client held for an outage go to the new one.
   const redisChanged = JSON.stringify(previous?.config.redis) !== JSON.stringify(config.redis)
   if (previous?.store && redisChanged) {
+    const carried = previous.store.takePending()
     void previous.store.close()
     plugin.mtrk.store = null
+    const next = storeOf(plugin)
+    for (const write of carried) next.submit(write)
   }
   // The listener takes its options when it starts: restart it when they, or the store it reads, changed.
   const mtqpChanged = JSON.stringify(previous?.config.mtqp) !== JSON.stringify(config.mtqp)

@@ -160,6 +160,13 @@ export class TrackingStore {
     return [...messages.values()].sort((a, b) => a.arrival - b.arrival)
   }
 
+  /** The writes held while Redis was away, handed over (to a store on another endpoint) and forgotten here. */
+  takePending(): RecordWrite[] {
+    const writes = this.pending
+    this.pending = []
+    return writes
+  }
+
   async close(): Promise<void> {
     this.closed = true
     this.stopProbe()

@@ -50,7 +50,17 @@ test('a change to config/mtrk.ini applies without restarting Haraka', async () =
     return r.code
   }
   assert.equal(await attempt(), 555)
-  const ini = `[main]\nreject_unknown_params=false\n[redis]\nport=${redisPort}\nprefix=${haraka.prefix}\n`
+  const ini = [
+    '[main]',
+    'reject_unknown_params=false',
+    '[redis]',
+    'host=127.0.0.1',
+    `port=${redisPort}`,
+    `prefix=${haraka.prefix}`,
+    '[mtqp]',
+    `listen=127.0.0.1:${haraka.mtqpPort}`,
+    '',
+  ].join('\n')
   writeFileSync(join(haraka.dir, 'config', 'mtrk.ini'), ini)
   await waitFor(async () => (await attempt()) === 250, 15000, 'reloaded config')
 })

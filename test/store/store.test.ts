@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test'
 import { parseConfig } from '../../src/config/config'
 import { createRedisClient } from '../../src/store/redis'
 import { type RecordWrite, TrackingStore } from '../../src/store/store'
-import { waitFor } from '../helpers/ports'
+import { freePort, waitFor } from '../helpers/ports'
 import { type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
@@ -275,4 +275,13 @@ test('a slow Redis (commands time out on an open connection) pauses tracking unt
     own.freeze(false)
     await own.close()
   }
+})
+
+test('takePending hands the writes held during an outage over, once', async () => {
+  const deadPort = await freePort()
+  const store = makeStore(deadPort)
+  const write = { message: message({ txn: 'P.1' }), recipients: [], now }
+  store.submit(write)
+  assert.deepEqual(store.takePending(), [write])
+  assert.deepEqual(store.takePending(), [])
 })
