@@ -8,7 +8,7 @@
 //   grammar allows it after STARTTLS's domain, and refusing it elsewhere would only punish sloppy clients.
 // - The TRACK envid has one enclosing "<...>" pair stripped (AMB-6; the RFC's own examples send it) and must then
 //   be a unique-envid: RFC 3461 xtext (printable ASCII except SP and "=", "+" only as "+XX") with an "@" that has
-//   text on both sides. See src/util/envid.ts.
+//   text on both sides. See src/esmtp/envid.ts.
 // - The TRACK secret must be strict base64, padded or unpadded (AMB-3); anything else is -BAD (AMB-28). Its
 //   decoded length is not checked here: a secret of the wrong size simply matches no stored hash.
 // - Reasons are fixed texts and never echo the line, which may hold the secret A (URI-5, SEC-3).
