@@ -16,7 +16,6 @@ import type {
 import { mailParams, rcptParams } from '../relay/forwarding'
 import { type AttemptResult, giveUpTime, outcomeWrite, type RecipientReport } from '../relay/outcome'
 import type { Forwarder, HopRecord } from '../relay/session'
-import type { RecordWrite } from '../store/store'
 import { fromExpansion, rcptKey, readNote, recipientNote } from './note'
 import { EARLY, type MtrkPlugin, recordAfter, state, writeContext } from './state'
 import { isTracked, type Tracked } from './tracking'
@@ -76,25 +75,38 @@ function trackedNote(hmail: HMailItem): Tracked | null {
 /** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (haraka.md §2). */
 const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
 
-function outcome(
+/**
+ * Continues the hook at once, then records one attempt's outcome for the recipients it reports; messages without a
+ * tracking note (Haraka's own bounces among them) are left alone.
+ */
+function recordOutcome(
   plugin: MtrkPlugin,
+  next: Next,
   hmail: HMailItem,
-  note: Tracked,
-  result: AttemptResult,
-  reports: RecipientReport[],
   name: string,
-): RecordWrite | null {
-  // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
-  const tracked = reports.filter((r) => !fromExpansion(recipientNote(note, r.key)))
-  if (tracked.length === 0) return null
-  const ctx = writeContext(plugin, txnOf(hmail))
-  const giveUp = giveUpTime(
-    hmail.todo.queue_time ?? note.arrival ?? ctx.now,
-    retrySchedule(plugin),
-    hmail.num_failures,
-    ctx.now,
+  attempt: () => { result: AttemptResult; reports: RecipientReport[] },
+): void {
+  recordAfter(
+    plugin,
+    next,
+    (m) => hmail.logerror(plugin, m),
+    () => {
+      const note = trackedNote(hmail)
+      if (!note) return null
+      const { result, reports } = attempt()
+      // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
+      const tracked = reports.filter((r) => !fromExpansion(recipientNote(note, r.key)))
+      if (tracked.length === 0) return null
+      const ctx = writeContext(plugin, txnOf(hmail))
+      const giveUp = giveUpTime(
+        hmail.todo.queue_time ?? note.arrival ?? ctx.now,
+        retrySchedule(plugin),
+        hmail.num_failures,
+        ctx.now,
+      )
+      return outcomeWrite(note, result, tracked, { ...ctx, attemptId: attemptId(hmail, name), giveUp })
+    },
   )
-  return outcomeWrite(note, result, tracked, { ...ctx, attemptId: attemptId(hmail, name), giveUp })
 }
 
 /** What the reply that refused one recipient said (hmail.js sets dsn_smtp_* from it). */
@@ -135,32 +147,22 @@ export function record_delivered(
   hmail: HMailItem,
   params: DeliveredParams,
 ): void {
-  recordAfter(
-    this,
-    next,
-    (m) => hmail.logerror(this, m),
-    () => {
-      const note = trackedNote(hmail)
-      if (!note) return null
-      const [host, , response, , , mode, okRecips] = params
-      const hop = hopOf(hmail)
-      const result: AttemptResult = {
-        kind: 'accepted',
-        lmtp: mode === 'LMTP',
-        mtrkSent: hop?.mtrkSent ?? false,
-      }
-      const reply = hop?.dataReply
-      const reports = okRecips.map((r) => ({
+  recordOutcome(this, next, hmail, 'accepted', () => {
+    const [host, , response, , , mode, okRecips] = params
+    const hop = hopOf(hmail)
+    const reply = hop?.dataReply
+    return {
+      result: { kind: 'accepted', lmtp: mode === 'LMTP', mtrkSent: hop?.mtrkSent ?? false },
+      reports: okRecips.map((r) => ({
         key: rcptKey(r),
         address: r.address,
         host,
         code: reply ? String(reply.code) : null,
         status: reply ? findEnhancedStatus(reply.text) : null,
         reply: reply?.text ?? response,
-      }))
-      return outcome(this, hmail, note, result, reports, 'accepted')
-    },
-  )
+      })),
+    }
+  })
 }
 
 /** Temporarily failed: delayed, with Will-Retry-Until. Must continue (CONT): anything else deletes the mail. */
@@ -170,36 +172,24 @@ export function record_deferred(
   hmail: HMailItem,
   params: DeferredParams,
 ): void {
-  recordAfter(
-    this,
-    next,
-    (m) => hmail.logerror(this, m),
-    () => {
-      const note = trackedNote(hmail)
-      if (!note) return null
-      const reports = params.fail_recips
-        ? params.fail_recips.map((r) => refusedReport(r, params.mx))
-        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err)))
-      return outcome(this, hmail, note, { kind: 'temporary' }, reports, 'deferred')
-    },
-  )
+  recordOutcome(this, next, hmail, 'deferred', () => ({
+    result: { kind: 'temporary' },
+    reports: params.fail_recips
+      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
+      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err))),
+  }))
 }
 
 /** Permanently failed, or out of retries: failed with the remote's reply kept for the record. */
 export function record_bounce(this: MtrkPlugin, next: Next, hmail: HMailItem, err: BounceError): void {
-  recordAfter(
-    this,
-    next,
-    (m) => hmail.logerror(this, m),
-    () => {
-      const note = trackedNote(hmail)
-      if (!note) return null
-      // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
-      const refused = err.bounced_rcpt ?? err.deferred_rcpt
-      const reports = refused
+  recordOutcome(this, next, hmail, 'failed', () => {
+    // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
+    const refused = err.bounced_rcpt ?? err.deferred_rcpt
+    return {
+      result: { kind: 'permanent' },
+      reports: refused
         ? refused.map((r) => refusedReport(r, err.mx))
-        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message))
-      return outcome(this, hmail, note, { kind: 'permanent' }, reports, 'failed')
-    },
-  )
+        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message)),
+    }
+  })
 }
