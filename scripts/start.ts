@@ -13,7 +13,7 @@ import {
   type RedisConfig,
 } from '../src/config/config'
 import { formatEndpoint } from '../src/config/listen'
-import { freePort } from './lib/ports'
+import { freePort, portIsFree } from './lib/ports'
 import { pingRedis, type RedisProcess, redisServer } from './lib/redis-server'
 import { makeSelfSignedCert } from './make-cert'
 
@@ -77,15 +77,6 @@ async function ensureRedis(
   )
   const same = loopback && port === cfg.port && !cfg.password
   return { env: same ? {} : { MTRK_REDIS_URL: `redis://127.0.0.1:${port}/${cfg.db}` }, own }
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const srv = createServer()
-    srv.once('error', () => resolve(false))
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
-  })
 }
 
 async function main(): Promise<number> {

@@ -1,16 +1,27 @@
 import { createServer } from 'node:net'
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports are picked at random below the kernel's ephemeral range (32768-60999 on Linux), where outgoing connections
+ * take their local ports: a server that stops and starts again on its port (a Haraka restart in a test) would
+ * otherwise find it taken by some client's connection.
+ */
+const RANGE = { low: 10000, high: 32000 }
+
+/** Whether a listener could bind 127.0.0.1:port right now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
   })
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1, outside the ephemeral range. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low))
+    if (await portIsFree(port)) return port
+  }
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

@@ -73,6 +73,16 @@ function forwardedTimeout(mailLine: string | undefined): number | null {
 }
 
 export function relayingSuite(nodes: number): void {
+  /** A failure carries the end of A's log: what outbound did is the first thing to look at. */
+  const explained = (body: () => Promise<void>) => async () => {
+    try {
+      await body()
+    } catch (e) {
+      if (e instanceof Error)
+        e.message += `\n--- Haraka A, last lines:\n${a?.logs().split('\n').slice(-60).join('\n')}`
+      throw e
+    }
+  }
   const tag = `n${nodes}`
   const envid = (name: string) => `${name}+2B${tag}@sender.example`
   const decoded = (name: string) => `${name}+${tag}@sender.example`
@@ -155,288 +165,312 @@ export function relayingSuite(nodes: number): void {
     await storeB?.close()
   })
 
-  test('MTRK-12..17, DSN-10, DSN-11, AMB-21, AMB-22: each next hop gets what it advertised, byte for byte', async () => {
-    const sent = await send(a.smtpPort, 's@sender.example', mtrkParams('hops'), [
-      {
-        to: `ok-${tag}@mtrk.relay.test`,
-        params: 'NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Ok+2Btag@Sender.Example',
-      },
-      { to: `w-${tag}@mtrkonly.relay.test`, params: 'NOTIFY=SUCCESS ORCPT=rfc822;w@mtrkonly.relay.test' },
-      { to: `x-${tag}@dsn.relay.test`, params: 'NOTIFY=FAILURE ORCPT=RFC822;x+2B1@dsn.relay.test' },
-      { to: `y-${tag}@plain.relay.test`, params: 'NOTIFY=NEVER ORCPT=rfc822;y@plain.relay.test' },
-      { to: `z-${tag}@tls.relay.test`, params: 'ORCPT=rfc822;z@tls.relay.test' },
-    ])
-    const [mtrk] = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<ok-${tag}@`))
-    const elapsed = Math.ceil((Date.now() - sent) / 1000)
-    assert.equal(
-      mtrk?.[1]?.replace(/:\d+$/, ''),
-      `MAIL FROM:<s@sender.example> ENVID=${envid('hops')} RET=HDRS MTRK=${B}`,
-    )
-    const timeout = forwardedTimeout(mtrk?.[1])
-    assert.ok(
-      timeout !== null && timeout <= TIMEOUT && timeout >= TIMEOUT - elapsed - 1,
-      `MTRK-12: ${timeout}`,
-    )
-    assert.equal(
-      mtrk?.[2],
-      `RCPT TO:<ok-${tag}@mtrk.relay.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Ok+2Btag@Sender.Example`,
-    )
-
-    // AMB-21: MTRK implies ENVID and ORCPT support, but NOTIFY and RET are DSN's alone.
-    const [mtrkOnly] = await peer.waitForSessions('mtrkonly', new RegExp(`RCPT TO:<w-${tag}@`))
-    assert.match(mtrkOnly?.[1] ?? '', /^MAIL FROM:<s@sender\.example> ENVID=\S+ MTRK=\S+$/)
-    assert.equal(mtrkOnly?.[2], `RCPT TO:<w-${tag}@mtrkonly.relay.test> ORCPT=rfc822;w@mtrkonly.relay.test`)
-
-    const [dsn] = await peer.waitForSessions('dsn', new RegExp(`RCPT TO:<x-${tag}@`))
-    assert.deepEqual(dsn, [
-      'EHLO mx.a.test',
-      `MAIL FROM:<s@sender.example> ENVID=${envid('hops')} RET=HDRS`, // MTRK-15: no MTRK
-      `RCPT TO:<x-${tag}@dsn.relay.test> NOTIFY=FAILURE ORCPT=RFC822;x+2B1@dsn.relay.test`, // MTRK-16
-      'DATA',
-      'QUIT',
-    ])
-    const [plain] = await peer.waitForSessions('plain', new RegExp(`RCPT TO:<y-${tag}@`))
-    assert.deepEqual(plain, [
-      'EHLO mx.a.test',
-      'MAIL FROM:<s@sender.example>', // DSN-11, AMB-22: nothing
-      `RCPT TO:<y-${tag}@plain.relay.test>`,
-      'DATA',
-      'QUIT',
-    ])
-    const [tls] = await peer.waitForSessions('tls', new RegExp(`RCPT TO:<z-${tag}@`))
-    assert.deepEqual(tls?.slice(0, 3), ['EHLO mx.a.test', 'STARTTLS', 'EHLO mx.a.test'])
-    assert.match(
-      tls?.[3] ?? '',
-      new RegExp(` MTRK=${B.replace('/', '\\/')}:\\d+$`),
-      'learned from the EHLO after STARTTLS',
-    )
-    assert.equal(tls?.[4], `RCPT TO:<z-${tag}@tls.relay.test> ORCPT=rfc822;z@tls.relay.test`)
-
-    // TSN-18, TSN-21, AMB-30, AMB-36: one state per recipient, each with its own next hop.
-    const expect = [
-      [`ok-${tag}@mtrk.relay.test`, 'transferred', '2.6.0', 'mx.mtrk.test'], // the hop's own enhanced code
-      [`w-${tag}@mtrkonly.relay.test`, 'transferred', '2.6.0', 'mx.mtrkonly.test'],
-      [`x-${tag}@dsn.relay.test`, 'relayed', '2.1.9', 'mx.dsn.test'],
-      [`y-${tag}@plain.relay.test`, 'relayed', '2.1.9', 'mx.plain.test'],
-      [`z-${tag}@tls.relay.test`, 'transferred', '2.6.0', 'mx.tls.test'],
-    ] as const
-    for (const [address, action, status, host] of expect) {
-      const r = await recipient('hops', address, (x) => x.action !== 'delayed')
-      assert.equal(r.action, action, address)
-      assert.equal(r.status, status, address)
-      assert.equal(r.remoteMta, host, address)
-      assert.ok(r.lastAttempt && r.lastAttempt >= sent, 'TSN-14: Last-Attempt-Date')
-      assert.equal(r.willRetryUntil, null, 'TSN-15: no longer queued here')
-      assert.deepEqual(
-        r.history.map((h) => [h.action, h.host, h.code]),
-        [[action, host, '250']],
+  test(
+    'MTRK-12..17, DSN-10, DSN-11, AMB-21, AMB-22: each next hop gets what it advertised, byte for byte',
+    explained(async () => {
+      const sent = await send(a.smtpPort, 's@sender.example', mtrkParams('hops'), [
+        {
+          to: `ok-${tag}@mtrk.relay.test`,
+          params: 'NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Ok+2Btag@Sender.Example',
+        },
+        { to: `w-${tag}@mtrkonly.relay.test`, params: 'NOTIFY=SUCCESS ORCPT=rfc822;w@mtrkonly.relay.test' },
+        { to: `x-${tag}@dsn.relay.test`, params: 'NOTIFY=FAILURE ORCPT=RFC822;x+2B1@dsn.relay.test' },
+        { to: `y-${tag}@plain.relay.test`, params: 'NOTIFY=NEVER ORCPT=rfc822;y@plain.relay.test' },
+        { to: `z-${tag}@tls.relay.test`, params: 'ORCPT=rfc822;z@tls.relay.test' },
+      ])
+      const [mtrk] = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<ok-${tag}@`))
+      const elapsed = Math.ceil((Date.now() - sent) / 1000)
+      assert.equal(
+        mtrk?.[1]?.replace(/:\d+$/, ''),
+        `MAIL FROM:<s@sender.example> ENVID=${envid('hops')} RET=HDRS MTRK=${B}`,
       )
-    }
-  })
+      const timeout = forwardedTimeout(mtrk?.[1])
+      assert.ok(
+        timeout !== null && timeout <= TIMEOUT && timeout >= TIMEOUT - elapsed - 1,
+        `MTRK-12: ${timeout}`,
+      )
+      assert.equal(
+        mtrk?.[2],
+        `RCPT TO:<ok-${tag}@mtrk.relay.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Ok+2Btag@Sender.Example`,
+      )
 
-  test('a second Haraka with this plugin (B) receives and records exactly what A forwards; A: transferred', async () => {
-    const sent = await send(a.smtpPort, 's@sender.example', mtrkParams('chain'), [
-      { to: `u-${tag}@b.relay.test`, params: 'NOTIFY=SUCCESS ORCPT=rfc822;U+2Bb@B.relay.test' },
-    ])
-    const [m] = await waitForMessages(storeB, decoded('chain'))
-    const elapsed = Math.ceil((Date.now() - sent) / 1000)
-    assert.equal(m?.envidXtext, envid('chain'), 'ENVID byte for byte (MTRK-17)')
-    assert.equal(m?.hash, B, 'B unchanged (MTRK-17)')
-    assert.ok(
-      m?.requestedTimeout && m.requestedTimeout <= TIMEOUT && m.requestedTimeout >= TIMEOUT - elapsed - 1,
-      `MTRK-12: remaining timeout ${m?.requestedTimeout}`,
-    )
-    assert.equal(m?.ret, 'HDRS')
-    assert.equal(m?.reportingMta, 'mx.b.test')
-    const atB = m?.recipients[0]
-    assert.equal(atB?.orcpt, 'rfc822;U+2Bb@B.relay.test', 'ORCPT byte for byte')
-    assert.equal(atB?.notify, 'SUCCESS')
-    await waitFor(
-      async () => (await storeB.lookup(decoded('chain')))[0]?.recipients[0]?.action === 'delivered',
-    )
-    const atA = await recipient('chain', `u-${tag}@b.relay.test`, (x) => x.action !== 'delayed')
-    assert.equal(atA.action, 'transferred')
-    assert.equal(atA.status, '2.4.0', 'ESC-3: B gave no enhanced code')
-    assert.equal(atA.remoteMta, 'mx.b.test')
-  })
+      // AMB-21: MTRK implies ENVID and ORCPT support, but NOTIFY and RET are DSN's alone.
+      const [mtrkOnly] = await peer.waitForSessions('mtrkonly', new RegExp(`RCPT TO:<w-${tag}@`))
+      assert.match(mtrkOnly?.[1] ?? '', /^MAIL FROM:<s@sender\.example> ENVID=\S+ MTRK=\S+$/)
+      assert.equal(mtrkOnly?.[2], `RCPT TO:<w-${tag}@mtrkonly.relay.test> ORCPT=rfc822;w@mtrkonly.relay.test`)
 
-  test('4xx then 2xx, and 5xx: per-recipient codes, Will-Retry-Until, the history, the timeout decremented on retry', async () => {
-    const from = `s-codes-${tag}@sender.example`
-    const sent = await send(a.smtpPort, from, mtrkParams('codes'), [
-      { to: `ok2-${tag}@mtrk.relay.test` },
-      { to: `defer-once-${tag}@mtrk.relay.test`, params: 'NOTIFY=DELAY' },
-      { to: `reject-${tag}@mtrk.relay.test` },
-    ])
-    const rejected = await recipient('codes', `reject-${tag}@mtrk.relay.test`, (x) => x.action === 'failed')
-    assert.equal(rejected.status, '5.1.1')
-    assert.equal(rejected.remoteMta, 'mx.mtrk.test')
-    assert.equal(rejected.willRetryUntil, null)
-    assert.deepEqual(
-      rejected.history.map((h) => [h.action, h.code, h.reply]),
-      [['failed', '550', '5.1.1 no such user here']],
-    )
+      const [dsn] = await peer.waitForSessions('dsn', new RegExp(`RCPT TO:<x-${tag}@`))
+      assert.deepEqual(dsn, [
+        'EHLO mx.a.test',
+        `MAIL FROM:<s@sender.example> ENVID=${envid('hops')} RET=HDRS`, // MTRK-15: no MTRK
+        `RCPT TO:<x-${tag}@dsn.relay.test> NOTIFY=FAILURE ORCPT=RFC822;x+2B1@dsn.relay.test`, // MTRK-16
+        'DATA',
+        'QUIT',
+      ])
+      const [plain] = await peer.waitForSessions('plain', new RegExp(`RCPT TO:<y-${tag}@`))
+      assert.deepEqual(plain, [
+        'EHLO mx.a.test',
+        'MAIL FROM:<s@sender.example>', // DSN-11, AMB-22: nothing
+        `RCPT TO:<y-${tag}@plain.relay.test>`,
+        'DATA',
+        'QUIT',
+      ])
+      const [tls] = await peer.waitForSessions('tls', new RegExp(`RCPT TO:<z-${tag}@`))
+      assert.deepEqual(tls?.slice(0, 3), ['EHLO mx.a.test', 'STARTTLS', 'EHLO mx.a.test'])
+      assert.match(
+        tls?.[3] ?? '',
+        new RegExp(` MTRK=${B.replace('/', '\\/')}:\\d+$`),
+        'learned from the EHLO after STARTTLS',
+      )
+      assert.equal(tls?.[4], `RCPT TO:<z-${tag}@tls.relay.test> ORCPT=rfc822;z@tls.relay.test`)
 
-    const delayed = await recipient(
-      'codes',
-      `defer-once-${tag}@mtrk.relay.test`,
-      (x) => x.action === 'delayed' && x.history.length > 0,
-    )
-    assert.equal(delayed.status, '4.2.1', 'ESC-3: the next hop enhanced code')
-    assert.equal(delayed.remoteMta, 'mx.mtrk.test')
-    assert.ok(delayed.lastAttempt && delayed.lastAttempt >= sent)
-    const schedule = RETRY_SECONDS * RETRIES * 1000
-    assert.ok(
-      delayed.willRetryUntil !== null &&
-        delayed.willRetryUntil >= sent + schedule - 1000 &&
-        delayed.willRetryUntil <= Date.now() + schedule,
-      `TSN-22: Will-Retry-Until from the retry schedule: ${delayed.willRetryUntil} vs sent ${sent}`,
-    )
-    assert.ok(delayed.keepUntil > (delayed.willRetryUntil ?? 0), 'MTRK-10')
-    assert.equal(delayed.history[0]?.code, '450')
+      // TSN-18, TSN-21, AMB-30, AMB-36: one state per recipient, each with its own next hop.
+      const expect = [
+        [`ok-${tag}@mtrk.relay.test`, 'transferred', '2.6.0', 'mx.mtrk.test'], // the hop's own enhanced code
+        [`w-${tag}@mtrkonly.relay.test`, 'transferred', '2.6.0', 'mx.mtrkonly.test'],
+        [`x-${tag}@dsn.relay.test`, 'relayed', '2.1.9', 'mx.dsn.test'],
+        [`y-${tag}@plain.relay.test`, 'relayed', '2.1.9', 'mx.plain.test'],
+        [`z-${tag}@tls.relay.test`, 'transferred', '2.6.0', 'mx.tls.test'],
+      ] as const
+      for (const [address, action, status, host] of expect) {
+        const r = await recipient('hops', address, (x) => x.action !== 'delayed')
+        assert.equal(r.action, action, address)
+        assert.equal(r.status, status, address)
+        assert.equal(r.remoteMta, host, address)
+        assert.ok(r.lastAttempt && r.lastAttempt >= sent, 'TSN-14: Last-Attempt-Date')
+        assert.equal(r.willRetryUntil, null, 'TSN-15: no longer queued here')
+        assert.deepEqual(
+          r.history.map((h) => [h.action, h.host, h.code]),
+          [[action, host, '250']],
+        )
+      }
+    }),
+  )
 
-    // Haraka's bounce for the rejected recipient: an untracked message, so no parameters and no record.
-    const [bounce] = await peer.waitForSessions('plain', new RegExp(`RCPT TO:<${from}>`))
-    assert.equal(bounce?.[1], 'MAIL FROM:<>')
-    assert.equal(bounce?.[2], `RCPT TO:<${from}>`)
+  test(
+    'a second Haraka with this plugin (B) receives and records exactly what A forwards; A: transferred',
+    explained(async () => {
+      const sent = await send(a.smtpPort, 's@sender.example', mtrkParams('chain'), [
+        { to: `u-${tag}@b.relay.test`, params: 'NOTIFY=SUCCESS ORCPT=rfc822;U+2Bb@B.relay.test' },
+      ])
+      const [m] = await waitForMessages(storeB, decoded('chain'))
+      const elapsed = Math.ceil((Date.now() - sent) / 1000)
+      assert.equal(m?.envidXtext, envid('chain'), 'ENVID byte for byte (MTRK-17)')
+      assert.equal(m?.hash, B, 'B unchanged (MTRK-17)')
+      assert.ok(
+        m?.requestedTimeout && m.requestedTimeout <= TIMEOUT && m.requestedTimeout >= TIMEOUT - elapsed - 1,
+        `MTRK-12: remaining timeout ${m?.requestedTimeout}`,
+      )
+      assert.equal(m?.ret, 'HDRS')
+      assert.equal(m?.reportingMta, 'mx.b.test')
+      const atB = m?.recipients[0]
+      assert.equal(atB?.orcpt, 'rfc822;U+2Bb@B.relay.test', 'ORCPT byte for byte')
+      assert.equal(atB?.notify, 'SUCCESS')
+      await waitFor(
+        async () => (await storeB.lookup(decoded('chain')))[0]?.recipients[0]?.action === 'delivered',
+      )
+      const atA = await recipient('chain', `u-${tag}@b.relay.test`, (x) => x.action !== 'delayed')
+      assert.equal(atA.action, 'transferred')
+      assert.equal(atA.status, '2.4.0', 'ESC-3: B gave no enhanced code')
+      assert.equal(atA.remoteMta, 'mx.b.test')
+    }),
+  )
 
-    const done = await recipient(
-      'codes',
-      `defer-once-${tag}@mtrk.relay.test`,
-      (x) => x.action === 'transferred',
-    )
-    assert.deepEqual(
-      done.history.map((h) => [h.action, h.status, h.code]),
-      [
-        ['delayed', '4.2.1', '450'],
-        ['transferred', '2.6.0', '250'],
-      ],
-    )
-    assert.equal(done.willRetryUntil, null)
-    const sessions = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<defer-once-${tag}@`), 2)
-    const [first, second] = sessions.map((s) => forwardedTimeout(s[1]))
-    assert.ok(
-      first && second && second <= first - RETRY_SECONDS + 1 && second < first,
-      `MTRK-12 on retry: ${first} then ${second}`,
-    )
-    assert.equal(sessions[1]?.[2], `RCPT TO:<defer-once-${tag}@mtrk.relay.test> NOTIFY=DELAY`)
+  test(
+    '4xx then 2xx, and 5xx: per-recipient codes, Will-Retry-Until, the history, the timeout decremented on retry',
+    explained(async () => {
+      const from = `s-codes-${tag}@sender.example`
+      const sent = await send(a.smtpPort, from, mtrkParams('codes'), [
+        { to: `ok2-${tag}@mtrk.relay.test` },
+        { to: `defer-once-${tag}@mtrk.relay.test`, params: 'NOTIFY=DELAY' },
+        { to: `reject-${tag}@mtrk.relay.test` },
+      ])
+      const rejected = await recipient('codes', `reject-${tag}@mtrk.relay.test`, (x) => x.action === 'failed')
+      assert.equal(rejected.status, '5.1.1')
+      assert.equal(rejected.remoteMta, 'mx.mtrk.test')
+      assert.equal(rejected.willRetryUntil, null)
+      assert.deepEqual(
+        rejected.history.map((h) => [h.action, h.code, h.reply]),
+        [['failed', '550', '5.1.1 no such user here']],
+      )
 
-    const [m] = await storeA.lookup(decoded('codes'))
-    assert.equal(m?.recipients.length, 3, 'the bounce was not recorded as this message')
-    assert.equal((await recipient('codes', `reject-${tag}@mtrk.relay.test`, () => true)).history.length, 1)
-    assert.equal((await recipient('codes', `ok2-${tag}@mtrk.relay.test`, () => true)).action, 'transferred')
-  })
+      const delayed = await recipient(
+        'codes',
+        `defer-once-${tag}@mtrk.relay.test`,
+        (x) => x.action === 'delayed' && x.history.length > 0,
+      )
+      assert.equal(delayed.status, '4.2.1', 'ESC-3: the next hop enhanced code')
+      assert.equal(delayed.remoteMta, 'mx.mtrk.test')
+      assert.ok(delayed.lastAttempt && delayed.lastAttempt >= sent)
+      const schedule = RETRY_SECONDS * RETRIES * 1000
+      assert.ok(
+        delayed.willRetryUntil !== null &&
+          delayed.willRetryUntil >= sent + schedule - 1000 &&
+          delayed.willRetryUntil <= Date.now() + schedule,
+        `TSN-22: Will-Retry-Until from the retry schedule: ${delayed.willRetryUntil} vs sent ${sent}`,
+      )
+      assert.ok(delayed.keepUntil > (delayed.willRetryUntil ?? 0), 'MTRK-10')
+      assert.equal(delayed.history[0]?.code, '450')
 
-  test('whole-message failures: a refused message, an unreachable next hop, retries exhausted', async () => {
-    const refused = await recipient(
-      'slow',
-      `refuse-data-${tag}@mtrk.relay.test`,
-      (x) => x.action === 'failed',
-    )
-    assert.equal(refused.status, '5.6.0')
-    assert.equal(refused.remoteMta, 'mx.mtrk.test')
-    assert.deepEqual(
-      refused.history.map((h) => [h.code, h.reply]),
-      [['554', '5.6.0 content refused']],
-    )
+      // Haraka's bounce for the rejected recipient: an untracked message, so no parameters and no record.
+      const [bounce] = await peer.waitForSessions('plain', new RegExp(`RCPT TO:<${from}>`))
+      assert.equal(bounce?.[1], 'MAIL FROM:<>')
+      assert.equal(bounce?.[2], `RCPT TO:<${from}>`)
 
-    // TSN-13, TSN-22: no host reached, so no Remote-MTA; 4.0.0 without a reply code (ESC-3).
-    const unreachable = await recipient(
-      'slow',
-      `u-${tag}@closed.relay.test`,
-      (x) => x.action === 'failed',
-      30000,
-    )
-    assert.deepEqual(
-      unreachable.history.map((h) => [h.action, h.status, h.host ?? null]),
-      [
-        ['delayed', '4.0.0', null],
-        ['delayed', '4.0.0', null],
-        ['failed', '5.0.0', null],
-      ],
-    )
-    assert.equal(unreachable.remoteMta, null)
-    assert.match(unreachable.history[0]?.reply ?? '', /Tried all MXs/)
+      const done = await recipient(
+        'codes',
+        `defer-once-${tag}@mtrk.relay.test`,
+        (x) => x.action === 'transferred',
+      )
+      assert.deepEqual(
+        done.history.map((h) => [h.action, h.status, h.code]),
+        [
+          ['delayed', '4.2.1', '450'],
+          ['transferred', '2.6.0', '250'],
+        ],
+      )
+      assert.equal(done.willRetryUntil, null)
+      const sessions = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<defer-once-${tag}@`), 2)
+      const [first, second] = sessions.map((s) => forwardedTimeout(s[1]))
+      assert.ok(
+        first && second && second <= first - RETRY_SECONDS + 1 && second < first,
+        `MTRK-12 on retry: ${first} then ${second}`,
+      )
+      assert.equal(sessions[1]?.[2], `RCPT TO:<defer-once-${tag}@mtrk.relay.test> NOTIFY=DELAY`)
 
-    const exhausted = await recipient(
-      'slow',
-      `defer-${tag}@dsn.relay.test`,
-      (x) => x.action === 'failed',
-      30000,
-    )
-    assert.deepEqual(
-      exhausted.history.map((h) => [h.action, h.status, h.code]),
-      [
-        ['delayed', '4.3.0', '451'],
-        ['delayed', '4.3.0', '451'],
-        ['failed', '5.3.0', '451'], // retries exhausted: Haraka's own 4 -> 5
-      ],
-    )
-    assert.equal(exhausted.remoteMta, 'mx.dsn.test')
-    assert.equal(exhausted.willRetryUntil, null)
-    assert.ok(exhausted.lastAttempt && exhausted.lastAttempt >= slowSent + RETRIES * RETRY_SECONDS * 1000)
-  })
+      const [m] = await storeA.lookup(decoded('codes'))
+      assert.equal(m?.recipients.length, 3, 'the bounce was not recorded as this message')
+      assert.equal((await recipient('codes', `reject-${tag}@mtrk.relay.test`, () => true)).history.length, 1)
+      assert.equal((await recipient('codes', `ok2-${tag}@mtrk.relay.test`, () => true)).action, 'transferred')
+    }),
+  )
 
-  test('MTRK-18..20, TSN-19, TSN-20: a single-recipient alias is a hop; a list gets nothing and is reported expanded', async () => {
-    await send(a.smtpPort, 's@sender.example', mtrkParams('alias'), [
-      { to: `single-${tag}@local.test`, params: 'NOTIFY=SUCCESS' },
-    ])
-    const [hop] = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<one-${tag}@`))
-    assert.match(hop?.[1] ?? '', new RegExp(`ENVID=${envid('alias').replace('+', '\\+')} RET=HDRS MTRK=`))
-    assert.equal(
-      hop?.[2],
-      `RCPT TO:<one-${tag}@mtrk.relay.test> NOTIFY=SUCCESS ORCPT=rfc822;single-${tag}@local.test`,
-    )
-    const one = await recipient('alias', `one-${tag}@mtrk.relay.test`, (x) => x.action === 'transferred')
-    assert.equal(
-      one.orcpt,
-      `rfc822;single-${tag}@local.test`,
-      'Original-Recipient: the address the sender used',
-    )
-    assert.equal((await storeA.lookup(decoded('alias')))[0]?.recipients.length, 1)
+  test(
+    'whole-message failures: a refused message, an unreachable next hop, retries exhausted',
+    explained(async () => {
+      const refused = await recipient(
+        'slow',
+        `refuse-data-${tag}@mtrk.relay.test`,
+        (x) => x.action === 'failed',
+      )
+      assert.equal(refused.status, '5.6.0')
+      assert.equal(refused.remoteMta, 'mx.mtrk.test')
+      assert.deepEqual(
+        refused.history.map((h) => [h.code, h.reply]),
+        [['554', '5.6.0 content refused']],
+      )
 
-    await send(a.smtpPort, 's@sender.example', mtrkParams('list'), [
-      { to: `list-${tag}@local.test`, params: `NOTIFY=SUCCESS ORCPT=rfc822;List-${tag}@local.test` },
-    ])
-    const [m1] = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<m1-${tag}@`))
-    const [m2] = await peer.waitForSessions('dsn', new RegExp(`RCPT TO:<m2-${tag}@`))
-    assert.deepEqual(m1?.slice(1, 3), ['MAIL FROM:<s@sender.example>', `RCPT TO:<m1-${tag}@mtrk.relay.test>`])
-    assert.deepEqual(m2?.slice(1, 3), ['MAIL FROM:<s@sender.example>', `RCPT TO:<m2-${tag}@dsn.relay.test>`])
-    const [m] = await storeA.lookup(decoded('list'))
-    assert.deepEqual(
-      m?.recipients.map((r) => [r.address, r.orcpt, r.action, r.status]),
-      [[`list-${tag}@local.test`, `rfc822;List-${tag}@local.test`, 'expanded', '2.5.0']],
-      'the list is reported, its members never',
-    )
-  })
+      // TSN-13, TSN-22: no host reached, so no Remote-MTA; 4.0.0 without a reply code (ESC-3).
+      const unreachable = await recipient(
+        'slow',
+        `u-${tag}@closed.relay.test`,
+        (x) => x.action === 'failed',
+        30000,
+      )
+      assert.deepEqual(
+        unreachable.history.map((h) => [h.action, h.status, h.host ?? null]),
+        [
+          ['delayed', '4.0.0', null],
+          ['delayed', '4.0.0', null],
+          ['failed', '5.0.0', null],
+        ],
+      )
+      assert.equal(unreachable.remoteMta, null)
+      assert.match(unreachable.history[0]?.reply ?? '', /Tried all MXs/)
 
-  test('a restart while a message is deferred: the queue file keeps the note, retry forwards and records', async () => {
-    const address = `defer-once-restart-${tag}@mtrk.relay.test`
-    await send(a.smtpPort, 's@sender.example', mtrkParams('restart'), [
-      { to: address, params: 'ORCPT=rfc822;Restart@sender.example' },
-    ])
-    await recipient('restart', address, (x) => x.action === 'delayed' && x.history.length === 1)
-    await a.stop()
-    // What survives the restart is the queue file, whose header carries transaction.notes (haraka.md §0.3).
-    const queued = queueFiles(a.dir).find((f) => f.todo.rcpt_to.some((r) => r.original === `<${address}>`))
-    const note = queued?.todo.notes.mtrk as TrackingNote | undefined
-    assert.equal(note?.track?.hash, B)
-    assert.equal(note?.envid, envid('restart'))
-    assert.equal(note?.rcpts[address]?.orcpt, 'rfc822;Restart@sender.example')
-    // Haraka waits out the retry interval twice when it loads a file not yet due; starting once it is due saves that.
-    await waitFor(
-      () => Date.now() >= (queued?.nextAttempt ?? 0),
-      RETRY_SECONDS * 1000 + 1000,
-      'the retry time',
-    )
-    await a.start()
-    const done = await recipient('restart', address, (x) => x.action === 'transferred', 30000)
-    assert.deepEqual(
-      done.history.map((h) => h.action),
-      ['delayed', 'transferred'],
-    )
-    const sessions = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<${address}>`), 2)
-    const [first, second] = sessions.map((s) => forwardedTimeout(s[1]))
-    assert.ok(first && second && second < first, `after the restart: ${first} then ${second}`)
-    assert.equal(sessions[1]?.[2], `RCPT TO:<${address}> ORCPT=rfc822;Restart@sender.example`)
-  })
+      const exhausted = await recipient(
+        'slow',
+        `defer-${tag}@dsn.relay.test`,
+        (x) => x.action === 'failed',
+        30000,
+      )
+      assert.deepEqual(
+        exhausted.history.map((h) => [h.action, h.status, h.code]),
+        [
+          ['delayed', '4.3.0', '451'],
+          ['delayed', '4.3.0', '451'],
+          ['failed', '5.3.0', '451'], // retries exhausted: Haraka's own 4 -> 5
+        ],
+      )
+      assert.equal(exhausted.remoteMta, 'mx.dsn.test')
+      assert.equal(exhausted.willRetryUntil, null)
+      assert.ok(exhausted.lastAttempt && exhausted.lastAttempt >= slowSent + RETRIES * RETRY_SECONDS * 1000)
+    }),
+  )
+
+  test(
+    'MTRK-18..20, TSN-19, TSN-20: a single-recipient alias is a hop; a list gets nothing and is reported expanded',
+    explained(async () => {
+      await send(a.smtpPort, 's@sender.example', mtrkParams('alias'), [
+        { to: `single-${tag}@local.test`, params: 'NOTIFY=SUCCESS' },
+      ])
+      const [hop] = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<one-${tag}@`))
+      assert.match(hop?.[1] ?? '', new RegExp(`ENVID=${envid('alias').replace('+', '\\+')} RET=HDRS MTRK=`))
+      assert.equal(
+        hop?.[2],
+        `RCPT TO:<one-${tag}@mtrk.relay.test> NOTIFY=SUCCESS ORCPT=rfc822;single-${tag}@local.test`,
+      )
+      const one = await recipient('alias', `one-${tag}@mtrk.relay.test`, (x) => x.action === 'transferred')
+      assert.equal(
+        one.orcpt,
+        `rfc822;single-${tag}@local.test`,
+        'Original-Recipient: the address the sender used',
+      )
+      assert.equal((await storeA.lookup(decoded('alias')))[0]?.recipients.length, 1)
+
+      await send(a.smtpPort, 's@sender.example', mtrkParams('list'), [
+        { to: `list-${tag}@local.test`, params: `NOTIFY=SUCCESS ORCPT=rfc822;List-${tag}@local.test` },
+      ])
+      const [m1] = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<m1-${tag}@`))
+      const [m2] = await peer.waitForSessions('dsn', new RegExp(`RCPT TO:<m2-${tag}@`))
+      assert.deepEqual(m1?.slice(1, 3), [
+        'MAIL FROM:<s@sender.example>',
+        `RCPT TO:<m1-${tag}@mtrk.relay.test>`,
+      ])
+      assert.deepEqual(m2?.slice(1, 3), [
+        'MAIL FROM:<s@sender.example>',
+        `RCPT TO:<m2-${tag}@dsn.relay.test>`,
+      ])
+      const [m] = await storeA.lookup(decoded('list'))
+      assert.deepEqual(
+        m?.recipients.map((r) => [r.address, r.orcpt, r.action, r.status]),
+        [[`list-${tag}@local.test`, `rfc822;List-${tag}@local.test`, 'expanded', '2.5.0']],
+        'the list is reported, its members never',
+      )
+    }),
+  )
+
+  test(
+    'a restart while a message is deferred: the queue file keeps the note, retry forwards and records',
+    explained(async () => {
+      const address = `defer-once-restart-${tag}@mtrk.relay.test`
+      await send(a.smtpPort, 's@sender.example', mtrkParams('restart'), [
+        { to: address, params: 'ORCPT=rfc822;Restart@sender.example' },
+      ])
+      await recipient('restart', address, (x) => x.action === 'delayed' && x.history.length === 1)
+      await a.stop()
+      // What survives the restart is the queue file, whose header carries transaction.notes (haraka.md §0.3).
+      const queued = queueFiles(a.dir).find((f) => f.todo.rcpt_to.some((r) => r.original === `<${address}>`))
+      const note = queued?.todo.notes.mtrk as TrackingNote | undefined
+      assert.equal(note?.track?.hash, B)
+      assert.equal(note?.envid, envid('restart'))
+      assert.equal(note?.rcpts[address]?.orcpt, 'rfc822;Restart@sender.example')
+      // Haraka waits out the retry interval twice when it loads a file not yet due; starting once it is due saves that.
+      await waitFor(
+        () => Date.now() >= (queued?.nextAttempt ?? 0),
+        RETRY_SECONDS * 1000 + 1000,
+        'the retry time',
+      )
+      await a.start()
+      const done = await recipient('restart', address, (x) => x.action === 'transferred', 30000)
+      assert.deepEqual(
+        done.history.map((h) => h.action),
+        ['delayed', 'transferred'],
+      )
+      const sessions = await peer.waitForSessions('mtrk', new RegExp(`RCPT TO:<${address}>`), 2)
+      const [first, second] = sessions.map((s) => forwardedTimeout(s[1]))
+      assert.ok(first && second && second < first, `after the restart: ${first} then ${second}`)
+      assert.equal(sessions[1]?.[2], `RCPT TO:<${address}> ORCPT=rfc822;Restart@sender.example`)
+    }),
+  )
 }
