@@ -1,6 +1,8 @@
 // The part of Haraka 3.3's plugin API this plugin uses, typed. Haraka ships no types; these describe what
 // ../shared/spec/haraka.md verified, and nothing more.
 
+import type { EnvelopeAddress } from '../model/note'
+
 export interface HarakaLogger {
   logdebug(...args: unknown[]): void
   loginfo(...args: unknown[]): void
@@ -30,10 +32,7 @@ export interface HarakaPlugin extends HarakaLogger {
 }
 
 /** @haraka/email-address Address: `address` is a getter (haraka.md §0.2); `host` is lower-case ASCII. */
-export interface HarakaAddress {
-  user: string
-  host: string
-  readonly address: string
+export interface HarakaAddress extends EnvelopeAddress {
   isNull(): boolean
 }
 

@@ -1,5 +1,5 @@
 // The Haraka adapter: hook methods copied onto Haraka's Plugin instance (Haraka copies a package's enumerable
-// exports, haraka.md §6). Each hook is thin: parse with src/esmtp, build writes with ./tracking, hand them to the
+// exports, haraka.md §6). Each hook is thin: parse with src/esmtp, build writes with src/model, hand them to the
 // store without waiting. Nothing here may delay or refuse mail because of tracking (DSN-2, DSN-4).
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
@@ -12,10 +12,11 @@ import {
 } from '../esmtp/params'
 import { acceptPaddedCertifiers } from '../haraka/inbound'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '../haraka/types'
+import { ensureNote, rcptKey, readNote } from '../model/note'
+import { effectiveRetention } from '../model/retention'
+import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
 import { type Addressed, noteRedirection } from '../relay/redirect'
-import { effectiveRetention } from '../store/retention'
 import { encodeBase64 } from '../util/base64'
-import { ensureNote, rcptKey, readNote } from './note'
 import { registerRelaying } from './relay'
 import {
   EARLY,
@@ -27,7 +28,6 @@ import {
   storeOf,
   writeContext,
 } from './state'
-import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from './tracking'
 
 /** RFC 3461 §5.4 and RFC 3885 §2(5) ask for ≥ 1036-character RCPT and ≥ 1100-character MAIL lines (AMB-20). */
 const MIN_LINE_LENGTH = 1100

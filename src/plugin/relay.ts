@@ -13,12 +13,12 @@ import type {
   Next,
   OutboundRecipient,
 } from '../haraka/types'
+import { fromExpansion, rcptKey, readNote, recipientNote } from '../model/note'
+import { isTracked, type Tracked } from '../model/tracking'
 import { mailParams, rcptParams } from '../relay/forwarding'
 import { type AttemptResult, giveUpTime, outcomeWrite, type RecipientReport } from '../relay/outcome'
 import type { Forwarder, HopRecord } from '../relay/session'
-import { fromExpansion, rcptKey, readNote, recipientNote } from './note'
 import { EARLY, type MtrkPlugin, recordAfter, state, writeContext } from './state'
-import { isTracked, type Tracked } from './tracking'
 
 export function registerRelaying(plugin: MtrkPlugin): void {
   const ok = installOutboundSeam(

@@ -9,12 +9,13 @@ import type { ParamPolicy } from '../esmtp/params'
 import { queueLifetime } from '../haraka/outbound'
 import { harakaTlsProvider } from '../haraka/tls'
 import type { HarakaPlugin, Next } from '../haraka/types'
-import { createChainer } from '../mtqp/chain'
-import { MtqpServer } from '../mtqp/server'
-import type { ChainFn } from '../mtqp/session'
+import type { RecordWrite } from '../model/records'
+import type { WriteContext } from '../model/tracking'
+import { MtqpServer } from '../server/server'
+import type { ChainFn } from '../server/session'
 import { createRedisClient } from '../store/redis'
-import { type RecordWrite, TrackingStore } from '../store/store'
-import type { WriteContext } from './tracking'
+import { TrackingStore } from '../store/store'
+import { createChainer } from './chain'
 
 /**
  * Our hooks run before other plugins' (lower priority runs first): a plugin that accepts a recipient with OK ends the

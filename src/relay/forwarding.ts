@@ -1,5 +1,5 @@
 // Which MAIL/RCPT parameters go on to a next hop (RFC 3885 §3.3, RFC 3461 §5.2). Pure: the clock is passed in.
-import { fromExpansion, type RecipientNote, type TrackingNote } from '../plugin/note'
+import { fromExpansion, type RecipientNote, type TrackingNote } from '../model/note'
 
 /** What a next hop advertised in its EHLO/LHLO reply, on the connection that carries the message. */
 export interface NextHop {

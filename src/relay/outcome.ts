@@ -1,15 +1,15 @@
 // From one delivery attempt's result to store writes, per recipient (TSN-13..15, TSN-18, TSN-21, TSN-22, ESC-3).
 // Pure: the clock, the retry schedule and the attempt's identity are passed in.
+
+import type { Attempt, RecipientEvent, RecordWrite } from '../model/records'
+import { keepUntil } from '../model/retention'
 import {
   type AcceptedRecipient,
   baseRecipient,
   messageHeader,
   type Tracked,
   type WriteContext,
-} from '../plugin/tracking'
-import type { Attempt } from '../store/model'
-import { keepUntil } from '../store/retention'
-import type { RecipientEvent, RecordWrite } from '../store/store'
+} from '../model/tracking'
 import type { Action } from '../tsn/types'
 
 /** How an attempt ended for the recipients it reports. */

@@ -1,7 +1,7 @@
 // Aliases, forwarding and lists (RFC 3885 §3.3, RFC 3461 §5.2.7): what a received recipient became once every rcpt
 // hook ran (Haraka's aliases plugin replaces it in transaction.rcpt_to). Pure: it only updates the note.
 import { encodeXtext, isPrintableAscii } from '../esmtp/xtext'
-import { recipientNote, type TrackingNote } from '../plugin/note'
+import { recipientNote, type TrackingNote } from '../model/note'
 
 export interface Addressed {
   key: string

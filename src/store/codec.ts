@@ -1,9 +1,8 @@
 // Records as JSON in Redis. Decoding checks every field: a reply from Redis is input like any other, and a record
 // written by another version or by hand must be skipped, never crash a TRACK.
-import { isAction } from '../tsn/types'
-import type { Attempt, StoredMessage, StoredRecipient } from './model'
 
-export type MessageHeader = Omit<StoredMessage, 'recipients'>
+import type { Attempt, MessageHeader, StoredRecipient } from '../model/records'
+import { isAction } from '../tsn/types'
 
 type Json = Record<string, unknown>
 

@@ -2,37 +2,10 @@
 // Redis. All data of one envid lives in one hash, so every operation is a single-key, single-round-trip command that
 // works unchanged on standalone Redis, Sentinel and Cluster.
 import { createHash } from 'node:crypto'
-import { decodeMessage, decodeRecipient, type MessageHeader } from './codec'
-import type { Attempt, StoredMessage, StoredRecipient } from './model'
+import type { RecordWrite, StoredMessage, StoredRecipient } from '../model/records'
+import { decodeMessage, decodeRecipient } from './codec'
 import type { RedisClient } from './redis'
 import { RECORD_SCRIPT } from './scripts'
-
-/** The fields of a recipient an event may change. */
-export type RecipientPatch = Partial<
-  Pick<StoredRecipient, 'action' | 'status' | 'remoteMta' | 'lastAttempt' | 'willRetryUntil' | 'keepUntil'>
->
-
-export interface RecipientEvent {
-  /** ms since the epoch the event happened; orders events (a late older event never undoes a newer one). */
-  at: number
-  patch: RecipientPatch
-  attempt: Attempt
-}
-
-export interface RecipientWrite {
-  /** The recipient's key within the message: its address with the domain lower-cased. */
-  key: string
-  /** The record to create when the store has none yet (the write may arrive before the acceptance record). */
-  base: StoredRecipient
-  event?: RecipientEvent
-}
-
-export interface RecordWrite {
-  message: MessageHeader
-  recipients: RecipientWrite[]
-  /** ms since the epoch */
-  now: number
-}
 
 export interface StoreLog {
   info(msg: string): void

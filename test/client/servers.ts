@@ -2,9 +2,9 @@
 // behaviour the real one never shows (odd replies, silence).
 import { createServer, type Server, type Socket } from 'node:net'
 import { parseConfig } from '../../src/config/config'
-import { MtqpServer } from '../../src/mtqp/server'
-import type { ChainFn } from '../../src/mtqp/session'
-import type { StoredMessage, StoredRecipient } from '../../src/store/model'
+import type { StoredMessage, StoredRecipient } from '../../src/model/records'
+import { MtqpServer } from '../../src/server/server'
+import type { ChainFn } from '../../src/server/session'
 import type { TestCertificate } from '../helpers/cert'
 import { message, recipient } from '../store/fixtures'
 

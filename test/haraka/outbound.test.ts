@@ -15,7 +15,7 @@ import {
   seamPrototype,
 } from '../../src/haraka/outbound'
 import type { HarakaPlugin, HMailItem } from '../../src/haraka/types'
-import type { TrackingNote } from '../../src/plugin/note'
+import type { TrackingNote } from '../../src/model/note'
 import { mailParams, type NextHop, rcptParams } from '../../src/relay/forwarding'
 import { Address, REPO } from '../helpers/haraka'
 

@@ -1,5 +1,5 @@
 import { parseConfig } from '../../src/config/config'
-import type { StoredMessage } from '../../src/store/model'
+import type { StoredMessage } from '../../src/model/records'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
 import { waitFor } from './ports'

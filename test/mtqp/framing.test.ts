@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { type FramedLine, LineDecoder, MAX_LINE_OCTETS, OVERLONG_HEAD_OCTETS } from '../../src/mtqp/framing'
-import { cutAt, feed, feedThreeWays } from './chunking'
+import { cutAt, feed, feedThreeWays } from '../helpers/chunking'
 
 const decoder = (max?: number) => () => new LineDecoder(max === undefined ? {} : { maxLineOctets: max })
 const line = (l: string, eol: 'crlf' | 'lf' = 'crlf', printable = true): FramedLine => ({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { formatGreeting, type Greeting, greetingResponse, parseGreeting } from '../../src/mtqp/greeting'
 import { type MtqpResponse, parseResponse, ResponseDecoder } from '../../src/mtqp/response'
-import { feedThreeWays } from './chunking'
+import { feedThreeWays } from '../helpers/chunking'
 
 /** Decode a wire greeting, then interpret it. */
 function greet(wire: string) {

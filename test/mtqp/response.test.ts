@@ -11,7 +11,7 @@ import {
 } from '../../src/mtqp/response'
 import type { Result } from '../../src/util/result'
 import { TV7_LINES } from '../fixtures/tv7'
-import { cutAt, feed, feedThreeWays } from './chunking'
+import { cutAt, feed, feedThreeWays } from '../helpers/chunking'
 
 const dec =
   (opts = {}) =>

@@ -12,10 +12,11 @@ import {
   makeConnection,
 } from 'haraka-test-fixtures'
 import type { HMailItem, OutboundRecipient } from '../../src/haraka/types'
-import type { TrackingNote } from '../../src/plugin/note'
+import type { TrackingNote } from '../../src/model/note'
+import type { RecordWrite } from '../../src/model/records'
 import { forwarderFor } from '../../src/plugin/relay'
 import type { MtrkPlugin } from '../../src/plugin/state'
-import type { RecordWrite, TrackingStore } from '../../src/store/store'
+import type { TrackingStore } from '../../src/store/store'
 import { fixturePlugin } from '../helpers/fixtures'
 import { Address } from '../helpers/haraka'
 

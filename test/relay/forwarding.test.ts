@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import type { TrackingNote } from '../../src/plugin/note'
+import type { TrackingNote } from '../../src/model/note'
 import { mailParams, type NextHop, rcptParams, remainingTimeout } from '../../src/relay/forwarding'
 
 const B = 'VheLhqV/rCKJmplkGFwsyW59pYk'

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { attemptId } from '../../src/haraka/outbound'
 import type { HMailItem } from '../../src/haraka/types'
-import { acceptanceWrite, type Tracked } from '../../src/plugin/tracking'
+import { acceptanceWrite, type Tracked } from '../../src/model/tracking'
 import {
   type AttemptResult,
   type OutcomeContext,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import type { Tracked } from '../../src/plugin/tracking'
+import type { Tracked } from '../../src/model/tracking'
 import {
   type AttemptResult,
   classify,

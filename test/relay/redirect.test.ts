@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { decodeXtext } from '../../src/esmtp/xtext'
-import type { TrackingNote } from '../../src/plugin/note'
+import type { TrackingNote } from '../../src/model/note'
 import { noteRedirection, orcptFor } from '../../src/relay/redirect'
 
 function note(rcpts: TrackingNote['rcpts'] = {}): TrackingNote {

@@ -1,5 +1,4 @@
-import type { MessageHeader } from '../../src/store/codec'
-import type { StoredRecipient } from '../../src/store/model'
+import type { MessageHeader, StoredRecipient } from '../../src/model/records'
 
 export function message(over: Partial<MessageHeader> = {}): MessageHeader {
   return {

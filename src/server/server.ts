@@ -20,7 +20,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { createSecureContext, type SecureContext, type SecureContextOptions, TLSSocket } from 'node:tls'
 import type { MtqpConfig } from '../config/config'
 import type { Endpoint } from '../config/listen'
-import { LineDecoder } from './framing'
+import { LineDecoder } from '../mtqp/framing'
 import { clientKey, FailedTrackBudget } from './limits'
 import {
   type ChainFn,
@@ -48,7 +48,7 @@ export interface MtqpServerOptions {
   now?: () => number
   /** Default crypto.randomBytes. */
   randomBytes?: (n: number) => Uint8Array
-  /** Makes this server a chaining gateway (MTQP-30); see src/mtqp/chain.ts. */
+  /** Makes this server a chaining gateway (MTQP-30); see src/plugin/chain.ts. */
   chain?: ChainFn
 }
 

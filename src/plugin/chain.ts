@@ -18,9 +18,9 @@ import { followFrom, type Hop, hostKey, referrals } from '../client/follow'
 import { mtqpQuerier, type QuerierOptions } from '../client/querier'
 import { TofuMemory } from '../client/tofu'
 import type { Querier } from '../client/types'
+import type { ChainFn, MtqpLog } from '../server/session'
 import type { TrackingStatus, TypedValue } from '../tsn/types'
 import { formatTrackingStatus } from '../tsn/writer'
-import type { ChainFn, MtqpLog } from './session'
 
 export interface ChainerOptions {
   /** This server's Reporting-MTA name: where every chain starts, and where a loop would come back to. */

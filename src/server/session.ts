@@ -20,15 +20,15 @@
 
 import type { MtqpConfig } from '../config/config'
 import { decodeXtext } from '../esmtp/xtext'
-import type { StoredMessage } from '../store/model'
+import type { StoredMessage } from '../model/records'
+import type { BadCommand, StarttlsCommand, TrackCommand } from '../mtqp/command'
+import { parseCommand } from '../mtqp/command'
+import type { FramedLine } from '../mtqp/framing'
+import { greetingResponse } from '../mtqp/greeting'
+import { formatResponse, type MtqpResponse } from '../mtqp/response'
 import type { TrackingStatus } from '../tsn/types'
 import { boundaryFromBytes, formatTrackingBody } from '../tsn/writer'
-import type { BadCommand, StarttlsCommand, TrackCommand } from './command'
-import { parseCommand } from './command'
-import type { FramedLine } from './framing'
-import { greetingResponse } from './greeting'
 import { buildReport } from './report'
-import { formatResponse, type MtqpResponse } from './response'
 import { matchesCertificateName, tlsVersionAtLeast } from './tls'
 
 /** What the transport must do. `start-tls` also means: drop any plaintext received but not yet framed (MTQP-26). */

@@ -1,4 +1,5 @@
-// What the tracking store keeps per message and per recipient (HRK-6). Pure data, JSON-serialisable.
+// What the tracking store keeps per message and per recipient (HRK-6), and the writes that change it. Pure data,
+// JSON-serialisable.
 import type { Action } from '../tsn/types'
 
 /** One delivery attempt or state change of a recipient, kept in a bounded history for the admin view. */
@@ -58,4 +59,34 @@ export interface StoredMessage {
   /** The RET parameter as received, or null. */
   ret: string | null
   recipients: StoredRecipient[]
+}
+
+/** A message's record without its recipients: what a write carries and what the store decodes per message. */
+export type MessageHeader = Omit<StoredMessage, 'recipients'>
+
+/** The fields of a recipient an event may change. */
+export type RecipientPatch = Partial<
+  Pick<StoredRecipient, 'action' | 'status' | 'remoteMta' | 'lastAttempt' | 'willRetryUntil' | 'keepUntil'>
+>
+
+export interface RecipientEvent {
+  /** ms since the epoch the event happened; orders events (a late older event never undoes a newer one). */
+  at: number
+  patch: RecipientPatch
+  attempt: Attempt
+}
+
+export interface RecipientWrite {
+  /** The recipient's key within the message: its address with the domain lower-cased. */
+  key: string
+  /** The record to create when the store has none yet (the write may arrive before the acceptance record). */
+  base: StoredRecipient
+  event?: RecipientEvent
+}
+
+export interface RecordWrite {
+  message: MessageHeader
+  recipients: RecipientWrite[]
+  /** ms since the epoch */
+  now: number
 }

@@ -5,7 +5,7 @@ import {
   matchesCertificateName,
   newerTlsVersion,
   tlsVersionAtLeast,
-} from '../../src/mtqp/tls'
+} from '../../src/server/tls'
 import { makeCertificate } from '../helpers/cert'
 
 const cert = makeCertificate()

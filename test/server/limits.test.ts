@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { clientKey, FailedTrackBudget } from '../../src/mtqp/limits'
+import { clientKey, FailedTrackBudget } from '../../src/server/limits'
 
 test('clientKey: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
   const cases: Array<[string, string]> = [

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { QuerierOptions } from '../../src/client/querier'
 import type { Querier } from '../../src/client/types'
-import { createChainer } from '../../src/mtqp/chain'
+import { createChainer } from '../../src/plugin/chain'
 import { answered, fakeNetwork, part, REQUEST, rcpt } from '../client/fixtures'
 
 const OWN = [

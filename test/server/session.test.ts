@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import type { StoredMessage, StoredRecipient } from '../../src/model/records'
 import { parseCommand } from '../../src/mtqp/command'
 import { LineDecoder } from '../../src/mtqp/framing'
-import { FailedTrackBudget } from '../../src/mtqp/limits'
 import { ResponseDecoder } from '../../src/mtqp/response'
+import { FailedTrackBudget } from '../../src/server/limits'
 import {
   type ChainFn,
   type ChainRequest,
@@ -15,10 +16,9 @@ import {
   type SessionConfig,
   type SessionOptions,
   type TrackBudget,
-} from '../../src/mtqp/session'
-import type { StoredMessage, StoredRecipient } from '../../src/store/model'
+} from '../../src/server/session'
+import { feedThreeWaysAsync } from '../helpers/chunking'
 import { message, recipient } from '../store/fixtures'
-import { feedThreeWaysAsync } from './chunking'
 
 const ARRIVAL = Date.UTC(2001, 0, 1, 20, 15, 15) // Mon, 1 Jan 2001 15:15:15 -0500, the RFC 3887 examples' date
 const NOW = ARRIVAL + 3600_000

@@ -1,6 +1,17 @@
 // What the plugin keeps in transaction.notes.mtrk. Haraka persists transaction notes into the outbound queue file
 // (haraka.md §0.3), so this is also what survives a restart for relaying; it is re-checked when read back.
-import type { HarakaAddress, HarakaNotes } from '../haraka/types'
+
+/** The parts of an envelope address the model reads (Haraka's Address has them; src/haraka adds the rest). */
+export interface EnvelopeAddress {
+  user: string
+  /** The domain in lower-case ASCII, or empty for a bare local part (postmaster). */
+  host: string
+  /** As received (case preserved). */
+  readonly address: string
+}
+
+/** A transaction's notes: Haraka's transaction.notes, or the copy kept in a queue file. */
+export type Notes = Record<string, unknown>
 
 export interface RecipientNote {
   /**
@@ -45,7 +56,7 @@ export interface TrackingNote {
 const NOTE = 'mtrk'
 
 /** The key of a recipient in notes and in the store: user@host with the host in lower-case ASCII. */
-export function rcptKey(addr: HarakaAddress): string {
+export function rcptKey(addr: EnvelopeAddress): string {
   return addr.host ? `${addr.user}@${addr.host}` : addr.user
 }
 
@@ -64,7 +75,7 @@ function isTrack(v: unknown): v is TrackingNote['track'] {
 }
 
 /** The note of a transaction or queued message, or null when there is none or it is not one we wrote. */
-export function readNote(notes: HarakaNotes | null | undefined): TrackingNote | null {
+export function readNote(notes: Notes | null | undefined): TrackingNote | null {
   const n = notes?.[NOTE]
   if (typeof n !== 'object' || n === null) return null
   const o = n as Record<string, unknown>
@@ -100,7 +111,7 @@ export function fromExpansion(r: RecipientNote | undefined): boolean {
 }
 
 /** The transaction's note, created empty when missing. */
-export function ensureNote(notes: HarakaNotes): TrackingNote {
+export function ensureNote(notes: Notes): TrackingNote {
   const existing = readNote(notes)
   if (existing) return existing
   const note: TrackingNote = { v: 1, envid: null, ret: null, track: null, arrival: null, rcpts: {} }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { effectiveRetention, keepUntil } from '../../src/store/retention'
+import { effectiveRetention, keepUntil } from '../../src/model/retention'
 
 const limits = { defaultRetention: 864000, maxRetention: 2592000 }
 

@@ -13,7 +13,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { decodeXtext } from '../esmtp/xtext'
-import type { StoredMessage, StoredRecipient } from '../store/model'
+import type { StoredMessage, StoredRecipient } from '../model/records'
 import { formatDateTime } from '../tsn/date'
 import { isAtom, isStrictStatusCode, quote } from '../tsn/syntax'
 import type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'

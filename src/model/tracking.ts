@@ -1,12 +1,9 @@
 // From what Haraka knows about an accepted message to store writes. Pure: the clock and the queue schedule are
 // passed in, so every rule (TSN-13..15, AMB-33, MTRK-10) is unit-tested without Haraka.
 import { enhancedStatus } from '../esmtp/reply'
-import type { HarakaAddress } from '../haraka/types'
-import type { MessageHeader } from '../store/codec'
-import type { StoredRecipient } from '../store/model'
-import { keepUntil } from '../store/retention'
-import type { RecipientEvent, RecordWrite } from '../store/store'
-import { fromExpansion, rcptKey, recipientNote, type TrackingNote } from './note'
+import { type EnvelopeAddress, fromExpansion, rcptKey, recipientNote, type TrackingNote } from './note'
+import type { MessageHeader, RecipientEvent, RecordWrite, StoredRecipient } from './records'
+import { keepUntil } from './retention'
 
 export interface WriteContext {
   txn: string
@@ -46,7 +43,10 @@ export type Tracked = TrackingNote & { track: NonNullable<TrackingNote['track']>
  * The recipients a tracked message has records for: the transaction's, less the addresses an expansion produced,
  * plus the received recipients that were expanded (TSN-19, TSN-20: a list is reported, its members never).
  */
-export function trackedRecipients(note: TrackingNote, rcptTo: readonly HarakaAddress[]): AcceptedRecipient[] {
+export function trackedRecipients(
+  note: TrackingNote,
+  rcptTo: readonly EnvelopeAddress[],
+): AcceptedRecipient[] {
   const out: AcceptedRecipient[] = []
   for (const a of rcptTo) {
     const key = rcptKey(a)
