@@ -1,4 +1,15 @@
 // Lua run by Redis. Kept in TypeScript so the build ships it without a copy step.
+import type { Result } from 'ioredis'
+
+/** The name TrackingStore gives RECORD_SCRIPT on its client (ioredis defineCommand). */
+export const RECORD_COMMAND = 'mtrkRecord'
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** RECORD_SCRIPT on one envid hash: `key`, then its ARGV. */
+    mtrkRecord(key: string, ...argv: string[]): Result<number, Context>
+  }
+}
 
 /**
  * Upserts one message and some of its recipients, applying delivery events, in one atomic round trip.

@@ -1,11 +1,11 @@
 // The tracking store: owns every Redis key and script of this plugin (README "Redis keys"). Nothing else talks to
 // Redis. All data of one envid lives in one hash, so every operation is a single-key, single-round-trip command that
 // works unchanged on standalone Redis, Sentinel and Cluster.
-import { createHash } from 'node:crypto'
+import { ReplyError } from 'ioredis'
 import type { RecordWrite, StoredMessage, StoredRecipient } from '../model/records'
 import { decodeMessage, decodeRecipient } from './codec'
 import type { RedisClient } from './redis'
-import { RECORD_SCRIPT } from './scripts'
+import { RECORD_COMMAND, RECORD_SCRIPT } from './scripts'
 
 export interface StoreLog {
   info(msg: string): void
@@ -19,8 +19,6 @@ export interface StoreOptions {
   pendingLimit: number
 }
 
-const SCRIPT_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex')
-
 /** ms between PINGs while Redis is unusable on an open connection (slow, or refusing commands). */
 const PROBE_MS = 1000
 
@@ -29,6 +27,11 @@ const PROBE_MS = 1000
  * per node in a Cluster): under load a system call per message costs more than the tracking itself.
  */
 const BATCH_MS = 5
+
+/** An error reply from Redis (redis-errors' ReplyError, which ioredis re-exports untyped), not a lost connection. */
+function isReplyError(e: unknown): e is Error {
+  return e instanceof (ReplyError as ErrorConstructor)
+}
 
 export class TrackingStore {
   /** 'connecting' until the first answer, so an unreachable Redis at start-up is logged too. */
@@ -50,6 +53,8 @@ export class TrackingStore {
     private readonly opts: StoreOptions,
     private readonly log: StoreLog,
   ) {
+    // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
+    client.defineCommand(RECORD_COMMAND, { lua: RECORD_SCRIPT, numberOfKeys: 1 })
     // An 'error' without a listener would be an uncaught exception, which stops Haraka.
     client.on('error', (e: Error) => this.down(e.message))
     client.on('close', () => this.down('connection closed'))
@@ -71,13 +76,7 @@ export class TrackingStore {
     const args = [String(now), message.txn, JSON.stringify(message), String(this.opts.historyLimit)]
     for (const r of recipients)
       args.push(r.key, JSON.stringify(r.base), r.event ? JSON.stringify(r.event) : '')
-    const key = this.key(message.envid)
-    try {
-      await this.client.evalsha(SCRIPT_SHA, 1, key, ...args)
-    } catch (e) {
-      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e
-      await this.client.eval(RECORD_SCRIPT, 1, key, ...args)
-    }
+    await this.client[RECORD_COMMAND](this.key(message.envid), ...args)
   }
 
   /**
@@ -105,7 +104,7 @@ export class TrackingStore {
     this.record(write).catch((e: unknown) => {
       const message = e instanceof Error ? e.message : String(e)
       // Redis answered, but refused: replaying would fail the same way.
-      if (e instanceof Error && e.name === 'ReplyError') {
+      if (isReplyError(e)) {
         this.log.warn(`Redis refused a tracking write for ${write.message.txn}: ${message}`)
         return
       }

@@ -205,6 +205,36 @@ test('garbage in Redis is skipped, not thrown', async () => {
   probe.disconnect()
 })
 
+test('after SCRIPT FLUSH the write script reaches Redis again (NOSCRIPT is answered by ioredis)', async () => {
+  const own: RedisServer = await startRedis()
+  try {
+    const store = await ready(makeStore(own.port))
+    const write = (txn: string): RecordWrite => ({ message: message({ txn }), recipients: [], now })
+    await store.record(write('T.1'))
+    await own.client().script('FLUSH')
+    await store.record(write('T.2'))
+    const found = await store.lookup('1@h.example.com')
+    assert.deepEqual(found.map((m) => m.txn).sort(), ['T.1', 'T.2'])
+  } finally {
+    await own.close()
+  }
+})
+
+test('a write Redis refuses with an error reply is logged and dropped, not held for replay', async () => {
+  const store = await ready(makeStore())
+  const probe = await startProbe()
+  await probe.set(store.key('1@h.example.com'), 'not a hash')
+  store.submit({ message: message(), recipients: [], now })
+  await waitFor(
+    () => logs.some((l) => l.startsWith('warn Redis refused a tracking write for AAAA-BBBB.1: WRONGTYPE')),
+    5000,
+    'refusal logged',
+  )
+  assert.equal(store.available, true, 'an error reply is no outage')
+  assert.deepEqual(store.takePending(), [])
+  probe.disconnect()
+})
+
 test('an unknown envid is an empty list', async () => {
   const store = await ready(makeStore())
   assert.deepEqual(await store.lookup('nobody@nowhere.example'), [])
