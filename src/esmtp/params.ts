@@ -17,10 +17,11 @@ export interface Envid {
 }
 
 export interface Mtrk {
-  /** As received, for forwarding B unchanged (MTRK-17). */
+  /**
+   * The certifier: base64 of the 20-octet SHA-1 hash B (SEC-4), without padding. Strict decoding allows one
+   * spelling besides the padding, so this is B as received, the form stored and forwarded (MTRK-17, AMB-2).
+   */
   certifier: string
-  /** The 20-octet SHA-1 hash B (SEC-4). */
-  hash: Buffer
   /** Requested retention in seconds (MTRK-7), null when absent. */
   timeout: number | null
 }
@@ -33,15 +34,6 @@ export interface Orcpt {
   address: string
 }
 
-export interface Notify {
-  /** As received (DSN-10). */
-  raw: string
-  never: boolean
-  success: boolean
-  failure: boolean
-  delay: boolean
-}
-
 export interface MailParams {
   envid?: Envid
   /** RET as received, FULL or HDRS in any case. */
@@ -52,7 +44,8 @@ export interface MailParams {
 }
 
 export interface RcptParams {
-  notify?: Notify
+  /** NOTIFY as received (DSN-10), validated. */
+  notify?: string
   orcpt?: Orcpt
 }
 
@@ -128,24 +121,23 @@ export function parseRet(value: string | null): Result<string> {
 export function parseMtrk(value: string | null): Result<Mtrk> {
   if (!value) return err('MTRK requires a value')
   const m = /^([^:]*)(?::(.*))?$/.exec(value)
-  const certifier = m?.[1] ?? ''
+  const received = m?.[1] ?? ''
   const timeoutText = m?.[2]
-  const hash = decodeBase64Strict(certifier, { allowPadding: true })
-  if (!hash) return err('MTRK certifier is not valid base64')
-  if (hash.length !== 20)
-    return err(`MTRK certifier decodes to ${hash.length} octets, not the 20 of a SHA-1 hash`)
-  if (timeoutText === undefined) return ok({ certifier, hash, timeout: null })
+  const certifierBytes = decodeBase64Strict(received, { allowPadding: true })
+  if (!certifierBytes) return err('MTRK certifier is not valid base64')
+  if (certifierBytes.length !== 20)
+    return err(`MTRK certifier decodes to ${certifierBytes.length} octets, not the 20 of a SHA-1 hash`)
+  const certifier = received.replace(/=+$/, '')
+  if (timeoutText === undefined) return ok({ certifier, timeout: null })
   if (!/^[0-9]{1,9}$/.test(timeoutText)) return err('MTRK timeout must be 1 to 9 digits')
-  return ok({ certifier, hash, timeout: Number(timeoutText) })
+  return ok({ certifier, timeout: Number(timeoutText) })
 }
 
 /** NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY, case-insensitive, each at most once (RFC 3461 §4.1). */
-export function parseNotify(value: string | null): Result<Notify> {
+export function parseNotify(value: string | null): Result<string> {
   if (!value) return err('NOTIFY requires a value')
   const items = value.toUpperCase().split(',')
-  if (items.length === 1 && items[0] === 'NEVER') {
-    return ok({ raw: value, never: true, success: false, failure: false, delay: false })
-  }
+  if (items.length === 1 && items[0] === 'NEVER') return ok(value)
   const seen = new Set<string>()
   for (const item of items) {
     if (item !== 'SUCCESS' && item !== 'FAILURE' && item !== 'DELAY') {
@@ -154,13 +146,7 @@ export function parseNotify(value: string | null): Result<Notify> {
     if (seen.has(item)) return err(`NOTIFY lists ${item} twice`)
     seen.add(item)
   }
-  return ok({
-    raw: value,
-    never: false,
-    success: seen.has('SUCCESS'),
-    failure: seen.has('FAILURE'),
-    delay: seen.has('DELAY'),
-  })
+  return ok(value)
 }
 
 /** ORCPT=addr-type;xtext (RFC 3461 §4.2): addr-type an atom, ≤ 500 characters, printable once decoded (DSN-6). */

@@ -39,7 +39,7 @@ export interface TrackingNote {
      * Unpadded base64 of the 20-octet B: the certifier as received when it was unpadded (strict decoding allows one
      * spelling), and the form to forward (MTRK-17, AMB-2).
      */
-    hash: string
+    certifier: string
     /** The requested timeout (MTRK-7), or null. */
     timeout: number | null
     /** The retention in effect, seconds (MTRK-8, MTRK-9). */
@@ -67,7 +67,7 @@ function isTrack(v: unknown): v is TrackingNote['track'] {
   if (typeof v !== 'object') return false
   const t = v as Record<string, unknown>
   return (
-    typeof t.hash === 'string' &&
+    typeof t.certifier === 'string' &&
     typeof t.envid === 'string' &&
     typeof t.retention === 'number' &&
     (t.timeout === null || typeof t.timeout === 'number')

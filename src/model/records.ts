@@ -46,8 +46,8 @@ export interface StoredMessage {
   envidXtext: string
   /** The ENVID xtext-decoded (AMB-7, AMB-8). */
   envid: string
-  /** base64 of the 20-octet SHA-1 hash B, unpadded (SEC-4). Never the secret A. */
-  hash: string
+  /** The MTRK certifier: base64 of the 20-octet SHA-1 hash B, unpadded (SEC-4). Never the secret A. */
+  certifier: string
   /** ms since the epoch when this MTA accepted the message (Arrival-Date). */
   arrival: number
   /** This MTA's host name (Reporting-MTA). */

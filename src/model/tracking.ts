@@ -68,7 +68,7 @@ export function messageHeader(note: Tracked, ctx: WriteContext): MessageHeader {
     txn: ctx.txn,
     envidXtext: note.envid ?? note.track.envid,
     envid: note.track.envid,
-    hash: note.track.hash,
+    certifier: note.track.certifier,
     arrival: note.arrival ?? ctx.now,
     reportingMta: ctx.reportingMta,
     requestedTimeout: note.track.timeout,

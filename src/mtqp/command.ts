@@ -28,8 +28,6 @@ export interface TrackCommand {
   envid: string
   /** The raw octets of the secret A (base64-decoded, MTQP-14, SEC-5). */
   secret: Buffer
-  /** The secret as it appeared on the wire. A credential: never log it. */
-  secretText: string
 }
 
 export interface StarttlsCommand {
@@ -112,13 +110,13 @@ function parseTrack(a: string[]): Command {
   // track-command = "TRACK" 1*WSP unique-envid 1*WSP mtrk-secret (MTQP-14); AMB-28: malformed is -BAD.
   if (a.length < 2) return bad('TRACK needs a unique-envid and a secret (MTQP-14, AMB-28)', 'TRACK')
   if (a.length > 2) return bad('TRACK takes exactly two arguments (MTQP-14)', 'TRACK')
-  const [rawEnvid, secretText] = a as [string, string]
+  const [rawEnvid, secretBase64] = a as [string, string]
   const envid = stripBrackets(rawEnvid)
   if (!isUniqueEnvid(envid))
     return bad('envid is not a unique-envid, xtext "@" xtext (RFC 3885 section 3.2)', 'TRACK')
-  const secret = decodeBase64Strict(secretText, { allowPadding: true })
+  const secret = decodeBase64Strict(secretBase64, { allowPadding: true })
   if (secret === null) return bad('secret is not valid base64 (AMB-3, AMB-28)', 'TRACK')
-  return { verb: 'TRACK', envid, secret, secretText }
+  return { verb: 'TRACK', envid, secret }
 }
 
 /** AMB-6: the RFC 3887 examples wrap the envid in "<>" though the grammar does not; strip one enclosing pair. */

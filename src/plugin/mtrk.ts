@@ -16,7 +16,6 @@ import { ensureNote, rcptKey, readNote } from '../model/note'
 import { effectiveRetention } from '../model/retention'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
 import { type Addressed, noteRedirection } from '../relay/redirect'
-import { encodeBase64 } from '../util/base64'
 import { registerRelaying } from './relay'
 import {
   EARLY,
@@ -128,7 +127,7 @@ export function check_mail_params(
     note.ret = ret ?? null
     if (mtrk && envid) {
       note.track = {
-        hash: encodeBase64(mtrk.hash, { padding: false }),
+        certifier: mtrk.certifier,
         timeout: mtrk.timeout,
         retention: effectiveRetention(mtrk.timeout, s.config.main),
         envid: envid.decoded,
@@ -153,7 +152,7 @@ export function check_rcpt_params(
   const { notify, orcpt } = r.value
   const txn = connection.transaction
   if (txn && (notify || orcpt)) {
-    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
+    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify ?? null }
   }
   // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it (note_redirection).
   if (txn) receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index: txn.rcpt_to.length - 1 })

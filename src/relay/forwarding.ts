@@ -41,7 +41,7 @@ export function mailParams(note: TrackingNote, hop: NextHop, now: number, withho
     const remaining = remainingTimeout(note.track.retention, note.arrival ?? now, now)
     // MTRK-13, AMB-23: an expired timeout ends the tracking path here. MTRK-17: B unchanged.
     if (remaining > 0) {
-      params.push(`MTRK=${note.track.hash}:${remaining}`)
+      params.push(`MTRK=${note.track.certifier}:${remaining}`)
       mtrkSent = true
     }
   }

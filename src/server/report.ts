@@ -90,10 +90,10 @@ export function buildReport({ envid, records, secret, now }: ReportInput): Repor
 
 /** SEC-5: SHA-1(A) equals the stored B, compared as raw octets in constant time. */
 function opens(m: StoredMessage, digest: Buffer): boolean {
-  const stored = decodeBase64Strict(m.hash, { allowPadding: true })
-  const usable = stored !== null && stored.length === CERTIFIER_OCTETS
-  // An unusable stored hash opens nothing, but is compared against the dummy to keep the work the same.
-  const equal = timingSafeEqual(digest, usable ? stored : DUMMY_CERTIFIER)
+  const certifierBytes = decodeBase64Strict(m.certifier, { allowPadding: true })
+  const usable = certifierBytes !== null && certifierBytes.length === CERTIFIER_OCTETS
+  // An unusable stored certifier opens nothing, but is compared against the dummy to keep the work the same.
+  const equal = timingSafeEqual(digest, usable ? certifierBytes : DUMMY_CERTIFIER)
   return equal && usable
 }
 

@@ -24,10 +24,11 @@ function parse(json: string): Json | null {
 export function decodeMessage(json: string): MessageHeader | null {
   const o = parse(json)
   if (!o) return null
-  const { txn, envidXtext, envid, hash, arrival, reportingMta, requestedTimeout, retention, ret } = o
-  if (!isStr(txn) || !isStr(envidXtext) || !isStr(envid) || !isStr(hash) || !isStr(reportingMta)) return null
+  const { txn, envidXtext, envid, certifier, arrival, reportingMta, requestedTimeout, retention, ret } = o
+  if (!isStr(txn) || !isStr(envidXtext) || !isStr(envid) || !isStr(certifier) || !isStr(reportingMta))
+    return null
   if (!isNum(arrival) || !isNum(retention) || !numOrNull(requestedTimeout) || !strOrNull(ret)) return null
-  return { txn, envidXtext, envid, hash, arrival, reportingMta, requestedTimeout, retention, ret }
+  return { txn, envidXtext, envid, certifier, arrival, reportingMta, requestedTimeout, retention, ret }
 }
 
 function decodeAttempt(v: unknown): Attempt | null {

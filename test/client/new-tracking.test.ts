@@ -56,7 +56,7 @@ test('RFC 3885 §3.1: the MAIL FROM parameters are exactly what the SMTP side ac
   assert.equal(parsed.value.mtrk?.timeout, 3600)
   const secret = decodeBase64Strict(t.value.secret, { allowPadding: false })!
   assert.deepEqual(
-    parsed.value.mtrk?.hash,
+    decodeBase64Strict(parsed.value.mtrk?.certifier ?? '', { allowPadding: false }),
     createHash('sha1').update(secret).digest(),
     'SEC-5: B opens with A',
   )

@@ -121,7 +121,7 @@ test('a conversation through the real method: keywords learned, MAIL and RCPT re
     v: 1,
     envid: 'e+2B1@h.test',
     ret: 'FULL',
-    track: { hash: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: null, retention: 600, envid: 'e+1@h.test' },
+    track: { certifier: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: null, retention: 600, envid: 'e+1@h.test' },
     arrival: Date.now(),
     rcpts: { 'u@far.test': { orcpt: 'rfc822;U@far.test', notify: 'DELAY' } },
   }

@@ -16,7 +16,12 @@ function note(over: Partial<TrackingNote> = {}): TrackingNote {
     v: 1,
     envid: '1+2B@h.example',
     ret: 'FULL',
-    track: { hash: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: null, retention: 1000, envid: '1+@h.example' },
+    track: {
+      certifier: 'VheLhqV/rCKJmplkGFwsyW59pYk',
+      timeout: null,
+      retention: 1000,
+      envid: '1+@h.example',
+    },
     arrival: 1_000_000,
     rcpts: { 'u@x.example': { orcpt: 'rfc822;U@X.example', notify: 'NEVER' } },
     ...over,
@@ -36,7 +41,7 @@ test('AMB-33: queued recipients start as delayed 4.0.0, not attempted, with Will
     txn: 'T.1',
     envidXtext: '1+2B@h.example',
     envid: '1+@h.example',
-    hash: 'VheLhqV/rCKJmplkGFwsyW59pYk',
+    certifier: 'VheLhqV/rCKJmplkGFwsyW59pYk',
     arrival: 1_000_000,
     reportingMta: 'mx.example',
     requestedTimeout: null,
@@ -87,7 +92,7 @@ test('delivered locally, relayed by a queue plugin, refused by the queue: one id
 test('notes: read back defensively, created on demand, keyed by user@lower-case host', () => {
   assert.equal(readNote({}), null)
   assert.equal(readNote({ mtrk: { v: 2 } }), null)
-  assert.equal(readNote({ mtrk: { ...note(), track: { hash: 1 } } }), null)
+  assert.equal(readNote({ mtrk: { ...note(), track: { certifier: 1 } } }), null)
   const notes: Record<string, unknown> = {}
   const created = ensureNote(notes)
   assert.equal(readNote(notes), created)

@@ -54,7 +54,7 @@ test('a tracked message is recorded after next(): with Redis unreachable the que
   c.current_line = 'RCPT TO:<u@local.test> NOTIFY=NEVER'
   assert.equal((await callRcpt(p, c, 'u@local.test')).rc, undefined)
   const note = c.transaction.notes.mtrk as {
-    track: { envid: string; hash: string }
+    track: { envid: string; certifier: string }
     rcpts: Record<string, unknown>
   }
   assert.equal(note.track.envid, '1@h.test')

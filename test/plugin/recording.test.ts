@@ -60,7 +60,7 @@ for (const nodes of [0, 1]) {
       assert.ok(m)
       assert.equal(m.envidXtext, envid('local+2Bx'), 'ENVID as received (xtext)')
       assert.equal(m.envid, envid('local+x'), 'ENVID decoded (AMB-7)')
-      assert.equal(m.hash, B, 'B, never A (SEC-4)')
+      assert.equal(m.certifier, B, 'B, never A (SEC-4)')
       assert.equal(m.requestedTimeout, 2 * DAY)
       assert.equal(m.retention, 2 * DAY)
       assert.equal(m.ret, 'HDRS')

@@ -50,7 +50,7 @@ const note = (over: Partial<TrackingNote> = {}): TrackingNote => ({
   v: 1,
   envid: 'e+2B1@h.test',
   ret: null,
-  track: { hash: B, timeout: null, retention: 3600, envid: 'e+1@h.test' },
+  track: { certifier: B, timeout: null, retention: 3600, envid: 'e+1@h.test' },
   arrival: Date.now() - 1000,
   rcpts: { 'u@far.test': { orcpt: 'rfc822;U@far.test', notify: 'DELAY' } },
   ...over,

@@ -12,7 +12,7 @@ function note(over: Partial<TrackingNote> = {}): TrackingNote {
     v: 1,
     envid: 'a+2Bb@h.example',
     ret: 'hdrs',
-    track: { hash: B, timeout: 3600, retention: 3600, envid: 'a+b@h.example' },
+    track: { certifier: B, timeout: 3600, retention: 3600, envid: 'a+b@h.example' },
     arrival: ARRIVAL,
     rcpts: {},
     ...over,
@@ -48,12 +48,12 @@ test('MTRK-13, AMB-23, AMB-19: no MTRK once the remaining timeout is 0 or less; 
       mtrkSent: false,
     })
   }
-  const zero = note({ track: { hash: B, timeout: 0, retention: 0, envid: 'a+b@h.example' } })
+  const zero = note({ track: { certifier: B, timeout: 0, retention: 0, envid: 'a+b@h.example' } })
   assert.equal(mailParams(zero, hops.both as NextHop, ARRIVAL, false).mtrkSent, false)
 })
 
 test('MTRK-12: without a requested timeout the remaining local retention goes on; the arrival is the base', () => {
-  const n = note({ track: { hash: B, timeout: null, retention: 864000, envid: 'a+b@h.example' } })
+  const n = note({ track: { certifier: B, timeout: null, retention: 864000, envid: 'a+b@h.example' } })
   assert.deepEqual(mailParams(n, hops.mtrk as NextHop, ARRIVAL + 61_000, false).params, [
     'ENVID=a+2Bb@h.example',
     `MTRK=${B}:863939`,
@@ -138,7 +138,7 @@ test('DSN-10, MTRK-17: every parameter value is the note value byte for byte; no
         notify: fc.option(fc.constantFrom('NEVER', 'SUCCESS,FAILURE,DELAY')),
       }),
       ({ envid, ret, retention, mtrk, dsn, orcpt, notify }) => {
-        const n = note({ envid, ret, track: { hash: B, timeout: null, retention, envid: 'x@y' } })
+        const n = note({ envid, ret, track: { certifier: B, timeout: null, retention, envid: 'x@y' } })
         const hop = { mtrk, dsn }
         const { params, mtrkSent } = mailParams(n, hop, ARRIVAL, false)
         const byKey = Object.fromEntries(

@@ -26,7 +26,7 @@ const note = (envid: string): Tracked => ({
   v: 1,
   envid,
   ret: null,
-  track: { hash: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: null, retention: 3600, envid },
+  track: { certifier: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: null, retention: 3600, envid },
   arrival: T0,
   rcpts: {},
 })

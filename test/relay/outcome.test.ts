@@ -16,7 +16,7 @@ const note: Tracked = {
   v: 1,
   envid: 'e+2B1@h.example',
   ret: null,
-  track: { hash: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: 600, retention: 600, envid: 'e+1@h.example' },
+  track: { certifier: 'VheLhqV/rCKJmplkGFwsyW59pYk', timeout: 600, retention: 600, envid: 'e+1@h.example' },
   arrival: 1_000_000,
   rcpts: { 'u@x.example': { orcpt: 'rfc822;U@x.example', notify: 'DELAY' } },
 }

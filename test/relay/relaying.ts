@@ -256,7 +256,7 @@ export function relayingSuite(nodes: number): void {
       const [m] = await waitForMessages(storeB, decoded('chain'))
       const elapsed = Math.ceil((Date.now() - sent) / 1000)
       assert.equal(m?.envidXtext, envid('chain'), 'ENVID byte for byte (MTRK-17)')
-      assert.equal(m?.hash, B, 'B unchanged (MTRK-17)')
+      assert.equal(m?.certifier, B, 'B unchanged (MTRK-17)')
       assert.ok(
         m?.requestedTimeout && m.requestedTimeout <= TIMEOUT && m.requestedTimeout >= TIMEOUT - elapsed - 1,
         `MTRK-12: remaining timeout ${m?.requestedTimeout}`,
@@ -452,7 +452,7 @@ export function relayingSuite(nodes: number): void {
       // What survives the restart is the queue file, whose header carries transaction.notes (haraka.md §0.3).
       const queued = queueFiles(a.dir).find((f) => f.todo.rcpt_to.some((r) => r.original === `<${address}>`))
       const note = queued?.todo.notes.mtrk as TrackingNote | undefined
-      assert.equal(note?.track?.hash, B)
+      assert.equal(note?.track?.certifier, B)
       assert.equal(note?.envid, envid('restart'))
       assert.equal(note?.rcpts[address]?.orcpt, 'rfc822;Restart@sender.example')
       // Haraka waits out the retry interval twice when it loads a file not yet due; starting once it is due saves that.

@@ -48,20 +48,20 @@ test('TV-1 / SEC-5 / AMB-3: the padded and the unpadded secret both open the rec
     assert.equal(report([stored()], s).parts.length, 1, s)
   }
   // The stored certifier may also carry its padding (AMB-2); it is compared as octets, never as text.
-  assert.equal(report([stored({ hash: `${TV1_CERTIFIER}=` })]).parts.length, 1)
+  assert.equal(report([stored({ certifier: `${TV1_CERTIFIER}=` })]).parts.length, 1)
 })
 
 test('TV-2 / TV-3: each secret opens its own certifier; the RFC 3887 example hash opens neither (ERR-3887-1)', () => {
-  assert.equal(report([stored({ hash: TV2_CERTIFIER })], TV2_SECRET).parts.length, 1)
-  assert.equal(report([stored({ hash: TV3_CERTIFIER })], TV3_SECRET).parts.length, 1)
+  assert.equal(report([stored({ certifier: TV2_CERTIFIER })], TV2_SECRET).parts.length, 1)
+  assert.equal(report([stored({ certifier: TV3_CERTIFIER })], TV3_SECRET).parts.length, 1)
   for (const s of [TV2_SECRET, TV3_SECRET]) {
-    assert.deepEqual(report([stored({ hash: RFC_BOGUS_CERTIFIER })], s).parts, [], s)
+    assert.deepEqual(report([stored({ certifier: RFC_BOGUS_CERTIFIER })], s).parts, [], s)
   }
 })
 
 test('AMB-4: SHA-1 is over the decoded octets of A, not over its base64 text', () => {
   const overText = encodeBase64(createHash('sha1').update(TV1_SECRET_UNPADDED).digest(), { padding: false })
-  assert.deepEqual(report([stored({ hash: overText })]).parts, [])
+  assert.deepEqual(report([stored({ certifier: overText })]).parts, [])
 })
 
 test('AMB-13: a wrong secret and an unknown envid give the same empty report', () => {
@@ -69,15 +69,15 @@ test('AMB-13: a wrong secret and an unknown envid give the same empty report', (
   assert.deepEqual(report([]), { parts: [], notes: [] })
 })
 
-test('a stored hash that is not 20 octets of strict base64 opens nothing', () => {
-  for (const hash of [
+test('a stored certifier that is not 20 octets of strict base64 opens nothing', () => {
+  for (const certifier of [
     '',
     'VheLhqV/rCKJmplkGFwsyW59pY',
     'VheLhqV/rCKJmplkGFwsyW59pYkA',
     'not base64!',
     'AAAA',
   ]) {
-    assert.deepEqual(report([stored({ hash })]).parts, [], hash)
+    assert.deepEqual(report([stored({ certifier })]).parts, [], certifier)
   }
 })
 
@@ -109,7 +109,7 @@ test('AMB-12: expired data is as if unknown; MTQP-19 / MTRK-10: a queued recipie
 
 test('AMB-37 / AMB-26: two records of one envid, only those the secret opens, one part each, in store order', () => {
   const first = stored({ txn: 'T1', arrival: T0 })
-  const other = stored({ txn: 'T2', arrival: T0 + 10, hash: TV3_CERTIFIER })
+  const other = stored({ txn: 'T2', arrival: T0 + 10, certifier: TV3_CERTIFIER })
   const third = stored({ txn: 'T3', arrival: T0 + 20 }, [recipient({ address: 'w@example.net' })])
   const { parts } = report([first, other, third])
   assert.equal(parts.length, 2)
@@ -293,12 +293,12 @@ const storedRecipient: fc.Arbitrary<StoredRecipient> = fc.record({
   updated: millis,
   history: fc.constant([]),
 })
-const storedMessage = (hash: string): fc.Arbitrary<StoredMessage> =>
+const storedMessage = (certifier: string): fc.Arbitrary<StoredMessage> =>
   fc.record({
     txn: fc.string(),
     envidXtext: maybe(fc.constant(ENVID)),
     envid: fc.constantFrom(ENVID),
-    hash: fc.constantFrom(hash, `${hash}=`),
+    certifier: fc.constantFrom(certifier, `${certifier}=`),
     arrival: millis,
     reportingMta: maybe(fc.domain()),
     requestedTimeout: fc.oneof(fc.constant(null), fc.nat()),

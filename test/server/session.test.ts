@@ -34,7 +34,7 @@ const RFC_SECOND = { secret: 'QUJDREVGR0gK', certifier: 'MlcpQ+UWeGti/yQmdFVHsnD
 
 function record(
   envid: string,
-  hash: string,
+  certifier: string,
   recipients: StoredRecipient[],
   over: Partial<StoredMessage> = {},
 ) {
@@ -42,7 +42,7 @@ function record(
     ...message({
       envid,
       envidXtext: envid,
-      hash,
+      certifier,
       arrival: ARRIVAL,
       reportingMta: 'example2.com',
       retention: 864000,

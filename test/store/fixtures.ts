@@ -5,7 +5,7 @@ export function message(over: Partial<MessageHeader> = {}): MessageHeader {
     txn: 'AAAA-BBBB.1',
     envidXtext: '1@h.example.com',
     envid: '1@h.example.com',
-    hash: 'VheLhqV/rCKJmplkGFwsyW59pYk',
+    certifier: 'VheLhqV/rCKJmplkGFwsyW59pYk',
     arrival: 1_700_000_000_000,
     reportingMta: 'mx.example.net',
     requestedTimeout: 86400,
