@@ -6,7 +6,7 @@ import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { redactMtqpUri } from '../uri/mtqp-uri'
 import { decodeBase64Strict } from '../util/base64'
-import { MIN_INACTIVITY_TIMEOUT_MS, type StarttlsMode } from './connection'
+import { MIN_INACTIVITY_TIMEOUT_MS, type StarttlsPolicy } from './connection'
 import { dnsServerResolver, type HopTarget } from './discovery'
 import { DEFAULT_MAX_HOPS } from './follow'
 import { DEFAULT_TIMEOUT, newTracking } from './new-tracking'
@@ -153,44 +153,66 @@ function isParseArgsError(e: unknown): e is Error {
   return e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')
 }
 
+const TRACK_OPTIONS = {
+  server: { type: 'string' },
+  'mail-host': { type: 'string' },
+  envid: { type: 'string' },
+  secret: { type: 'string' },
+  starttls: { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'tls-name': { type: 'string' },
+  'tofu-file': { type: 'string' },
+  'no-tofu': { type: 'boolean' },
+  'max-hops': { type: 'string' },
+  'no-follow': { type: 'boolean' },
+  timeout: { type: 'string' },
+  'dns-server': { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  'show-secret': { type: 'boolean' },
+  'bracket-envid': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+type TrackValues = ReturnType<typeof parseTrackArgs>['values']
+
+function parseTrackArgs(args: readonly string[]) {
+  return parseArgs({ args: [...args], allowPositionals: true, options: TRACK_OPTIONS })
+}
+
+/** `mtqp track`: ask, follow, print; the exit status says how the most pressing message stands. */
 async function track(args: readonly string[], io: CliIo): Promise<number> {
-  const { values: v, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      server: { type: 'string' },
-      'mail-host': { type: 'string' },
-      envid: { type: 'string' },
-      secret: { type: 'string' },
-      starttls: { type: 'string' },
-      ca: { type: 'string' },
-      insecure: { type: 'boolean' },
-      'tls-name': { type: 'string' },
-      'tofu-file': { type: 'string' },
-      'no-tofu': { type: 'boolean' },
-      'max-hops': { type: 'string' },
-      'no-follow': { type: 'boolean' },
-      timeout: { type: 'string' },
-      'dns-server': { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-      'show-secret': { type: 'boolean' },
-      'bracket-envid': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+  const { values: v, positionals } = parseTrackArgs(args)
   if (v.help === true) {
     io.stdout(TRACK_HELP)
     return 0
   }
-  const showSecret = v['show-secret'] === true
-  const messages = await trackTargets(positionals, v, io, showSecret)
+  const messages = await trackTargets(positionals, v, io, v['show-secret'] === true)
   const warnings: string[] = []
   const warn = (m: string) => {
     warnings.push(m)
     io.stderr(`${m}\n`)
   }
+  const { opts, tofu } = await trackOptions(v, io, warn)
+  const reports = await trackMessages(
+    messages.map((m) => m.message),
+    opts,
+  )
+  await saveTofu(tofu, warn)
+  const code = overallExitCode(reports)
+  const asked = messages.map((m) => m.asked)
+  io.stdout(v.json === true ? jsonReports(reports, asked, code, warnings) : textReports(reports, asked))
+  return code
+}
+
+/** How to ask (connection, following, DNS) and what the servers met before were (MTQPC-4). */
+async function trackOptions(
+  v: TrackValues,
+  io: CliIo,
+  warn: (m: string) => void,
+): Promise<{ opts: TrackOptions; tofu: TofuFile | null }> {
   const opts: TrackOptions = {
-    starttls: oneOf<StarttlsMode>(
+    starttls: oneOf<StarttlsPolicy>(
       v.starttls ?? 'opportunistic',
       ['off', 'opportunistic', 'required'],
       '--starttls',
@@ -204,56 +226,47 @@ async function track(args: readonly string[], io: CliIo): Promise<number> {
   }
   if (v.ca !== undefined) opts.ca = await readArgFile(v.ca, '--ca')
   if (v['dns-server'] !== undefined) opts.resolver = dnsServerResolver(v['dns-server'].map(dnsServer))
-  let tofu: TofuFile | null = null
-  if (v['no-tofu'] !== true) {
-    tofu = await TofuFile.open(v['tofu-file'] ?? io.env.MTQP_TOFU_FILE ?? defaultTofuPath(io.env))
-    if (tofu.problem !== null) warn(`WARNING: ${tofu.problem}`)
-    opts.tofu = tofu.memory
-  }
-  const reports = await trackMessages(
-    messages.map((m) => m.message),
-    opts,
-  )
+  if (v['no-tofu'] === true) return { opts, tofu: null }
+  const tofu = await TofuFile.open(v['tofu-file'] ?? io.env.MTQP_TOFU_FILE ?? defaultTofuPath(io.env))
+  if (tofu.problem !== null) warn(`WARNING: ${tofu.problem}`)
+  opts.tofu = tofu.memory
+  return { opts, tofu }
+}
+
+async function saveTofu(tofu: TofuFile | null, warn: (m: string) => void): Promise<void> {
   try {
     await tofu?.save()
   } catch (e) {
     warn(`WARNING: cannot save ${tofu?.path}: ${e instanceof Error ? e.message : String(e)}`)
   }
-  const codes = reports.map(exitCode)
-  const code =
-    [EXIT.failed, EXIT.inTransit, EXIT.queryFailed, EXIT.unknown].find((c) => codes.includes(c)) ?? 0
-  if (v.json === true) {
-    const state = mostPressing(reports.map((r) => r.state))
-    const out = {
-      state,
-      exitCode: code,
-      messages: reports.map((r, i) => ({ asked: messages[i]!.asked, ...r })),
-      warnings,
-    }
-    io.stdout(`${JSON.stringify(out, null, 2)}\n`)
-  } else {
-    const offset = -new Date().getTimezoneOffset()
-    io.stdout(
-      reports
-        .map((r, i) => renderReport(r, { asked: messages[i]!.asked, utcOffsetMinutes: offset }))
-        .join('\n'),
-    )
-  }
-  return code
 }
 
-interface TrackArgs {
-  server?: string
-  'mail-host'?: string
-  envid?: string
-  secret?: string
-  'tls-name'?: string
+/** The most pressing status of all the messages asked about. */
+function overallExitCode(reports: readonly TrackingReport[]): number {
+  const codes = reports.map(exitCode)
+  return [EXIT.failed, EXIT.inTransit, EXIT.queryFailed, EXIT.unknown].find((c) => codes.includes(c)) ?? 0
+}
+
+function jsonReports(
+  reports: readonly TrackingReport[],
+  asked: readonly string[],
+  exitCode: number,
+  warnings: readonly string[],
+): string {
+  const state = mostPressing(reports.map((r) => r.state))
+  const messages = reports.map((r, i) => ({ asked: asked[i], ...r }))
+  return `${JSON.stringify({ state, exitCode, messages, warnings }, null, 2)}\n`
+}
+
+function textReports(reports: readonly TrackingReport[], asked: readonly string[]): string {
+  const utcOffsetMinutes = -new Date().getTimezoneOffset()
+  return reports.map((r, i) => renderReport(r, { asked: asked[i] ?? '', utcOffsetMinutes })).join('\n')
 }
 
 /** The messages to track, and how each is shown (URI-5: the secret is hidden unless --show-secret). */
 async function trackTargets(
   positionals: readonly string[],
-  v: TrackArgs,
+  v: TrackValues,
   io: CliIo,
   showSecret: boolean,
 ): Promise<Array<{ message: TrackTarget; asked: string }>> {

@@ -24,14 +24,15 @@ import type { Result } from '../util/result'
 import { describeTofuAlarm, type TofuMemory } from './tofu'
 import { printable, type QueryFailure, type ServerInfo, serverLabel, type TrackRequest } from './types'
 
-export type StarttlsMode = 'off' | 'opportunistic' | 'required'
+/** When the client uses STARTTLS (MTQPC-3): never, when the server offers it, or always (refusing servers without). */
+export type StarttlsPolicy = 'off' | 'opportunistic' | 'required'
 
 /** MTQPC-7: a client inactivity timer must be at least 2 minutes. */
 export const MIN_INACTIVITY_TIMEOUT_MS = 120_000
 
 export interface ConnectionOptions {
   /** STARTTLS policy (MTQPC-3). Default 'opportunistic'. */
-  starttls?: StarttlsMode
+  starttls?: StarttlsPolicy
   /** Do not verify the certificate (test set-ups only). TLS still encrypts, TOFU still remembers. Default false. */
   insecure?: boolean
   /** PEM certificates to trust instead of the system's CAs. */
@@ -218,7 +219,7 @@ export class MtqpClient {
     return g.value
   }
 
-  async #starttls(name: string, mode: StarttlsMode): Promise<void> {
+  async #starttls(name: string, mode: StarttlsPolicy): Promise<void> {
     const command = formatCommand({ verb: 'STARTTLS', domain: name })
     if (!command.ok)
       throw new MtqpClientError('tls', `cannot start TLS with ${this.#label}: ${command.error}`)

@@ -3,14 +3,13 @@
 export { describeStatus } from '../tsn/status-text'
 export type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
 export { formatMtqpUri, MTQP_DEFAULT_PORT, type MtqpUri, parseMtqpUri, redactMtqpUri } from '../uri/mtqp-uri'
-export { EXIT, main } from './cli'
 export {
   type ConnectionOptions,
   type ConnectTarget,
   MIN_INACTIVITY_TIMEOUT_MS,
   MtqpClient,
   MtqpClientError,
-  type StarttlsMode,
+  type StarttlsPolicy,
   type TrackAnswer,
 } from './connection'
 export {
