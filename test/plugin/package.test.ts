@@ -57,11 +57,11 @@ test('the packed npm package installs, loads in Haraka with its shipped defaults
     process.execPath,
     [
       '-e',
-      "const c = require('haraka-plugin-mtrk/client'); console.log(typeof c.trackMessage, typeof c.newTracking)",
+      "const c = require('haraka-plugin-mtrk/client'); console.log(typeof c.trackMessage, typeof c.newTracking, typeof c.main)",
     ],
     { cwd: install },
   )
-  assert.equal(api.toString(), 'function function\n')
+  assert.equal(api.toString(), 'function function undefined\n', 'the library, without the command')
   const redisPort = await sharedRedisPort()
   const prefix = 'mtrk:' // the shipped default; MTRK_REDIS_URL points at the test Redis
   const haraka = await startHaraka({
