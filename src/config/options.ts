@@ -105,7 +105,7 @@ export const OPTIONS = {
       reportingMta: opt(
         text('a host name'),
         null,
-        "the name this relay gives as Reporting-MTA in tracking answers; unset: Haraka's host name (`config/me`)",
+        'the name this relay gives as Reporting-MTA in tracking answers',
         { defaultText: "Haraka's `me`" },
       ),
       historyLimit: opt(int(1, 1000), 20, 'delivery attempts kept per recipient, for administrators'),
@@ -128,8 +128,8 @@ export const OPTIONS = {
       db: opt(int(0, 1000), 0, "database number (`database` is accepted too, as in Haraka's `redis.ini`)", {
         aliases: ['database'],
       }),
-      username: opt(text('a user name'), null, 'Redis ACL user name'),
-      password: opt(text('a password'), null, 'Redis password'),
+      username: opt(text('text'), null, 'Redis ACL user name'),
+      password: opt(text('text'), null, 'Redis password'),
       socket: opt(text('a file path'), null, 'a unix socket path; when set, `host` and `port` are not used'),
       prefix: opt(text('text'), 'mtrk:', 'prefix of every key this plugin writes'),
       sentinels: opt(
@@ -137,7 +137,7 @@ export const OPTIONS = {
         null,
         'Redis Sentinel endpoints; when set, the master named `sentinel_name` is used',
       ),
-      sentinelName: opt(text('a master name'), 'mymaster', 'the master the Sentinels monitor'),
+      sentinelName: opt(text('text'), 'mymaster', 'the master the Sentinels monitor'),
       cluster: opt(endpoints, null, 'Redis Cluster seed nodes; when set, a cluster client is used'),
       connectTimeout: opt(int(50, 60000), 2000, 'milliseconds to connect'),
       commandTimeout: opt(
