@@ -6,13 +6,13 @@ import { test } from 'node:test'
 import { type IniSections, parseConfig } from '../../src/config/config'
 import { README_BEGIN, README_END, renderIni, renderReadmeOptions } from '../../src/config/docs'
 import { iniKey, OPTIONS } from '../../src/config/options'
-import { REPO } from '../helpers/haraka'
 
 /** haraka-config's own ini parser: the file is read here exactly as Haraka reads it. */
 const { parseIni } = require('haraka-config/lib/readers/ini') as {
   parseIni(name: string, options: object, data: string): IniSections
 }
 
+const REPO = join(__dirname, '..', '..')
 const shippedIni = readFileSync(join(REPO, 'config', 'mtrk.ini'), 'utf8')
 
 test('config/mtrk.ini is the one npm run config:docs writes from the option table', () => {
