@@ -32,7 +32,7 @@ function shown(value: IniValue): string {
 
 function fallback(option: Option<unknown, unknown>): string {
   if (option.whenInvalid !== undefined) return option.whenInvalid
-  if (option.defaultText !== undefined) return `using ${option.defaultText}`
+  if (option.defaultText !== undefined) return `using ${option.defaultText.replace(/`/g, '')}`
   return option.default === null ? 'left unset' : `using ${option.kind.format(option.default)}`
 }
 

@@ -137,6 +137,16 @@ test('a key[]= list where one value is expected is reported', () => {
   ])
 })
 
+test('an unreadable adequate_tls_version follows min_tls_version, as when unset', () => {
+  const { config, errors } = parseConfig({
+    mtqp: { min_tls_version: 'TLSv1.3', adequate_tls_version: 'TLSv1.1' },
+  })
+  assert.equal(config.mtqp.adequateTlsVersion, 'TLSv1.3')
+  assert.deepEqual(errors, [
+    '[mtqp] adequate_tls_version: must be one of TLSv1.2, TLSv1.3, got "TLSv1.1"; using min_tls_version',
+  ])
+})
+
 test('[redis] database is read when db is absent', () => {
   assert.equal(parseConfig({ redis: { database: 4 } }).config.redis.db, 4)
   assert.equal(parseConfig({ redis: { database: 4, db: 2 } }).config.redis.db, 2)
