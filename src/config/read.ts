@@ -67,18 +67,17 @@ function readSection(
   return out
 }
 
-function unknownKey(table: Record<string, Section>, name: string, key: string): string {
+/** "did you mean" for an unknown key: a near key of its own section, else the same or a near key of another. */
+function hint(table: Record<string, Section>, name: string, key: string): string {
   const here = closest(key, keysOf(table[name] as Section))
-  const elsewhere = Object.entries(table).find(
-    ([other, s]) => other !== name && keysOf(s).includes(key.toLowerCase()),
-  )
-  const hint =
-    here !== undefined
-      ? ` (did you mean ${here}?)`
-      : elsewhere !== undefined
-        ? ` (it belongs in [${elsewhere[0]}])`
-        : ''
-  return `[${name}] ${key}: unknown option, ignored${hint}`
+  if (here !== undefined) return ` (did you mean ${here}?)`
+  const there = Object.entries(table)
+    .filter(([other]) => other !== name)
+    .map(([other, s]) => ({ other, near: closest(key, keysOf(s)) }))
+    .filter((t) => t.near !== undefined)
+  const same = there.find((t) => t.near === key.toLowerCase())
+  if (same !== undefined) return ` (it belongs in [${same.other}])`
+  return there[0] === undefined ? '' : ` (did you mean [${there[0].other}] ${there[0].near}?)`
 }
 
 /** Typed values for every option of `table`, with a line for each thing in `ini` that could not be used. */
@@ -101,7 +100,8 @@ export function readOptions<T extends Record<string, Section>>(
     }
     const known = new Set(keysOf(table[name] as Section))
     for (const key of Object.keys(raw ?? {})) {
-      if (!known.has(key)) result.errors.push(unknownKey(table, name, key))
+      if (!known.has(key))
+        result.errors.push(`[${name}] ${key}: unknown option, ignored${hint(table, name, key)}`)
     }
   }
   // The one cast: values was built from the table's own rows, field by field.

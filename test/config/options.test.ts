@@ -104,7 +104,7 @@ test('an unreadable listen keeps the MTQP listener off instead of putting it on 
 
 test('unknown options and sections are reported, with the likely spelling when there is one', () => {
   const { config, errors } = parseConfig({
-    main: { listen: '127.0.0.1:1038', xyzzy: '1' },
+    main: { listen: '127.0.0.1:1038', xyzzy: '1', chainig: 'true' },
     mtqp: { listn: '127.0.0.1:11038', Enabled: 'false' },
     mtpq: { enabled: 'false' },
     tracking: {},
@@ -112,6 +112,7 @@ test('unknown options and sections are reported, with the likely spelling when t
   assert.deepEqual(errors, [
     '[main] listen: unknown option, ignored (it belongs in [mtqp])',
     '[main] xyzzy: unknown option, ignored',
+    '[main] chainig: unknown option, ignored (did you mean [mtqp] chaining?)',
     '[mtqp] listn: unknown option, ignored (did you mean listen?)',
     '[mtqp] Enabled: unknown option, ignored (did you mean enabled?)',
     '[mtpq]: unknown section, ignored (did you mean [mtqp]?)',
