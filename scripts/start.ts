@@ -5,13 +5,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import {
-  applyRedisUrl,
-  INI_BOOLEANS,
-  type IniSections,
-  parseConfig,
-  type RedisConfig,
-} from '../src/config/config'
+import { applyRedisUrl, type IniSections, parseConfig, type RedisConfig } from '../src/config/config'
 import { formatEndpoint } from '../src/config/listen'
 import { freePort, portIsFree } from './lib/ports'
 import { pingRedis, type RedisProcess, redisServer } from './lib/redis-server'
@@ -26,9 +20,7 @@ function readConfig(): RedisConfig & { mtqp: string; smtp: string } {
   const harakaConfig = require('haraka-config').module_config(root) as {
     get(name: string, o?: object): unknown
   }
-  const { config: cfg, errors } = parseConfig(
-    harakaConfig.get('mtrk.ini', { booleans: INI_BOOLEANS }) as IniSections,
-  )
+  const { config: cfg, errors } = parseConfig(harakaConfig.get('mtrk.ini') as IniSections)
   for (const e of errors) say(`config/mtrk.ini ${e}`)
   const smtp = harakaConfig.get('smtp.ini') as { main?: { listen?: string } }
   const { redis, error } = applyRedisUrl(cfg.redis, process.env.MTRK_REDIS_URL)

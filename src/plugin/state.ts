@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { dnsServerResolver } from '../client/discovery'
-import { applyRedisUrl, INI_BOOLEANS, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
+import { applyRedisUrl, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
 import { formatEndpoint } from '../config/listen'
 import type { ParamPolicy } from '../esmtp/params'
 import { queueLifetime } from '../haraka/outbound'
@@ -40,9 +40,8 @@ export function state(plugin: MtrkPlugin): PluginState {
 }
 
 export function loadConfig(plugin: MtrkPlugin): void {
-  const ini = plugin.config.get('mtrk.ini', { booleans: INI_BOOLEANS }, () =>
-    loadConfig(plugin),
-  ) as IniSections
+  // No `booleans` option: Haraka would read a mistyped true/false as false; the option table reports it instead.
+  const ini = plugin.config.get('mtrk.ini', () => loadConfig(plugin)) as IniSections
   const { config, errors } = parseConfig(ini ?? {})
   const fromEnv = applyRedisUrl(config.redis, process.env.MTRK_REDIS_URL)
   for (const e of fromEnv.error ? [...errors, fromEnv.error] : errors) plugin.logerror(`config/mtrk.ini ${e}`)

@@ -1,6 +1,6 @@
 // config/mtrk.ini as an administrator meets it: bad values named in the log, changes picked up without a restart.
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type HarakaInstance, startHaraka } from '../helpers/haraka'
@@ -63,4 +63,55 @@ test('a change to config/mtrk.ini applies without restarting Haraka', async () =
   ].join('\n')
   writeFileSync(join(haraka.dir, 'config', 'mtrk.ini'), ini)
   await waitFor(async () => (await attempt()) === 250, 15000, 'reloaded config')
+})
+
+/** The TCP ports process `pid` listens on: its socket inodes matched against the LISTEN rows of /proc/<pid>/net. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? []
+      } catch {
+        return [] // closed meanwhile
+      }
+    }),
+  )
+  return ['tcp', 'tcp6']
+    .flatMap((f) => readFileSync(`/proc/${pid}/net/${f}`, 'utf8').split('\n').slice(1))
+    .map((row) => row.trim().split(/\s+/))
+    .filter((c) => c[3] === '0A' && inodes.has(c[9] ?? ''))
+    .map((c) => Number.parseInt(c[1]?.split(':')[1] ?? '', 16))
+    .sort((a, b) => a - b)
+}
+
+test('typos are logged by section and key; unreadable values keep safe defaults; a bad listen starts nothing', async () => {
+  const typos = await startHaraka({
+    redisPort,
+    mtrk: {
+      main: { reject_unknown_params: 'tru' },
+      mtqp: { enabled: 'maybe', listen: '127.0.0.1', listn: '127.0.0.1:11038' },
+      mtpq: { enabled: 'true' },
+    },
+  })
+  try {
+    for (const line of [
+      '[main] reject_unknown_params: must be true or false, got "tru"; using true',
+      '[mtqp] enabled: must be true or false, got "maybe"; using true',
+      '[mtqp] listen: must be host:port or [v6]:port, got "127.0.0.1"; the MTQP listener stays off',
+      '[mtqp] listn: unknown option, ignored (did you mean listen?)',
+      '[mtpq]: unknown section, ignored (did you mean [mtqp]?)',
+    ]) {
+      await typos.waitForLog(new RegExp(`config/mtrk\\.ini ${line.replace(/[[\]().?]/g, '\\$&')}`))
+    }
+    // "tru" was not taken for false: unknown parameters are still refused.
+    const { client } = await SmtpClient.connect(typos.smtpPort)
+    await client.cmd('EHLO client.test')
+    assert.equal((await client.cmd('MAIL FROM:<s@sender.example> XFORWARD=1')).code, 555)
+    client.close()
+    // Haraka (one process, nodes=0) listens for SMTP and nowhere else: no MTQP on [::]:1038 or any other port.
+    assert.deepEqual(listeningPorts(typos.pid() as number), [typos.smtpPort])
+    assert.doesNotMatch(typos.logs(), /MTQP listening/)
+  } finally {
+    await typos.stop()
+  }
 })

@@ -1,0 +1,94 @@
+// The kinds of value an option of config/mtrk.ini can hold: how each is read from the ini text, what a valid one
+// looks like (for log lines, README and the shipped ini), and how it is written back. Pure.
+import { isIP } from 'node:net'
+import { isDnsName } from '../util/dns-name'
+import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointList } from './listen'
+
+export interface Kind<T> {
+  /** What a valid value looks like, completing "must be ...": `an integer from 1 to 65535`. */
+  readonly expected: string
+  /** The value of the ini text (trimmed, never empty); undefined when it cannot be read. */
+  parse(text: string): T | undefined
+  /** The value as written in the ini file. Method syntax: a Kind<number> is also a Kind<unknown> in tables. */
+  format(value: T): string
+}
+
+/** Haraka's own true words (haraka-config is_truth), and their opposites. */
+const TRUE = /^(?:true|yes|ok|enabled|on|1)$/i
+const FALSE = /^(?:false|no|disabled|off|0)$/i
+
+export const bool: Kind<boolean> = {
+  expected: 'true or false',
+  parse: (text) => (TRUE.test(text) ? true : FALSE.test(text) ? false : undefined),
+  format: String,
+}
+
+/** An integer in [min, max] of the unit written in the ini; the value is `scale` times that (seconds to ms: 1000). */
+export function int(min: number, max: number, scale = 1): Kind<number> {
+  return {
+    expected: `an integer from ${min} to ${max}`,
+    parse(text) {
+      if (!/^-?\d+$/.test(text)) return undefined
+      const n = Number(text)
+      return n >= min && n <= max ? n * scale : undefined
+    },
+    format: (value) => String(value / scale),
+  }
+}
+
+/** One of `choices`, in any case; the value is the choice as listed. */
+export function oneOf<T extends string>(choices: readonly T[]): Kind<T> {
+  return {
+    expected: `one of ${choices.join(', ')}`,
+    parse: (text) => choices.find((c) => c.toLowerCase() === text.toLowerCase()),
+    format: String,
+  }
+}
+
+/** Any text; `expected` says what it should name (a host, a path), since nothing is checked. */
+export function text(expected: string): Kind<string> {
+  return { expected, parse: (t) => t, format: String }
+}
+
+export const endpoint: Kind<Endpoint> = {
+  expected: 'host:port or [v6]:port',
+  parse: (t) => parseEndpoint(t) ?? undefined,
+  format: formatEndpoint,
+}
+
+export const endpoints: Kind<Endpoint[]> = {
+  expected: 'a comma-separated list of host:port or [v6]:port',
+  parse: (t) => parseEndpointList(t) ?? undefined,
+  format: (list) => list.map(formatEndpoint).join(','),
+}
+
+export const fqdn: Kind<string> = {
+  expected: 'a fully qualified host name',
+  parse: (t) => (isDnsName(t, { allowSingleLabel: false }) ? t : undefined),
+  format: String,
+}
+
+/** ESMTP keywords (RFC 5321 §4.1.2 esmtp-keyword), comma or space separated; kept upper case. */
+export const esmtpKeywords: Kind<ReadonlySet<string>> = {
+  expected: 'ESMTP parameter names, comma or space separated',
+  parse(t) {
+    const names = t.split(/[\s,]+/).filter(Boolean)
+    if (!names.every((n) => /^[A-Za-z0-9][A-Za-z0-9-]*$/.test(n))) return undefined
+    return new Set(names.map((n) => n.toUpperCase()))
+  },
+  format: (set) => [...set].join(','),
+}
+
+/** `ip`, `ip:port` or `[v6]:port` items, comma or space separated, as dns.setServers takes them. */
+export const dnsServers: Kind<string[]> = {
+  expected: 'a list of ip, ip:port or [v6]:port, comma separated',
+  parse(t) {
+    const items = t.split(/[\s,]+/).filter(Boolean)
+    const ok = items.every((item) => {
+      const e = parseEndpoint(item)
+      return e === null ? isIP(item) !== 0 : isIP(e.host) !== 0
+    })
+    return ok && items.length > 0 ? items : undefined
+  },
+  format: (items) => items.join(','),
+}
