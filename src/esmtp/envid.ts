@@ -1,8 +1,8 @@
-// RFC 3885 §3.2 unique-envid = local-envid "@" fqhn, where both halves are RFC 3461 xtext (requirements §1.4, §1.5).
+// RFC 3885 §3.2 unique-envid = local-envid "@" fqhn, where both halves are RFC 3461 xtext (RFC 3461 §4, §4.4).
 // Shared by MAIL FROM (AMB-10), the MTQP TRACK parser and the mtqp URI.
 import { decodeXtext } from './xtext'
 
-/** True when `s` is RFC 3461 xtext (requirements §1.5); lower-case hex is accepted (TV-5). */
+/** True when `s` is RFC 3461 §4 xtext; lower-case hex is accepted (TV-5). */
 export function isXtext(s: string): boolean {
   return decodeXtext(s) !== null
 }

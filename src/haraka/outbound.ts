@@ -1,5 +1,5 @@
 // What this plugin reads from and changes in Haraka's outbound internals. Isolated here so a Haraka upgrade breaks
-// one file: the retry schedule, the outbound seam (haraka.md §3), and the shapes of the delivery hooks' arguments.
+// one file: the retry schedule, the outbound seam (HRK-16), and the shapes of the delivery hooks' arguments.
 import { isIP } from 'node:net'
 import { type Forwarder, type HopRecord, HopSession } from '../relay/session'
 import type { HarakaMx, HarakaPlugin, HMailItem, OutboundSocket } from './types'
@@ -49,7 +49,7 @@ export function attemptId(hmail: HMailItem, outcome: string): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The outbound seam. Haraka 3.3 sends no MAIL/RCPT parameters but SMTPUTF8 and has no hook to add any, nor does it
-// expose the next hop's EHLO keywords (haraka.md §3). HMailItem.prototype.try_deliver_host_on_socket runs once per
+// expose the next hop's EHLO keywords (HRK-4). HMailItem.prototype.try_deliver_host_on_socket runs once per
 // connection to a next hop, with the socket it will use: wrapping it lets us see every reply line before Haraka does
 // and rewrite the MAIL FROM and RCPT TO lines it writes. Everything else on the socket passes untouched.
 

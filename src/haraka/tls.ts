@@ -1,5 +1,5 @@
 // Haraka's TLS material (config/tls.ini, tls_key.pem, tls_cert.pem, config/tls/), reused for MTQP STARTTLS so the
-// relay has one certificate set to manage (haraka.md §5).
+// relay has one certificate set to manage (HRK-17).
 import type { SecureContextOptions } from 'node:tls'
 import type { TlsProvider } from '../server/server'
 import type { HarakaPlugin } from './types'

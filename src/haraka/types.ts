@@ -1,5 +1,5 @@
 // The part of Haraka 3.3's plugin API this plugin uses, typed. Haraka ships no types; these describe what
-// ../shared/spec/haraka.md verified, and nothing more.
+// docs/haraka-internals.md records as verified, and nothing more.
 
 import type { EnvelopeAddress } from '../model/note'
 
@@ -31,7 +31,7 @@ export interface HarakaPlugin extends HarakaLogger {
   haraka_require(name: string): unknown
 }
 
-/** @haraka/email-address Address: `address` is a getter (haraka.md §0.2); `host` is lower-case ASCII. */
+/** @haraka/email-address Address: `address` is a getter (HRK-9); `host` is lower-case ASCII. */
 export interface HarakaAddress extends EnvelopeAddress {
   isNull(): boolean
 }

@@ -1,5 +1,5 @@
 // What the plugin keeps in transaction.notes.mtrk. Haraka persists transaction notes into the outbound queue file
-// (haraka.md §0.3), so this is also what survives a restart for relaying; it is re-checked when read back.
+// (HRK-10), so this is also what survives a restart for relaying; it is re-checked when read back.
 
 /** The parts of an envelope address the model reads (Haraka's Address has them; src/haraka adds the rest). */
 export interface EnvelopeAddress {

@@ -1,5 +1,5 @@
 // The Haraka adapter: hook methods copied onto Haraka's Plugin instance (Haraka copies a package's enumerable
-// exports, haraka.md §6). Each hook is thin: parse with src/esmtp, build writes with src/model, hand them to the
+// exports, HRK-18). Each hook is thin: parse with src/esmtp, build writes with src/model, hand them to the
 // store without waiting. Nothing here may delay or refuse mail because of tracking (DSN-2, DSN-4).
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
@@ -56,7 +56,7 @@ export function register(this: MtrkPlugin): void {
   this.register_hook('reset_transaction', 'record_queue_refusal', EARLY)
   this.register_hook('init_master', 'open_store')
   this.register_hook('init_child', 'open_store')
-  // init_master runs once, in the only process or in the cluster master: exactly one listener (haraka.md §4).
+  // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8).
   if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
 }

@@ -1,5 +1,5 @@
 // Relaying through Haraka's outbound queue (issue 4): the parameters each next hop gets (through the outbound seam)
-// and the outcome of every delivery attempt, per recipient (delivered/deferred/bounce hooks, haraka.md §2).
+// and the outcome of every delivery attempt, per recipient (delivered/deferred/bounce hooks, HRK-7).
 // Mail first: these hooks always continue (CONT) at once, never throw, and write to the store without waiting.
 
 import { findEnhancedStatus } from '../esmtp/reply'
@@ -66,13 +66,13 @@ export function relay_attempt(this: MtrkPlugin, next: Next, hmail: HMailItem): v
   next()
 }
 
-/** The tracked note of a queued message. Haraka's own bounces are new transactions without one (haraka.md §2). */
+/** The tracked note of a queued message. Haraka's own bounces are new transactions without one (HRK-14). */
 function trackedNote(hmail: HMailItem): Tracked | null {
   const note = readNote(hmail.todo?.notes)
   return isTracked(note) ? note : null
 }
 
-/** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (haraka.md §2). */
+/** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (HRK-15). */
 const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
 
 /**

@@ -3,7 +3,7 @@
 // file only moves bytes, keeps time and counts connections.
 //
 // Decisions:
-// - Haraka dies on an uncaught exception (haraka.md §0.7), so the server and every socket get an 'error' listener
+// - Haraka dies on an uncaught exception (HRK-11), so the server and every socket get an 'error' listener
 //   and no event handler lets an exception out: anything unexpected is logged and that connection destroyed.
 // - TLS material comes from an injected provider, asked once per connection (so renewed certificates are picked up
 //   without a restart). The server builds the secure context itself, because TLSSocket ignores `minVersion` when it
@@ -33,7 +33,7 @@ import {
 import { certificateDnsNames, newerTlsVersion } from './tls'
 
 /**
- * The key, certificate and other secure-context options (for Haraka: tls_socket's certsByHost['*'], haraka.md §5),
+ * The key, certificate and other secure-context options (for Haraka: tls_socket's certsByHost['*'], HRK-17),
  * or null when no certificate is installed. Return the same object while the material is unchanged: contexts are
  * cached per object.
  */

@@ -1,4 +1,4 @@
-// The mtqp URI (RFC 3887 §9, requirements §1.9 and URI-1..5):
+// The mtqp URI (RFC 3887 §9.3, §9.4; URI-1..5):
 //   mtqp://<host>[:<port>]/track/<unique-envid>/<mtrk-secret>
 // Pure; parse returns a Result and never echoes its input, because the URI holds the secret A (URI-5).
 //

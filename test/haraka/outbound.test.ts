@@ -50,7 +50,7 @@ test(`the seam exists in the installed Haraka ${harakaVersion}: HMailItem.protot
     `Haraka ${harakaVersion} has no try_deliver_host_on_socket(mx, host, port, socket): MTRK/DSN parameters would ` +
       'not be forwarded. Update src/haraka/outbound.ts for this Haraka.',
   )
-  // What the wrap relies on inside the method (haraka.md §3): commands are written as strings ending in CRLF through
+  // What the wrap relies on inside the method (HRK-16): commands are written as strings ending in CRLF through
   // socket.write, MAIL and RCPT carry no parameters of their own, replies arrive as 'line' events.
   const source = String(
     (hmail as { prototype: Record<string, unknown> }).prototype.try_deliver_host_on_socket,

@@ -1,4 +1,4 @@
-// The ioredis decoder test pattern (style.md): feed the same bytes whole, byte by byte, and split in two at every
+// The test pattern of ioredis's RESP decoder: feed the same bytes whole, byte by byte, and split in two at every
 // position; a streaming decoder must produce identical results however TCP happens to cut the stream.
 import assert from 'node:assert/strict'
 

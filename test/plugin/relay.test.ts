@@ -148,7 +148,7 @@ test('deferred: per-recipient codes from fail_recips; whole-attempt failures wit
     fail_recips: [refused],
     mx: { exchange: '192.0.2.1', from_dns: 'mx.far.test' },
   })
-  assert.equal(r.rc, undefined, 'CONT: anything else deletes the queued mail (haraka.md §2)')
+  assert.equal(r.rc, undefined, 'CONT: anything else deletes the queued mail (HRK-13)')
   const [e] = onlyEvent(writes) ?? []
   assert.equal(e?.action, 'delayed')
   assert.equal(e?.status, '4.2.1')

@@ -449,7 +449,7 @@ export function relayingSuite(nodes: number): void {
       ])
       await recipient('restart', address, (x) => x.action === 'delayed' && x.history.length === 1)
       await a.stop()
-      // What survives the restart is the queue file, whose header carries transaction.notes (haraka.md §0.3).
+      // What survives the restart is the queue file, whose header carries transaction.notes (HRK-10).
       const queued = queueFiles(a.dir).find((f) => f.todo.rcpt_to.some((r) => r.original === `<${address}>`))
       const note = queued?.todo.notes.mtrk as TrackingNote | undefined
       assert.equal(note?.track?.certifier, B)

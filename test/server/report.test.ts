@@ -12,7 +12,7 @@ import { message, recipient } from '../store/fixtures'
 const T0 = 1_700_000_000_000
 const ENVID = '1@h.example.com'
 
-/** TV-1 (requirements §14): A = 00 01 .. 0f; B = SHA-1(A). */
+/** TV-1: A = 00 01 .. 0f; B = SHA-1(A). */
 const TV1_SECRET_PADDED = 'AAECAwQFBgcICQoLDA0ODw=='
 const TV1_SECRET_UNPADDED = 'AAECAwQFBgcICQoLDA0ODw'
 const TV1_CERTIFIER = 'VheLhqV/rCKJmplkGFwsyW59pYk'

@@ -278,7 +278,7 @@ test('MTQP-11 / MTQP-29: the connection-limit greeting', () => {
 })
 
 // ---------------------------------------------------------------------------------------------------------------
-// TRACK (RFC 3887 §4.1, with the corrected vectors of requirements §14)
+// TRACK (RFC 3887 §4.1, with the vectors TV-1..3 in place of the inconsistent RFC example, ERR-3887-1)
 
 test('RFC 3887 example #6 (delivered), TV-3 certifier, envid in <> (AMB-6), exact bytes', async () => {
   const got = await play({ records: [EX6] }, ['TRACK <12345-20010101@example.com> YWJjZGVmZ2gK\r\n'])

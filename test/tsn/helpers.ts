@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RecipientStatus, TrackingStatus } from '../../src/tsn/types'
 
-/** The message/tracking-status of TV-7 (requirements §14), written with utcOffsetMinutes -300. */
+/** The message/tracking-status of TV-7, written with utcOffsetMinutes -300. */
 export function tv7Status(): TrackingStatus {
   return {
     originalEnvelopeId: '1@h.example.com',
