@@ -33,6 +33,7 @@ export interface Option<T, D> {
 
 type Extra = Pick<Option<unknown, unknown>, 'key' | 'aliases' | 'defaultText' | 'whenInvalid'>
 
+/** A row of the table: `def` is a value of `kind`, or null for an option unset by default. */
 export function opt<T, D extends T | null>(
   kind: Kind<T>,
   def: D,
@@ -57,7 +58,7 @@ const DAY = 86400
 export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const
 
 /** MTQP-28 (RFC 3887 §2.5): an inactivity timer, if any, is at least 10 minutes. */
-export const MIN_INACTIVITY_TIMEOUT = 600
+const MIN_INACTIVITY_TIMEOUT = 600
 
 /**
  * MTQP-31: a chaining server answers within 2 minutes. The chain gets at most 115 s of them, leaving time for the

@@ -50,7 +50,8 @@ function readSection(
   for (const [field, option] of Object.entries(section.options)) {
     const key = iniKey(field, option)
     const found = [key, ...(option.aliases ?? [])].find((k) => Object.hasOwn(raw, k) && isSet(raw[k]))
-    out[field] = option.default
+    // A copy: a caller changing its config (an endpoint, a list) must not change the table.
+    out[field] = structuredClone(option.default)
     if (found === undefined) continue
     const value = raw[found]
     const parsed = Array.isArray(value) ? undefined : option.kind.parse(String(value).trim())

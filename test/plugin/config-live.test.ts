@@ -115,3 +115,13 @@ test('typos are logged by section and key; unreadable values keep safe defaults;
     await typos.stop()
   }
 })
+
+test('a listen address this host does not have: the listener says so and listens nowhere else', async () => {
+  const elsewhere = await startHaraka({ redisPort, mtrk: { mtqp: { listen: '192.0.2.1:1038' } } })
+  try {
+    await elsewhere.waitForLog(/MTQP listener could not start on 192\.0\.2\.1:1038: .*EADDRNOTAVAIL/)
+    assert.deepEqual(listeningPorts(elsewhere.pid() as number), [elsewhere.smtpPort])
+  } finally {
+    await elsewhere.stop()
+  }
+})
