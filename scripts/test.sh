@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_node_modules
-ensure_commands redis-server:redis-server openssl:openssl /usr/bin/python3:python3 py-aiosmtpd:python3-aiosmtpd /usr/sbin/dnsmasq:dnsmasq-base
+ensure_commands redis-server:redis-server openssl:openssl /usr/bin/python3:python3 py-aiosmtpd:python3-aiosmtpd /usr/sbin/dnsmasq:dnsmasq-base \
+  /usr/sbin/postfix:postfix
 
 echo "== build"
 npm run --silent build
