@@ -31,6 +31,8 @@ async function main(): Promise<number> {
     const child = spawn(
       process.execPath,
       [
+        // Any unhandled rejection fails the run; node:test passes the flag on to each test file's process (issue 10).
+        '--unhandled-rejections=strict',
         '--import',
         'tsx',
         '--test',

@@ -421,9 +421,9 @@ const statusErrors: [what: string, text: string, fragment: string][] = [
     'appears more than once',
   ],
   [
-    'a recipient field among the per-message fields',
+    'a recipient field among the per-message fields (read as a missing blank line)',
     status([...MESSAGE, RECIPIENT[1]!], RECIPIENT),
-    'does not belong',
+    'no blank line before the first per-recipient field',
   ],
   [
     'a per-message field in a recipient group',
