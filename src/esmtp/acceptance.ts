@@ -8,7 +8,8 @@
 // `TO: ` (`RCPT TO: postmaster`), and SMTPUTF8 recipients. The 555 for unknown parameters can be turned off
 // (reject_unknown_params=false) for clients that send parameters no server advertised.
 //
-// test/esmtp/acceptance.test.ts checks this against Haraka with and without the plugin and against Postfix.
+// test/esmtp/acceptance.test.ts checks it as a property against Haraka's own parser; test/plugin/acceptance.test.ts
+// sends a corpus to Haraka with and without the plugin and to Postfix.
 
 import type { Result } from '../util/result'
 import {
