@@ -122,8 +122,10 @@ export function parseEnvid(value: string | null): Result<Envid> {
   if (!value) return err('ENVID requires a value')
   const decoded = decodeXtext(value)
   if (decoded === null) return err('ENVID is not valid xtext')
-  // Control characters smuggled in as +XX would end up in tracking answers and logs.
-  if (!isPrintableAscii(decoded)) return err('ENVID contains non-printable characters')
+  // Control characters smuggled in as +XX would end up in tracking answers and logs. NUL is let through, as Postfix
+  // does (its ENVID ends at a NUL, AMB-38); the tracking answer then shows the xtext form (AMB-8).
+  if (!isPrintableAscii(decoded.replaceAll('\u0000', '')))
+    return err('ENVID contains non-printable characters')
   return ok({ xtext: value, decoded })
 }
 
