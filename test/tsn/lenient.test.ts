@@ -9,21 +9,8 @@ import {
   readTrackingBody,
   readTrackingStatus,
 } from '../../src/tsn/reader'
-import { tv7Status } from './helpers'
+import { TV7_MESSAGE as MESSAGE, TV7_RECIPIENT as RECIPIENT, tv7Status } from './helpers'
 
-const MESSAGE = [
-  'Original-Envelope-Id: 1@h.example.com',
-  'Reporting-MTA: dns; mx.example.net',
-  'Arrival-Date: Mon, 1 Jan 2001 15:15:15 -0500',
-]
-const RECIPIENT = [
-  'Original-Recipient: rfc822; u@example.net',
-  'Final-Recipient: rfc822; u@example.net',
-  'Action: transferred',
-  'Status: 2.4.0',
-  'Remote-MTA: dns; mx2.example.net',
-  'Last-Attempt-Date: Mon, 1 Jan 2001 15:16:00 -0500',
-]
 const lines = (...ls: string[]) => ls.join('\r\n')
 const multipart = (...parts: string[][]) =>
   lines(
