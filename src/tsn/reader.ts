@@ -221,6 +221,7 @@ function readEntity<M, R>(entity: string, types: readonly string[], schema: Sche
     const status = readStatus(part.body, schema, partNote)
     if (status !== null) out.push(status)
   }
+  if (out.length === 0 && parts.length > 0) note(`no readable ${types[0]} part`)
   return out
 }
 
@@ -421,7 +422,7 @@ function readStatus<M, R>(lines: string[], schema: Schema<M, R>, note: Note): M 
   if (read.length === 0) {
     note(
       recipients.length === 0
-        ? 'no per-recipient group (RFC 3886 §3.1)'
+        ? 'no per-recipient group (RFC 3886 §3.1, RFC 3464 §2.1)'
         : 'no per-recipient group could be read (part skipped)',
     )
     return null
