@@ -17,6 +17,7 @@ const TEST_COMMANDS = [
   '/usr/bin/python3:python3',
   'py-aiosmtpd:python3-aiosmtpd',
   '/usr/sbin/dnsmasq:dnsmasq-base',
+  '/usr/sbin/postfix:postfix',
 ]
 
 function ensureCommands(): void {
@@ -35,6 +36,8 @@ function runNodeTest(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const child = spawn(
     process.execPath,
     [
+      // Any unhandled rejection fails the run; node:test passes the flag on to each test file's process (issue 10).
+      '--unhandled-rejections=strict',
       '--import',
       'tsx',
       '--test',

@@ -17,7 +17,7 @@ import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { formatCommand } from '../mtqp/command'
 import { type Greeting, parseGreeting } from '../mtqp/greeting'
 import { type MtqpResponse, ResponseDecoder } from '../mtqp/response'
-import { parseTrackingBody } from '../tsn/reader'
+import { readTrackingBody } from '../tsn/reader'
 import type { TrackingStatus } from '../tsn/types'
 import { isDnsName } from '../util/dns-name'
 import type { Result } from '../util/result'
@@ -73,9 +73,45 @@ export class MtqpClientError extends Error {
   }
 }
 
+/** An option value the client cannot work with; thrown (or the promise rejected) before any connection is made. */
+export class MtqpOptionError extends RangeError {
+  /** The option's name, e.g. `inactivityTimeoutMs`. */
+  readonly option: string
+
+  constructor(option: string, message: string) {
+    super(message)
+    this.name = 'MtqpOptionError'
+    this.option = option
+  }
+}
+
+/** Checks the options every connection uses (MTQPC-7); the problem as an MtqpOptionError, or null. */
+export function checkConnectionOptions(opts: ConnectionOptions): MtqpOptionError | null {
+  const inactivity = opts.inactivityTimeoutMs ?? MIN_INACTIVITY_TIMEOUT_MS
+  if (!(inactivity >= MIN_INACTIVITY_TIMEOUT_MS)) {
+    return new MtqpOptionError(
+      'inactivityTimeoutMs',
+      `inactivityTimeoutMs must be at least ${MIN_INACTIVITY_TIMEOUT_MS} (MTQPC-7), not ${inactivity}`,
+    )
+  }
+  const connect = opts.connectTimeoutMs ?? 30_000
+  if (!(connect > 0 && connect <= 2 ** 31 - 1)) {
+    return new MtqpOptionError(
+      'connectTimeoutMs',
+      `connectTimeoutMs must be a positive number of ms, not ${connect}`,
+    )
+  }
+  return null
+}
+
 /** The answer to one TRACK. */
 export type TrackAnswer =
-  | { kind: 'answered'; parts: TrackingStatus[] }
+  | {
+      kind: 'answered'
+      parts: TrackingStatus[]
+      /** What of the answer could not be read and was skipped or repaired (readTrackingBody). */
+      skipped?: string[]
+    }
   | { kind: 'failed'; failure: QueryFailure; reason: string }
 
 export class MtqpClient {
@@ -110,10 +146,9 @@ export class MtqpClient {
 
   /** Connects, reads the greeting and negotiates TLS as `opts.starttls` says. */
   static async connect(target: ConnectTarget, opts: ConnectionOptions = {}): Promise<MtqpClient> {
+    const bad = checkConnectionOptions(opts)
+    if (bad !== null) throw bad
     const inactivity = opts.inactivityTimeoutMs ?? MIN_INACTIVITY_TIMEOUT_MS
-    if (!(inactivity >= MIN_INACTIVITY_TIMEOUT_MS)) {
-      throw new RangeError(`inactivityTimeoutMs must be at least ${MIN_INACTIVITY_TIMEOUT_MS} (MTQPC-7)`)
-    }
     const server: ServerInfo = {
       name: target.name,
       port: target.port,
@@ -397,12 +432,14 @@ function openSocket(target: ConnectTarget, opts: ConnectionOptions): Promise<Soc
 function answerOf(r: MtqpResponse, label: string): TrackAnswer {
   switch (r.indicator) {
     case '+OK+': {
-      const parts = parseTrackingBody((r.lines ?? []).join('\r\n'))
-      if (parts.ok) return { kind: 'answered', parts: parts.value }
+      // MTQPC-5: read what can be read; one bad part or field never hides the rest.
+      const { value: parts, skipped } = readTrackingBody((r.lines ?? []).join('\r\n'))
+      if (parts.length > 0)
+        return skipped.length > 0 ? { kind: 'answered', parts, skipped } : { kind: 'answered', parts }
       return {
         kind: 'failed',
         failure: 'protocol',
-        reason: `${label} sent tracking status that cannot be read: ${printable(parts.error)}`,
+        reason: `${label} sent tracking status that cannot be read: ${printable(skipped.join('; '), 1000)}`,
       }
     }
     case '+OK':

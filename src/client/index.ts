@@ -1,7 +1,26 @@
 // The MTQP client library (RFC 3887 client, RFC 3885 originator): `haraka-plugin-mtrk/client`.
 
+export { decodeUtf8Addr, encodeUtf8AddrXtext } from '../esmtp/utf8-addr'
+export {
+  DELIVERY_STATUS_TYPES,
+  decodeAddress,
+  type Read,
+  readDeliveryReport,
+  readDeliveryStatus,
+  readTrackingBody,
+  readTrackingStatus,
+} from '../tsn/reader'
 export { describeStatus } from '../tsn/status-text'
-export type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
+export type {
+  Action,
+  DeliveryRecipientStatus,
+  DeliveryStatus,
+  DsnAction,
+  ExtensionField,
+  RecipientStatus,
+  TrackingStatus,
+  TypedValue,
+} from '../tsn/types'
 export { formatMtqpUri, MTQP_DEFAULT_PORT, type MtqpUri, parseMtqpUri, redactMtqpUri } from '../uri/mtqp-uri'
 export {
   type ConnectionOptions,
@@ -9,6 +28,7 @@ export {
   MIN_INACTIVITY_TIMEOUT_MS,
   MtqpClient,
   MtqpClientError,
+  MtqpOptionError,
   type StarttlsPolicy,
   type TrackAnswer,
 } from './connection'

@@ -1,6 +1,6 @@
 // The real Querier: discovery (MTQPC-1), connection with fail-over between SRV targets and addresses (RFC 2782),
 // and pipelining of every TRACK for the same server asked in the same turn of the event loop (MTQPC-8).
-import { type ConnectionOptions, MtqpClient, MtqpClientError } from './connection'
+import { type ConnectionOptions, checkConnectionOptions, MtqpClient, MtqpClientError } from './connection'
 import {
   type DnsResolver,
   discoverServers,
@@ -26,7 +26,13 @@ interface Batch {
 /** Failures after which the next SRV target or address is tried; TLS and protocol failures are reported instead. */
 const TRY_NEXT: ReadonlySet<QueryFailure> = new Set(['unreachable', 'timeout', 'refused', 'temporary'])
 
+/**
+ * The Querier over MTQP. Throws MtqpOptionError at once for an option value no connection could use, so a bad
+ * option is one typed error rather than a failure per query.
+ */
 export function mtqpQuerier(opts: QuerierOptions = {}): Querier {
+  const bad = checkConnectionOptions(opts)
+  if (bad !== null) throw bad
   const resolver = opts.resolver ?? systemResolver()
   const batches = new Map<string, Batch>()
   return (target, request) =>
@@ -41,13 +47,18 @@ export function mtqpQuerier(opts: QuerierOptions = {}): Querier {
         batches.set(key, fresh)
         setImmediate(() => {
           batches.delete(key)
-          void queryServer(
+          const settle = (results: QueryResult[]) => {
+            for (const [i, item] of fresh.items.entries()) item.resolve(results[i]!)
+          }
+          // A Querier never rejects (types.ts): anything unexpected is this server's failure, not a lost promise.
+          queryServer(
             fresh.target,
             fresh.items.map((i) => i.request),
             resolver,
             opts,
-          ).then((results) => {
-            for (const [i, item] of fresh.items.entries()) item.resolve(results[i]!)
+          ).then(settle, (e: unknown) => {
+            const reason = `query failed: ${e instanceof Error ? e.message : String(e)}`
+            settle(fresh.items.map(() => ({ kind: 'failed', failure: 'protocol', reason })))
           })
         })
         batch = fresh

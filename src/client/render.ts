@@ -85,8 +85,13 @@ function hopLine(hop: Hop): string {
   const o = hop.outcome
   const target = printable(hop.target.host)
   switch (o.kind) {
-    case 'answered':
-      return `${serverText(o.server)}: ${o.parts.length} report${o.parts.length === 1 ? '' : 's'}`
+    case 'answered': {
+      const reports = `${serverText(o.server)}: ${o.parts.length} report${o.parts.length === 1 ? '' : 's'}`
+      // MTQPC-5: what of the answer could not be read is said, not silently dropped.
+      return o.skipped === undefined
+        ? reports
+        : `${reports}; skipped: ${printable(o.skipped.join('; '), 1000)}`
+    }
     case 'failed':
       return `${o.server === undefined ? target : serverText(o.server, false)}: no answer: ${printable(o.reason, 1000)}`
     case 'skipped':

@@ -36,7 +36,10 @@ export interface TrackTarget {
   request: TrackRequest
 }
 
-/** Tracks several messages at once; the first hops (and any shared later ones) are pipelined per server. */
+/**
+ * Tracks several messages at once; the first hops (and any shared later ones) are pipelined per server. Resolves
+ * with one report per message, failures included; rejects only with MtqpOptionError for an unusable option value.
+ */
 export async function trackMessages(
   messages: readonly TrackTarget[],
   opts: TrackOptions = {},

@@ -46,7 +46,7 @@ export type QueryFailure =
   | 'protocol'
 
 export type QueryResult =
-  | { kind: 'answered'; server: ServerInfo; parts: TrackingStatus[] }
+  | { kind: 'answered'; server: ServerInfo; parts: TrackingStatus[]; skipped?: string[] }
   | { kind: 'failed'; failure: QueryFailure; reason: string; server?: ServerInfo }
 
 /** Asks the tracking server of a target about one message. Never rejects: failures are results. */

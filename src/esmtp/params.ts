@@ -1,8 +1,10 @@
 // MAIL/RCPT parameters of RFC 3461 (DSN) and RFC 3885 (MTRK): pure parsing and validation, no Haraka types.
 import { decodeBase64Strict } from '../util/base64'
 import { err, ok, type Result } from '../util/result'
+import type { RefusalKind } from './acceptance'
 import { isUniqueEnvid } from './envid'
-import { decodeXtext, isPrintableAscii } from './xtext'
+import { decodeUtf8Addr, isUtf8AddrType } from './utf8-addr'
+import { decodeXtext, decodeXtextOctets, isPrintableAscii } from './xtext'
 
 /** One `keyword[=value]` parameter as sent; the keyword upper-cased (keywords are case-insensitive, RFC 5321). */
 export interface EsmtpParam {
@@ -30,7 +32,10 @@ export interface Orcpt {
   /** As received, letter case included (DSN-10). */
   raw: string
   addrType: string
-  /** The xtext-decoded address, for display (AMB-14). */
+  /**
+   * The decoded address, for display (AMB-14): xtext-decoded, or for the `utf-8` type the Unicode address
+   * (RFC 6533). Octets that are not UTF-8 show as U+FFFD; it may hold any character, controls included.
+   */
   address: string
 }
 
@@ -49,8 +54,9 @@ export interface RcptParams {
   orcpt?: Orcpt
 }
 
-/** An SMTP rejection of a command's parameters. */
+/** An SMTP rejection of a command's parameters: one of the refusals the acceptance rule lists (./acceptance). */
 export interface Rejection {
+  kind: RefusalKind
   code: 501 | 555
   status: '5.5.4'
   message: string
@@ -65,19 +71,20 @@ export interface ParamPolicy {
   mtrkWithoutEnvid: 'reject' | 'ignore'
 }
 
-const KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]*$/
 // Haraka core refuses "=" inside a value, but a padded MTRK certifier has one (AMB-2); split at the first "=" only.
 const PARAM_TOKEN = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:=(\S*))?$/
 
 /**
  * Splits the parameters off a raw `MAIL FROM:<path> params` or `RCPT TO:<path> params` line, keeping order and
  * duplicates, which Haraka's own parser collapses (HRK-2). Tokens are peeled from the end like RFC 1869 parsers do,
- * because a quoted local part may contain spaces. Returns null when the line is not such a command.
+ * because a quoted local part may contain spaces. As in Haraka's parser (haraka-utils rfc1869), when nothing is left
+ * once every token is peeled, the first token was the path: `RCPT TO: postmaster` has no parameter (AMB-38).
+ * Returns null when the line is not such a command.
  */
 export function splitCommandParams(line: string): EsmtpParam[] | null {
   const m = /^\s*(?:MAIL\s+FROM|RCPT\s+TO)\s*:(.*)$/i.exec(line)
   if (!m) return null
-  let rest = (m[1] ?? '').trimEnd()
+  let rest = (m[1] ?? '').trim()
   const params: EsmtpParam[] = []
   for (;;) {
     const tail = /\s(\S+)$/.exec(rest)
@@ -86,6 +93,8 @@ export function splitCommandParams(line: string): EsmtpParam[] | null {
     params.push({ keyword: (token[1] ?? '').toUpperCase(), value: token[2] ?? null })
     rest = rest.slice(0, tail.index).trimEnd()
   }
+  // The path is a bare token (no brackets) that looks like a parameter, e.g. `postmaster` or `user=name@host`.
+  if (rest === '') params.pop()
   return params.reverse()
 }
 
@@ -97,17 +106,19 @@ export function unpadMtrkParam(line: string): string {
   return line.replace(/(\sMTRK=[A-Za-z0-9+/]+)={1,2}(?=:[0-9]*(?:\s|$)|\s|$)/i, '$1')
 }
 
-const ENVID_MAX = 100 // RFC 3461 §4.4, DSN-8
-const ORCPT_MAX = 500 // RFC 3461 §4.2, DSN-6
-
-/** ENVID=xtext (RFC 3461 §4.4): ≤ 100 characters, printable US-ASCII once decoded (DSN-8). */
+/**
+ * ENVID=xtext (RFC 3461 §4.4), printable US-ASCII once decoded (DSN-8). RFC 3461's 100 characters are what a server
+ * must at least accept; like Postfix we accept any length the line allows (AMB-38: a unique-envid shaped like a long
+ * Message-ID is common).
+ */
 export function parseEnvid(value: string | null): Result<Envid> {
   if (!value) return err('ENVID requires a value')
-  if (value.length > ENVID_MAX) return err(`ENVID longer than ${ENVID_MAX} characters`)
   const decoded = decodeXtext(value)
   if (decoded === null) return err('ENVID is not valid xtext')
-  // Control characters smuggled in as +XX would end up in tracking answers and logs.
-  if (!isPrintableAscii(decoded)) return err('ENVID contains non-printable characters')
+  // Control characters smuggled in as +XX would end up in tracking answers and logs. NUL is let through, as Postfix
+  // does (its ENVID ends at a NUL, AMB-38); the tracking answer then shows the xtext form (AMB-8).
+  if (!isPrintableAscii(decoded.replaceAll('\u0000', '')))
+    return err('ENVID contains non-printable characters')
   return ok({ xtext: value, decoded })
 }
 
@@ -133,42 +144,60 @@ export function parseMtrk(value: string | null): Result<Mtrk> {
   return ok({ certifier, timeout: Number(timeoutText) })
 }
 
-/** NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY, case-insensitive, each at most once (RFC 3461 §4.1). */
+/**
+ * NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY, case-insensitive (RFC 3461 §4.1). Refused: an unknown
+ * word, NEVER with another word, no word at all. Empty list elements and repeated words are RFC 822 list syntax
+ * that Postfix accepts too, so they are accepted (AMB-38).
+ */
 export function parseNotify(value: string | null): Result<string> {
   if (!value) return err('NOTIFY requires a value')
-  const items = value.toUpperCase().split(',')
-  if (items.length === 1 && items[0] === 'NEVER') return ok(value)
+  const items = value
+    .toUpperCase()
+    .split(',')
+    .filter((item) => item !== '')
   const seen = new Set<string>()
   for (const item of items) {
-    if (item !== 'SUCCESS' && item !== 'FAILURE' && item !== 'DELAY') {
+    if (item !== 'NEVER' && item !== 'SUCCESS' && item !== 'FAILURE' && item !== 'DELAY') {
       return err('NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY')
     }
-    if (seen.has(item)) return err(`NOTIFY lists ${item} twice`)
     seen.add(item)
   }
+  if (seen.size === 0) return err('NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY')
+  if (seen.has('NEVER') && seen.size > 1)
+    return err('NOTIFY=NEVER cannot be combined with SUCCESS, FAILURE or DELAY')
   return ok(value)
 }
 
-/** ORCPT=addr-type;xtext (RFC 3461 §4.2): addr-type an atom, ≤ 500 characters, printable once decoded (DSN-6). */
+/**
+ * ORCPT=addr-type;address (RFC 3461 §4.2, RFC 6533 §3). Refused, as by Postfix: no ";", an empty addr-type, a "+"
+ * without two hex digits, and for the `utf-8` type a malformed `\x{HEX}`. Accepted (AMB-38, AMB-39): any length,
+ * lower-case hex, raw UTF-8 (unitext), octets that decode to 8-bit or control characters, an empty address; they
+ * are kept as received for forwarding and written in a 7-bit form in reports.
+ */
 export function parseOrcpt(value: string | null): Result<Orcpt> {
   if (!value) return err('ORCPT requires a value')
-  if (value.length > ORCPT_MAX) return err(`ORCPT longer than ${ORCPT_MAX} characters`)
   const semi = value.indexOf(';')
   if (semi < 0) return err('ORCPT must be addr-type;address')
   const addrType = value.slice(0, semi)
-  // RFC 822 atom: no specials, space or controls.
-  if (!/^[!#$%&'*+\-/=?^_`{|}~0-9A-Za-z]+$/.test(addrType)) return err('ORCPT address type is not an atom')
-  const address = decodeXtext(value.slice(semi + 1))
-  if (address === null || address.length === 0) return err('ORCPT address is not valid xtext')
-  if (!isPrintableAscii(address)) return err('ORCPT address contains non-printable characters')
+  if (addrType === '') return err('ORCPT has no address type')
+  const coded = value.slice(semi + 1)
+  const address = isUtf8AddrType(addrType) ? decodeUtf8Addr(coded) : xtextForDisplay(coded)
+  if (address === null) return err('ORCPT address is not valid xtext')
   return ok({ raw: value, addrType, address })
 }
 
-function reject(code: 501 | 555, message: string): { ok: false; error: Rejection } {
-  return err({ code, status: '5.5.4', message })
+/** xtext decoded to octets, shown as UTF-8 (what senders of 8-bit ORCPTs mean), or null when malformed. */
+function xtextForDisplay(coded: string): string | null {
+  const octets = decodeXtextOctets(coded)
+  return octets === null ? null : new TextDecoder('utf-8').decode(octets)
 }
 
-type Handlers<T> = Record<string, (value: string | null, into: T) => Result<unknown>>
+function reject(kind: RefusalKind, code: 501 | 555, message: string): { ok: false; error: Rejection } {
+  return err({ kind, code, status: '5.5.4', message })
+}
+
+type Handler<T> = { kind: RefusalKind; apply: (value: string | null, into: T) => Result<unknown> }
+type Handlers<T> = Record<string, Handler<T>>
 
 /**
  * Runs each parameter through its handler, refusing duplicates (DSN-3, DSN-4, MTRK-3) and unknown keywords.
@@ -183,39 +212,45 @@ function applyParams<T>(
 ) {
   const seen = new Set<string>()
   for (const { keyword, value } of params) {
-    if (!KEYWORD.test(keyword)) return reject(501, `Syntax error in ${command} parameters`)
     const handler = handlers[keyword]
     if (!handler) {
       if (policy.rejectUnknown && !policy.allowed.has(keyword)) {
-        return reject(555, `Unsupported ${command} parameter ${keyword}`)
+        return reject('unknown', 555, `Unsupported ${command} parameter ${keyword}`)
       }
       continue
     }
-    if (seen.has(keyword)) return reject(501, `Duplicate ${keyword} parameter`)
+    if (seen.has(keyword)) return reject('duplicate', 501, `Duplicate ${keyword} parameter`)
     seen.add(keyword)
-    const parsed = handler(value, into)
-    if (!parsed.ok) return reject(501, `Syntax error in ${keyword} parameter: ${parsed.error}`)
+    const parsed = handler.apply(value, into)
+    if (!parsed.ok) return reject(handler.kind, 501, `Syntax error in ${keyword} parameter: ${parsed.error}`)
   }
   return ok(into)
 }
 
-function assign<T, K extends keyof T>(key: K, parse: (v: string | null) => Result<T[K]>) {
-  return (value: string | null, into: T) => {
-    const r = parse(value)
-    if (r.ok) into[key] = r.value
-    return r
+function assign<T, K extends keyof T>(
+  kind: RefusalKind,
+  key: K,
+  parse: (v: string | null) => Result<T[K]>,
+): Handler<T> {
+  return {
+    kind,
+    apply: (value, into) => {
+      const r = parse(value)
+      if (r.ok) into[key] = r.value
+      return r
+    },
   }
 }
 
 const MAIL_HANDLERS: Handlers<MailParams> = {
-  ENVID: assign('envid', parseEnvid),
-  RET: assign('ret', parseRet),
-  MTRK: assign('mtrk', parseMtrk),
+  ENVID: assign('envid', 'envid', parseEnvid),
+  RET: assign('ret', 'ret', parseRet),
+  MTRK: assign('mtrk', 'mtrk', parseMtrk),
 }
 
 const RCPT_HANDLERS: Handlers<RcptParams> = {
-  NOTIFY: assign('notify', parseNotify),
-  ORCPT: assign('orcpt', parseOrcpt),
+  NOTIFY: assign('notify', 'notify', parseNotify),
+  ORCPT: assign('orcpt', 'orcpt', parseOrcpt),
 }
 
 /** Validates MAIL FROM parameters (DSN-1..3, MTRK-3, MTRK-6). Valid parameters never change the reply (DSN-2). */
@@ -229,7 +264,7 @@ export function parseMailParams(params: EsmtpParam[], policy: ParamPolicy): Resu
       ? 'MTRK requires ENVID in the form local@fqhn'
       : null
   if (!problem) return r
-  if (policy.mtrkWithoutEnvid === 'reject') return reject(501, problem)
+  if (policy.mtrkWithoutEnvid === 'reject') return reject('mtrk', 501, problem)
   const { mtrk: _dropped, ...rest } = mail
   return ok({ ...rest, mtrkIgnored: problem })
 }

@@ -24,6 +24,28 @@ export function decodeXtext(s: string): string | null {
   return out
 }
 
+/**
+ * Decodes xtext as leniently as Postfix's xtext_unquote: "+" must be followed by two hex digits (either case), any
+ * other character stands for its UTF-8 octets, whether RFC 3461 allows it there or not (raw UTF-8 from an SMTPUTF8
+ * client). Returns the octets, or null when a "+" is malformed. For ORCPT, whose decoded form may hold anything.
+ */
+export function decodeXtextOctets(s: string): Uint8Array | null {
+  const out: number[] = []
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '+') {
+      const hex = s.slice(i + 1, i + 3)
+      if (!HEX_PAIR.test(hex)) return null
+      out.push(Number.parseInt(hex, 16))
+      i += 2
+    } else {
+      const cp = s.codePointAt(i)!
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b)
+      if (cp > 0xffff) i++
+    }
+  }
+  return Uint8Array.from(out)
+}
+
 /** Encodes a string of octets (char codes 0..255) as xtext: "+", "=" and anything outside 33..126 become +XX. */
 export function encodeXtext(s: string): string {
   let out = ''

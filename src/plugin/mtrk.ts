@@ -3,13 +3,8 @@
 // store without waiting. Nothing here may delay or refuse mail because of tracking (DSN-2, DSN-4).
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
-import {
-  type EsmtpParam,
-  parseMailParams,
-  parseRcptParams,
-  type Rejection,
-  splitCommandParams,
-} from '../esmtp/params'
+import { decideMail, decideRcpt } from '../esmtp/acceptance'
+import { type EsmtpParam, type Rejection, splitCommandParams } from '../esmtp/params'
 import { acceptPaddedCertifiers } from '../haraka/inbound'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '../haraka/types'
 import { ensureNote, rcptKey, readNote } from '../model/note'
@@ -95,14 +90,22 @@ export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaC
   next()
 }
 
-/** The parameters as sent, duplicates included (HRK-2); Haraka's de-duplicated object when the line is unavailable. */
+/**
+ * The parameters as sent, duplicates included (HRK-2). Haraka's parse decides which parameters there are: when the
+ * raw line disagrees (or is unavailable), its de-duplicated object is used, so the plugin never judges a token Haraka
+ * took for the path (AMB-38).
+ */
 function paramsOf(
   connection: HarakaConnection,
   parsed: Record<string, string | null> | undefined,
 ): EsmtpParam[] {
+  const fromHaraka = Object.entries(parsed ?? {}).map(([keyword, value]) => ({
+    keyword: keyword.toUpperCase(),
+    value,
+  }))
   const fromLine = splitCommandParams(connection.current_line ?? '')
-  if (fromLine) return fromLine
-  return Object.entries(parsed ?? {}).map(([keyword, value]) => ({ keyword: keyword.toUpperCase(), value }))
+  const keywords = (ps: EsmtpParam[]) => [...new Set(ps.map((p) => p.keyword))].sort().join(' ')
+  return fromLine && keywords(fromLine) === keywords(fromHaraka) ? fromLine : fromHaraka
 }
 
 function refuse(next: Next, r: Rejection): void {
@@ -117,9 +120,9 @@ export function check_mail_params(
 ): void {
   const s = state(this)
   const txn = connection.transaction
-  const r = parseMailParams(paramsOf(connection, params[1]), s.policy)
-  if (!r.ok) return refuse(next, r.error)
-  const { envid, ret, mtrk, mtrkIgnored } = r.value
+  const r = decideMail(paramsOf(connection, params[1]), s.policy)
+  if (!r.accept) return refuse(next, r.rejection)
+  const { envid, ret, mtrk, mtrkIgnored } = r.params
   if (mtrkIgnored) connection.loginfo(this, `MTRK ignored: ${mtrkIgnored} (mtrk_without_envid=ignore)`)
   if (txn && (envid || ret || mtrk)) {
     const note = ensureNote(txn.notes)
@@ -147,9 +150,9 @@ export function check_rcpt_params(
   params: [HarakaAddress, Record<string, string | null>],
 ): void {
   const [rcpt, parsed] = params
-  const r = parseRcptParams(paramsOf(connection, parsed), state(this).policy)
-  if (!r.ok) return refuse(next, r.error)
-  const { notify, orcpt } = r.value
+  const r = decideRcpt(paramsOf(connection, parsed), state(this).policy)
+  if (!r.accept) return refuse(next, r.rejection)
+  const { notify, orcpt } = r.params
   const txn = connection.transaction
   if (txn && (notify || orcpt)) {
     ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify ?? null }

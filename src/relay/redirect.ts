@@ -1,5 +1,6 @@
 // Aliases, forwarding and lists (RFC 3885 §3.3, RFC 3461 §5.2.7): what a received recipient became once every rcpt
 // hook ran (Haraka's aliases plugin replaces it in transaction.rcpt_to). Pure: it only updates the note.
+import { encodeUtf8AddrXtext } from '../esmtp/utf8-addr'
 import { encodeXtext, isPrintableAscii } from '../esmtp/xtext'
 import { recipientNote, type TrackingNote } from '../model/note'
 
@@ -9,9 +10,14 @@ export interface Addressed {
   address: string
 }
 
-/** `rfc822;<xtext>` naming an address, when it can be one (DSN-6: printable US-ASCII only). */
-export function orcptFor(address: string): string | null {
-  return isPrintableAscii(address) ? `rfc822;${encodeXtext(address)}` : null
+/**
+ * The ORCPT naming an address: `rfc822;<xtext>` for printable US-ASCII (DSN-6), RFC 6533's `utf-8;<7-bit form>`
+ * for an SMTPUTF8 address (AMB-39), which is valid xtext too.
+ */
+export function orcptFor(address: string): string {
+  return isPrintableAscii(address)
+    ? `rfc822;${encodeXtext(address)}`
+    : `utf-8;${encodeUtf8AddrXtext(address)}`
 }
 
 /**

@@ -12,7 +12,8 @@
 //   log. One bad record never costs the client the others (formatTrackingBody fails the whole body on any error).
 
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { decodeXtext } from '../esmtp/xtext'
+import { decodeUtf8Addr, encodeUtf8AddrXtext, isUtf8AddrType, UTF8_ADDR_TYPE } from '../esmtp/utf8-addr'
+import { decodeXtextOctets, encodeXtext } from '../esmtp/xtext'
 import type { StoredMessage, StoredRecipient } from '../model/records'
 import { formatDateTime } from '../tsn/date'
 import { isAtom, isStrictStatusCode, quote } from '../tsn/syntax'
@@ -114,14 +115,11 @@ function trackingStatus(m: StoredMessage, note: (text: string) => void): Trackin
     return null
   }
   if (envid !== m.envid) note('envid written in its xtext form: the decoded form is not printable')
-  const recipients: RecipientStatus[] = []
-  for (const r of m.recipients) {
-    const status = recipientStatus(r, note)
-    if (status !== null) recipients.push(status)
-  }
+  // AMB-39: every accepted recipient is in the answer; an address is written as well as it can be, never dropped.
+  const recipients = m.recipients.map((r) => recipientStatus(r, note))
   if (recipients.length === 0) {
     // RFC 3886 §3.1 needs at least one recipient group.
-    note('left out: no recipient can be written')
+    note('left out: no recipient stored')
     return null
   }
   return {
@@ -132,13 +130,9 @@ function trackingStatus(m: StoredMessage, note: (text: string) => void): Trackin
   }
 }
 
-function recipientStatus(r: StoredRecipient, note: (text: string) => void): RecipientStatus | null {
-  if (!isFieldValue(r.address)) {
-    note('recipient left out: its address cannot be written')
-    return null
-  }
-  const finalRecipient: TypedValue = { type: 'rfc822', value: r.address } // TSN-10
-  const original = r.orcpt === null ? null : originalRecipient(r.orcpt)
+function recipientStatus(r: StoredRecipient, note: (text: string) => void): RecipientStatus {
+  const finalRecipient = recipientAddress(r.address, note) // TSN-10
+  const original = r.orcpt === null ? null : originalRecipient(r.orcpt, note)
   if (r.orcpt !== null && original === null) note('unreadable ORCPT replaced by the RCPT address (AMB-14)')
   const out: RecipientStatus = {
     // AMB-14: without a (usable) ORCPT, the one RFC 3461 §5.2.1(d) would have added: the RCPT address.
@@ -175,14 +169,58 @@ function status(r: StoredRecipient, note: (text: string) => void): string {
   return DEFAULT_STATUS[r.action]
 }
 
-/** `addr-type ";" xtext` as received (RFC 3461 §4.2), shown decoded (AMB-14); null when it is not that. */
-function originalRecipient(orcpt: string): TypedValue | null {
+/**
+ * An address as accepted, in a 7-bit field (TSN-2): `rfc822; addr` when it is printable US-ASCII, otherwise RFC 6533's
+ * `utf-8; <utf-8-addr-xtext>` (AMB-39), e.g. `utf-8; j\x{F6}rg@example.org`, which the client reads back.
+ */
+function recipientAddress(address: string, note: (text: string) => void): TypedValue {
+  if (isFieldValue(address)) return { type: 'rfc822', value: address }
+  if (address === '') {
+    note('empty address written as x-unknown; unknown')
+    return { type: 'x-unknown', value: 'unknown' }
+  }
+  return { type: UTF8_ADDR_TYPE, value: bounded(encodeUtf8AddrXtext(address), note) }
+}
+
+/** A value longer than one line can hold is cut, with a note: written as well as it can be (AMB-39). */
+function bounded(value: string, note: (text: string) => void): string {
+  if (value.length <= MAX_VALUE_OCTETS) return value
+  note(`address of ${value.length} characters cut to ${MAX_VALUE_OCTETS}`)
+  return value.slice(0, MAX_VALUE_OCTETS)
+}
+
+/**
+ * `addr-type ";" address` as received (RFC 3461 §4.2), shown decoded (AMB-14): a `utf-8` address, or an rfc822 one
+ * whose octets are UTF-8, in RFC 6533's 7-bit form (AMB-39); other octets that cannot be shown in their xtext form.
+ * Null when the ORCPT is not usable at all (no ";", a type that is not an atom, malformed xtext).
+ */
+function originalRecipient(orcpt: string, note: (text: string) => void): TypedValue | null {
   const semi = orcpt.indexOf(';')
   if (semi === -1) return null
   const type = orcpt.slice(0, semi)
-  const value = decodeXtext(orcpt.slice(semi + 1))
-  if (!isAtom(type) || type.length > MAX_TYPE_OCTETS || value === null || !isFieldValue(value)) return null
-  return { type, value }
+  if (!isAtom(type) || type.length > MAX_TYPE_OCTETS) return null
+  const coded = orcpt.slice(semi + 1)
+  if (isUtf8AddrType(type)) {
+    const address = decodeUtf8Addr(coded)
+    return address === null ? null : recipientAddress(address, note)
+  }
+  const octets = decodeXtextOctets(coded)
+  if (octets === null) return null
+  const text = Buffer.from(octets).toString('latin1')
+  if (isFieldValue(text)) return { type, value: text }
+  const utf8 = strictUtf8(octets)
+  if (utf8 !== null && type.toLowerCase() === 'rfc822') return recipientAddress(utf8, note)
+  if (text.length === 0) return null
+  note('ORCPT octets are neither printable nor UTF-8: written in xtext')
+  return { type, value: bounded(encodeXtext(text), note) }
+}
+
+function strictUtf8(octets: Uint8Array): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(octets)
+  } catch {
+    return null
+  }
 }
 
 /** Reporting-MTA (TSN-6): `dns;` for a host name; for a stored name that cannot be written, a placeholder. */

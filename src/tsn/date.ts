@@ -28,6 +28,7 @@ const MAX_YEAR = 9999
 /** RFC 5322 §4.3 obsolete zones in minutes east of UTC. */
 const NAMED_ZONES: Readonly<Record<string, number>> = {
   UT: 0,
+  UTC: 0,
   GMT: 0,
   EST: -300,
   EDT: -240,
@@ -68,9 +69,9 @@ function pad2(n: number): string {
   return String(n).padStart(2, '0')
 }
 
-// [day-name ","] day month year hour ":" minute [":" second] zone, with any amount of whitespace.
+// [day-name [","]] day month year hour ":" minute [":" second] zone, with any amount of whitespace.
 const DATE_TIME =
-  /^(?:([a-z]{3})\s*,\s*)?(\d{1,2})\s+([a-z]{3})\s+(\d{2,4})\s+(\d{1,2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?\s*([+-]\d{4}|[a-z]{1,3})$/i
+  /^(?:([a-z]{3})\s*,?\s*)?(\d{1,2})\s+([a-z]{3})\s+(\d{2,4})\s+(\d{1,2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?\s*([+-]\d{4}|[a-z]{1,5})$/i
 
 /**
  * A lenient RFC 5322 date-time reader (MTQPC-5): optional day name, 2-, 3- and 4-digit years (§4.3),
@@ -124,6 +125,8 @@ function parseZone(zone: string): Result<number> {
   if (named !== undefined) return ok(named)
   // Military zones: RFC 822 defined their signs backwards, so RFC 5322 §4.3 reads them all as UTC.
   if (upper.length === 1 && upper !== 'J') return ok(0)
+  // RFC 5322 §4.3: any other alphabetic zone of unknown meaning SHOULD be read as -0000 (e.g. CET, MESZ).
+  if (upper.length > 1) return ok(0)
   return err(`unknown zone ${zone}`)
 }
 

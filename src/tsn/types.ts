@@ -12,6 +12,10 @@ export const ACTIONS = [
 ] as const
 export type Action = (typeof ACTIONS)[number]
 
+/** RFC 3464 §2.3.3: the action values of a delivery status notification. */
+export const DSN_ACTIONS = ['failed', 'delayed', 'delivered', 'relayed', 'expanded'] as const
+export type DsnAction = (typeof DSN_ACTIONS)[number]
+
 export function isAction(value: string): value is Action {
   return (ACTIONS as readonly string[]).includes(value)
 }
@@ -51,4 +55,33 @@ export interface TrackingStatus {
   arrivalDate: Date
   extensions?: ExtensionField[]
   recipients: RecipientStatus[]
+}
+
+/** One per-recipient group of a message/delivery-status (RFC 3464 §2.3), as read. */
+export interface DeliveryRecipientStatus {
+  originalRecipient?: TypedValue
+  finalRecipient: TypedValue
+  action: DsnAction
+  /** Enhanced status code, `class.subject.detail` (RFC 3463). */
+  status: string
+  statusComment?: string
+  remoteMta?: TypedValue
+  /** `diagnostic-type; text`, the text verbatim (e.g. `smtp; 550 5.1.1 No such user`). */
+  diagnosticCode?: TypedValue
+  lastAttemptDate?: Date
+  finalLogId?: string
+  willRetryUntil?: Date
+  extensions?: ExtensionField[]
+}
+
+/** One message/delivery-status body (RFC 3464 §2.2), as read. */
+export interface DeliveryStatus {
+  /** The ENVID as the report writes it (xtext-decoded, RFC 3461 §6.3(a)). */
+  originalEnvelopeId?: string
+  reportingMta: TypedValue
+  dsnGateway?: TypedValue
+  receivedFromMta?: TypedValue
+  arrivalDate?: Date
+  extensions?: ExtensionField[]
+  recipients: DeliveryRecipientStatus[]
 }

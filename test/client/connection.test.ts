@@ -267,3 +267,49 @@ test('RFC 2782 fail-over: an unreachable SRV target is skipped; requests in one 
       'mx.z.test has no address (ENOTFOUND) (no SRV record for mx.z.test; tried its addresses on port 1038)',
   })
 })
+
+test('MTQPC-5, issue 10 case 6: an answer with one malformed part gives the good parts and says what was skipped', async () => {
+  const good = [
+    'Original-Envelope-Id: 1@h.example.com',
+    'Reporting-MTA: dns; mx.example.net',
+    'Arrival-Date: Thu, 01 Oct 15 13:48:54 UTC',
+    '',
+    'Original-Recipient: rfc822; u@example.net',
+    'Final-Recipient: rfc822; u@example.net',
+    'Action: delivered',
+    'Status: 2.0.0',
+  ]
+  const body = [
+    '+OK+ Tracking information follows',
+    'Content-Type: multipart/related; boundary="b"; type="message/tracking-status"',
+    '',
+    '--b',
+    'Content-Type: message/tracking-status',
+    '',
+    'Reporting-MTA: dns; broken.example',
+    '',
+    'Final-Recipient: rfc822; u@example.net',
+    '--b',
+    'Content-Type: message/tracking-status',
+    '',
+    ...good,
+    '--b--',
+    '.',
+  ].join('\r\n')
+  const s = await scriptedServer('+OK/MTQP ready\r\n', (lines) =>
+    lines.at(-1) === 'QUIT' ? `${body}\r\n+OK bye\r\n` : null,
+  )
+  running.push(s)
+  const c = await MtqpClient.connect(target(s.port))
+  const [answer] = await c.track([REQUEST], { quit: true })
+  assert.equal(answer?.kind, 'answered')
+  if (answer?.kind !== 'answered') return
+  assert.deepEqual(
+    answer.parts.map((p) => [p.reportingMta.value, p.arrivalDate.toISOString()]),
+    [['mx.example.net', '2015-10-01T13:48:54.000Z']],
+  )
+  assert.deepEqual(answer.skipped, [
+    'part 1: Original-Envelope-Id: required field missing (part skipped)',
+    'part 1: Arrival-Date: required field missing (part skipped)',
+  ])
+})

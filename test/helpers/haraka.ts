@@ -127,7 +127,9 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
       await waitFor(() => re.test(output), ms, `Haraka log ${re}`)
     },
     async start() {
-      const p = spawn(process.execPath, [...(opts.nodeArgs ?? []), HARAKA_BIN, '-c', dir], {
+      // An unhandled rejection stops Haraka (and so fails the test) rather than going by unnoticed.
+      const nodeArgs = ['--unhandled-rejections=strict', ...(opts.nodeArgs ?? [])]
+      const p = spawn(process.execPath, [...nodeArgs, HARAKA_BIN, '-c', dir], {
         cwd: dir,
         env: { ...process.env, ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],

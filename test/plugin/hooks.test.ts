@@ -49,10 +49,12 @@ test('without the raw command line, the parameters Haraka parsed are checked (du
 test('a tracked message is recorded after next(): with Redis unreachable the queue hook still continues', async () => {
   const p = plugin()
   const c = makeConnection({ withTxn: true, helo: 'client.test', silent: true })
+  // The raw line and Haraka's parse of it, as core hands both to the hooks.
   c.current_line = 'MAIL FROM:<a@client.test> ENVID=1@h.test MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'
-  assert.equal((await callMail(p, c, 'a@client.test')).rc, undefined)
+  const mail = { ENVID: '1@h.test', MTRK: 'VheLhqV/rCKJmplkGFwsyW59pYk' }
+  assert.equal((await callMail(p, c, 'a@client.test', mail)).rc, undefined)
   c.current_line = 'RCPT TO:<u@local.test> NOTIFY=NEVER'
-  assert.equal((await callRcpt(p, c, 'u@local.test')).rc, undefined)
+  assert.equal((await callRcpt(p, c, 'u@local.test', { NOTIFY: 'NEVER' })).rc, undefined)
   const note = c.transaction.notes.mtrk as {
     track: { envid: string; certifier: string }
     rcpts: Record<string, unknown>
@@ -67,7 +69,7 @@ test('after shutdown a hook does not reconnect to Redis (deliveries may still fi
   const p = plugin()
   const c = makeConnection({ withTxn: true, helo: 'client.test', silent: true })
   c.current_line = 'MAIL FROM:<a@client.test> ENVID=2@h.test MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'
-  await callMail(p, c, 'a@client.test')
+  await callMail(p, c, 'a@client.test', { ENVID: '2@h.test', MTRK: 'VheLhqV/rCKJmplkGFwsyW59pYk' })
   await callQueueOk(p, c, 'queued')
   const store = (p.mtrk as { store: unknown }).store
   assert.ok(store)

@@ -262,12 +262,20 @@ test('MTRK-18..20 at the rcpt hooks: what replaced a recipient in rcpt_to is not
   const c = makeConnection({ withTxn: true, helo: 'client.test', silent: true })
   c.relaying = true
   c.current_line = `MAIL FROM:<s@h.test> ENVID=e@h.test MTRK=${B}`
-  await callMail(p, c, 's@h.test')
+  await callMail(p, c, 's@h.test', { ENVID: 'e@h.test', MTRK: B })
   const receive = async (address: string, params: string, products: string[]) => {
     const received = new Address(`<${address}>`)
     c.transaction.rcpt_to.push(received) // core adds it before the rcpt hooks
     c.current_line = `RCPT TO:<${address}>${params}`
-    await callRcpt(p, c, received)
+    // Haraka's parse of the same line (keyword upper-cased, value as sent).
+    const parsed = Object.fromEntries(
+      params
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((t) => t.split('=')),
+    )
+    await callRcpt(p, c, received, parsed)
     c.transaction.rcpt_to.pop() // what Haraka's aliases plugin does
     for (const a of products) c.transaction.rcpt_to.push(new Address(`<${a}>`))
     await callHook(p, 'note_redirection', c)

@@ -253,12 +253,16 @@ test('TSN-21 / ESC-3: status codes that do not fit the action are repaired, with
   }
 })
 
-test('inconsistent records: an unwritable recipient is left out; a record with none left is left out', () => {
+test('inconsistent records: every recipient is written, a non-printable address in RFC 6533 form (AMB-39)', () => {
   const good = recipient()
   const bad = recipient({ address: 'bad\r\nInjected: yes' })
-  assert.equal(report([stored({}, [bad, good])]).parts[0]?.recipients.length, 1)
-  const r = report([stored({}, [bad]), stored({ txn: 'ok' })])
-  assert.equal(r.parts.length, 1)
+  const both = report([stored({}, [bad, good])]).parts[0]?.recipients
+  assert.equal(both?.length, 2)
+  assert.deepEqual(both?.[0]?.finalRecipient, {
+    type: 'utf-8',
+    value: 'bad\\x{0D}\\x{0A}Injected:\\x{20}yes',
+  })
+  assert.equal(report([stored({}, [bad]), stored({ txn: 'ok' })]).parts.length, 2)
   assert.deepEqual(report([stored({}, [])]).parts, [])
   assert.deepEqual(report([stored({ arrival: -1e15 })]).parts, [], 'arrival before 1900 cannot be written')
   const envid = report([stored({ envid: 'a\u0000@b', envidXtext: 'a+00@b' })], undefined, {
@@ -332,4 +336,44 @@ test('property: MTQP-19, a writable record with a queued recipient is always rep
       assert.equal(report([rec], TV1_SECRET_UNPADDED, { now }).parts.length, 1)
     }),
   )
+})
+
+test('AMB-39: SMTPUTF8 recipients and UTF-8 ORCPTs are reported in the 7-bit utf-8 form (issue 10 cases 1-3)', () => {
+  const cases: Array<[address: string, orcpt: string | null, final: string, original: string]> = [
+    ['jörg@example.org', null, 'utf-8; j\\x{F6}rg@example.org', 'utf-8; j\\x{F6}rg@example.org'],
+    [
+      'jörg@example.org',
+      'utf-8;jörg@example.org',
+      'utf-8; j\\x{F6}rg@example.org',
+      'utf-8; j\\x{F6}rg@example.org',
+    ],
+    [
+      'jörg@example.org',
+      'utf-8;müller\\x{2B}tag@example.org',
+      'utf-8; j\\x{F6}rg@example.org',
+      'utf-8; m\\x{FC}ller\\x{2B}tag@example.org',
+    ],
+    [
+      'you@example.org',
+      'rfc822;j+C3+B6rg@example.org',
+      'rfc822; you@example.org',
+      'utf-8; j\\x{F6}rg@example.org',
+    ],
+    [
+      'you@example.org',
+      'rfc822;j+01rg@example.org',
+      'rfc822; you@example.org',
+      'utf-8; j\\x{01}rg@example.org',
+    ],
+    ['you@example.org', 'rfc822;j+FFrg@example.org', 'rfc822; you@example.org', 'rfc822; j+FFrg@example.org'],
+    ['you@example.org', 'x-foo;a+2Bb', 'rfc822; you@example.org', 'x-foo; a+b'],
+  ]
+  for (const [address, orcpt, final, original] of cases) {
+    const r = report([stored({}, [recipient({ address, orcpt })])])
+    const g = r.parts[0]?.recipients[0]
+    assert.ok(g, address)
+    assert.equal(`${g.finalRecipient.type}; ${g.finalRecipient.value}`, final, `${address} ${orcpt}`)
+    assert.equal(`${g.originalRecipient.type}; ${g.originalRecipient.value}`, original, `${address} ${orcpt}`)
+    assert.ok(formatTrackingBody(r.parts, 'b').ok, 'the writer accepts it (7-bit, TSN-2)')
+  }
 })

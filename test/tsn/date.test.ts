@@ -64,6 +64,10 @@ const parseCases: [text: string, iso: string][] = [
   ['Thu, 29 Feb 2024 12:00:00 +0000', '2024-02-29T12:00:00Z'], // leap day
   ['Sat, 31 Dec 2016 23:59:60 +0000', '2017-01-01T00:00:00Z'], // leap second
   ['Mon, 1 Jan 2001 15:15:15-0500', '2001-01-01T20:15:15Z'], // no space before the zone
+  ['Thu, 01 Oct 15 13:48:54 UTC', '2015-10-01T13:48:54Z'], // issue 10 case 6: a real server's Arrival-Date
+  ['Mon, 1 Jan 2001 15:15:15 XYZ', '2001-01-01T15:15:15Z'], // unknown alphabetic zone: -0000 (RFC 5322 §4.3)
+  ['Mon, 1 Jan 2001 15:15:15 CEST', '2001-01-01T15:15:15Z'],
+  ['Thu 01 Oct 2015 13:48:54 GMT', '2015-10-01T13:48:54Z'], // day name without its comma
 ]
 
 for (const [text, iso] of parseCases) {
@@ -86,7 +90,6 @@ const parseRefusals = [
   'Mon, 1 Jan 2001 15:15:61 +0000',
   'Mon, 1 Jan 2001 15:15:15 +0560', // 60 zone minutes
   'Mon, 1 Jan 2001 15:15:15 J', // J is not a military zone
-  'Mon, 1 Jan 2001 15:15:15 XYZ',
   'Mon, 1 Jan 1899 15:15:15 +0000', // RFC 5322 §3.3: 1900 or later
   'Mon, 1 Jan 2001 15:15:15 +0000 (unterminated',
   'Mon, 1 Jan 2001 15:15:15 +0000)',

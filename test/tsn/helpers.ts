@@ -24,6 +24,21 @@ export function tv7Status(): TrackingStatus {
 
 export { TV7_BODY } from '../fixtures/tv7'
 
+/** The field lines of TV-7's per-message block and of its recipient group, as tv7Status() writes them. */
+export const TV7_MESSAGE = [
+  'Original-Envelope-Id: 1@h.example.com',
+  'Reporting-MTA: dns; mx.example.net',
+  'Arrival-Date: Mon, 1 Jan 2001 15:15:15 -0500',
+]
+export const TV7_RECIPIENT = [
+  'Original-Recipient: rfc822; u@example.net',
+  'Final-Recipient: rfc822; u@example.net',
+  'Action: transferred',
+  'Status: 2.4.0',
+  'Remote-MTA: dns; mx2.example.net',
+  'Last-Attempt-Date: Mon, 1 Jan 2001 15:16:00 -0500',
+]
+
 /** A TrackingStatus with one recipient, the recipient changed by `patch`. */
 export function withRecipient(patch: Partial<RecipientStatus>): TrackingStatus {
   const ts = tv7Status()

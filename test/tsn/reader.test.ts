@@ -3,7 +3,13 @@ import { test } from 'node:test'
 import { parseTrackingBody, parseTrackingStatus } from '../../src/tsn/reader'
 import type { RecipientStatus, TrackingStatus } from '../../src/tsn/types'
 import type { Result } from '../../src/util/result'
-import { firstTrackReply, TV7_BODY, tv7Status } from './helpers'
+import {
+  firstTrackReply,
+  TV7_MESSAGE as MESSAGE,
+  TV7_RECIPIENT as RECIPIENT,
+  TV7_BODY,
+  tv7Status,
+} from './helpers'
 
 function value<T>(result: Result<T>): T {
   assert.ok(result.ok, result.ok ? '' : result.error)
@@ -154,19 +160,6 @@ test('TV-7 reads back into the TrackingStatus it was written from', () => {
   assert.deepEqual(value(parseTrackingBody(TV7_BODY)), [tv7Status()])
 })
 
-const MESSAGE = [
-  'Original-Envelope-Id: 1@h.example.com',
-  'Reporting-MTA: dns; mx.example.net',
-  'Arrival-Date: Mon, 1 Jan 2001 15:15:15 -0500',
-]
-const RECIPIENT = [
-  'Original-Recipient: rfc822; u@example.net',
-  'Final-Recipient: rfc822; u@example.net',
-  'Action: transferred',
-  'Status: 2.4.0',
-  'Remote-MTA: dns; mx2.example.net',
-  'Last-Attempt-Date: Mon, 1 Jan 2001 15:16:00 -0500',
-]
 const status = (message: string[], recipient: string[], eol = '\r\n') =>
   [...message, '', ...recipient, ''].join(eol)
 
@@ -421,9 +414,9 @@ const statusErrors: [what: string, text: string, fragment: string][] = [
     'appears more than once',
   ],
   [
-    'a recipient field among the per-message fields',
+    'a recipient field among the per-message fields (read as a missing blank line)',
     status([...MESSAGE, RECIPIENT[1]!], RECIPIENT),
-    'does not belong',
+    'no blank line before the first per-recipient field',
   ],
   [
     'a per-message field in a recipient group',
