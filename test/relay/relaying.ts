@@ -360,7 +360,7 @@ export function relayingSuite(nodes: number): void {
         [['554', '5.6.0 content refused']],
       )
 
-      // TSN-13, TSN-22: no host reached, so no Remote-MTA; 4.0.0 without a reply code (ESC-3).
+      // TSN-13, TSN-22: no host reached, so no Remote-MTA; X.4.1 "no answer from host" (src/dsn/status, AMB-40).
       const unreachable = await recipient(
         'slow',
         `u-${tag}@closed.relay.test`,
@@ -370,9 +370,9 @@ export function relayingSuite(nodes: number): void {
       assert.deepEqual(
         unreachable.history.map((h) => [h.action, h.status, h.host ?? null]),
         [
-          ['delayed', '4.0.0', null],
-          ['delayed', '4.0.0', null],
-          ['failed', '5.0.0', null],
+          ['delayed', '4.4.1', null],
+          ['delayed', '4.4.1', null],
+          ['failed', '5.4.1', null],
         ],
       )
       assert.equal(unreachable.remoteMta, null)
