@@ -111,11 +111,38 @@ export interface RelayConfig {
   forward: boolean
 }
 
+// ---- [dsn]: delivery status notifications (issue 9, RFC 3461 §5-6, RFC 3464) --------------------------------------
+
+/** What a failure report returns when the message had no RET (RFC 3461 §4.3 leaves it to the MTA). */
+export type ReturnWithoutRet = 'headers' | 'full'
+
+/** Who gets success and delay reports; failure reports go to every sender (src/dsn/decision.ts). */
+export type SuccessDelayReports = 'all' | 'relay_clients'
+
+export interface DsnConfig {
+  /**
+   * Send our own delivery status notifications, replacing Haraka's bounces. false: Haraka bounces as it does without
+   * the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (AMB-21).
+   */
+  enabled: boolean
+  /** Seconds a message waits in the queue before the first delay report. */
+  delayReportAfter: number
+  /** Seconds at least between two delay reports about the same recipients. */
+  delayReportInterval: number
+  /** ms outcomes of one message are gathered into one report (Haraka delivers per destination domain). */
+  coalesceMs: number
+  /** Octets up to which a failure report returns the whole message (RET=FULL); larger ones: headers only. */
+  maxReturnSize: number
+  returnWithoutRet: ReturnWithoutRet
+  successDelayReports: SuccessDelayReports
+}
+
 export interface MtrkConfig {
   main: MainConfig
   redis: RedisConfig
   mtqp: MtqpConfig
   relay: RelayConfig
+  dsn: DsnConfig
 }
 
 /** The booleans to declare to Haraka's config loader, with their defaults (+ true, - false). */
@@ -126,6 +153,7 @@ export const INI_BOOLEANS = [
   '-mtqp.allow_single_label_fqdn',
   '-mtqp.chaining',
   '+relay.forward',
+  '+dsn.enabled',
 ]
 
 const DAY = 86400
@@ -320,11 +348,32 @@ function parseRelay(r: SectionReader): RelayConfig {
   return { forward: r.bool('relay', 'forward', true) }
 }
 
+/** The coalescing window stays well below Haraka's plugin_timeout (30 s): a bounce hook waits for it. */
+const MAX_COALESCE_MS = 10_000
+
+function parseDsn(r: SectionReader): DsnConfig {
+  return {
+    enabled: r.bool('dsn', 'enabled', true),
+    delayReportAfter: r.int('dsn', 'delay_report_after', 4 * 3600, 0, 365 * DAY),
+    delayReportInterval: r.int('dsn', 'delay_report_interval', DAY, 60, 365 * DAY),
+    coalesceMs: r.int('dsn', 'coalesce_ms', 2000, 0, MAX_COALESCE_MS),
+    maxReturnSize: r.int('dsn', 'max_return_size', 1024 * 1024, 0, 100 * 1024 * 1024),
+    returnWithoutRet: r.oneOf('dsn', 'return_without_ret', ['headers', 'full'] as const, 'headers'),
+    successDelayReports: r.oneOf('dsn', 'success_delay_reports', ['all', 'relay_clients'] as const, 'all'),
+  }
+}
+
 /** Turns the ini Haraka loaded into typed options; `errors` names every key that was ignored and why. */
 export function parseConfig(ini: IniSections): { config: MtrkConfig; errors: string[] } {
   const errors: string[] = []
   const r = new SectionReader(ini, errors)
-  const config = { main: parseMain(r), redis: parseRedis(r), mtqp: parseMtqp(r), relay: parseRelay(r) }
+  const config = {
+    main: parseMain(r),
+    redis: parseRedis(r),
+    mtqp: parseMtqp(r),
+    relay: parseRelay(r),
+    dsn: parseDsn(r),
+  }
   if (config.redis.sentinels && config.redis.cluster)
     errors.push('[redis] sentinels and cluster are exclusive; using cluster')
   return { config, errors }

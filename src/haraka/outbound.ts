@@ -156,3 +156,96 @@ export function hopOf(hmail: HMailItem): HopRecord | undefined {
 export function forgetHop(hmail: HMailItem): void {
   hops.delete(hmail)
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Delivery status notifications: reading the queued message back, and queueing a report (outbound.send_email).
+
+export interface QueuedMessage {
+  /** What was read, dot-stuffing undone. */
+  content: string
+  /** `content` is the whole message. */
+  complete: boolean
+  /** Octets of the message in the queue file. */
+  size: number
+}
+
+/**
+ * Reads a queued message back, at most `limit` octets; with `headersOnly`, stops once the header block ended. A queue
+ * file that cannot be read gives what was read so far (possibly nothing): a report never waits on a broken file.
+ */
+export function readQueuedMessage(
+  hmail: HMailItem,
+  limit: number,
+  headersOnly: boolean,
+): Promise<QueuedMessage> {
+  const size = Math.max(0, hmail.file_size - hmail.data_start)
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let read = 0
+    let settled = false
+    const finish = (complete: boolean) => {
+      if (settled) return
+      settled = true
+      // The queue file is dot-stuffed for SMTP (outbound/index.js process_delivery).
+      const text = Buffer.concat(chunks).subarray(0, limit).toString('utf8')
+      resolve({ content: text.replace(/(^|\n)\.\./g, '$1.'), complete: complete && read <= limit, size })
+    }
+    let stream: NodeJS.ReadableStream
+    try {
+      stream = hmail.data_stream()
+    } catch {
+      finish(false)
+      return
+    }
+    stream.on('data', (chunk: Buffer | string) => {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      chunks.push(b)
+      read += b.length
+      const headersDone = headersOnly && /\r?\n\r?\n/.test(Buffer.concat(chunks).toString('latin1'))
+      if (read > limit || headersDone) {
+        ;(stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
+        finish(false)
+      }
+    })
+    stream.on('end', () => finish(true))
+    stream.on('error', () => finish(false))
+  })
+}
+
+interface OutboundModule {
+  send_email(
+    from: string,
+    to: string,
+    contents: string,
+    next: (code: number, msg?: string) => void,
+    options?: { origin?: unknown },
+  ): void
+}
+
+/**
+ * Queues a report with MAIL FROM:<> to one recipient through Haraka's outbound queue (RFC 3461 §6.1). Resolves with
+ * null once queued, else with the reason it was not (a refused address, a queue that cannot write).
+ */
+export function queueReport(
+  plugin: HarakaPlugin,
+  to: string,
+  text: string,
+  ok: number,
+): Promise<string | null> {
+  return new Promise((resolve) => {
+    try {
+      const outbound = plugin.haraka_require('outbound') as OutboundModule
+      outbound.send_email(
+        '<>',
+        `<${to}>`,
+        text,
+        (code, msg) => resolve(code === ok ? null : String(msg ?? code)),
+        {
+          origin: plugin,
+        },
+      )
+    } catch (e) {
+      resolve(e instanceof Error ? e.message : String(e))
+    }
+  })
+}

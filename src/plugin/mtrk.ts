@@ -15,6 +15,7 @@ import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '.
 import { type Addressed, noteRedirection } from '../relay/redirect'
 import { effectiveRetention } from '../store/retention'
 import { encodeBase64 } from '../util/base64'
+import { drainReports, registerReports } from './dsn'
 import { ensureNote, rcptKey, readNote } from './note'
 import { registerRelaying } from './relay'
 import {
@@ -60,6 +61,8 @@ export function register(this: MtrkPlugin): void {
   // init_master runs once, in the only process or in the cluster master: exactly one listener (haraka.md §4).
   if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
+  // Issue 9: our reports replace Haraka's bounces. Turning this on needs a restart; turning it off takes effect at once.
+  if (state(this).config.dsn.enabled) registerReports(this)
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */
@@ -81,6 +84,7 @@ export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
 export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
   if (!s) return
+  drainReports(this)
   const mtqp = s.mtqp
   s.mtqp = null
   await mtqp?.close()
@@ -88,8 +92,12 @@ export async function shutdown(this: MtrkPlugin): Promise<void> {
   await s.store?.close()
 }
 
-/** MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. */
+/**
+ * MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. With [dsn] enabled=false
+ * the relay sends no DSNs of its own, so it promises neither: DSN would be a false promise, and MTRK needs DSN.
+ */
 export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+  if (!state(this).config.dsn.enabled) return next()
   for (const keyword of ['MTRK', 'DSN']) {
     if (!connection.capabilities.includes(keyword)) connection.capabilities.push(keyword)
   }

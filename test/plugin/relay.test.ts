@@ -2,6 +2,7 @@
 // continue, and the forwarding decisions of the plugin (./relay.ts). No Haraka process: the store is replaced by a
 // recorder, and outbound modules cannot be resolved (so the seam is absent here, as in a Haraka without it).
 import assert from 'node:assert/strict'
+import { Readable } from 'node:stream'
 import { test } from 'node:test'
 import {
   callHook,
@@ -21,7 +22,7 @@ import { Address } from '../helpers/haraka'
 
 const B = 'VheLhqV/rCKJmplkGFwsyW59pYk'
 
-/** A plugin whose store writes are recorded instead of sent, and whose warnings and hook priorities are kept. */
+/** A plugin whose store writes are recorded instead of sent, and whose warnings and priorities (by method) are kept. */
 function plugin(): {
   p: FixturePlugin
   writes: RecordWrite[]
@@ -35,7 +36,7 @@ function plugin(): {
   m.logwarn = (msg: unknown) => warnings.push(String(msg))
   const registerHook = m.register_hook.bind(m)
   m.register_hook = (hook, method, priority) => {
-    priorities.set(hook, priority ?? 0)
+    priorities.set(method, priority ?? 0)
     registerHook(hook, method, priority)
   }
   m.register()
@@ -73,6 +74,9 @@ function hmail(
       notes,
     },
     num_failures: 0,
+    data_stream: () => Readable.from([]),
+    file_size: 0,
+    data_start: 0,
     filename: '1_2_0_3_UID_4_host',
     errors,
     logdebug: log,
@@ -90,8 +94,8 @@ const onlyEvent = (writes: RecordWrite[]) => {
 
 test('register: outcome hooks at priority -50; without the seam one clear warning, and nothing is forwarded', () => {
   const { warnings, priorities } = plugin()
-  for (const hook of ['send_email', 'delivered', 'deferred', 'bounce', 'rcpt_ok']) {
-    assert.equal(priorities.get(hook), -50, hook)
+  for (const method of ['relay_attempt', 'record_delivered', 'record_deferred', 'record_bounce', 'note_redirection']) {
+    assert.equal(priorities.get(method), -50, method)
   }
   const seam = warnings.filter((w) => w.includes('try_deliver_host_on_socket'))
   assert.equal(seam.length, 1)
