@@ -10,7 +10,7 @@ const EXPLAIN: Readonly<Record<ReportAction, { heading: string; advice: string }
   failed: {
     heading: 'Your message could not be delivered to these recipients. The mail system has given up:',
     advice:
-      'Check each address for typing errors, then send the message again. If the reason below says the ' +
+      'Check each address for typing errors, then send the message again. If the reason above says the ' +
       'mailbox is full or the message too large, try later or send less. If it keeps failing, reach the ' +
       'recipient another way, or forward this notice to your mail administrator.',
   },

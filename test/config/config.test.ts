@@ -341,7 +341,11 @@ test('[dsn] defaults, every option as Haraka hands it over, bad values reported 
     dsn: { enabled: 'perhaps', coalesce_ms: 60000, delay_report_interval: 1, success_delay_reports: 'none' },
   })
   assert.equal(bad.config.dsn.enabled, true)
-  assert.equal(bad.config.dsn.coalesceMs, 2000, "a bounce hook waits this long: below Haraka's plugin_timeout")
+  assert.equal(
+    bad.config.dsn.coalesceMs,
+    2000,
+    "a bounce hook waits this long: below Haraka's plugin_timeout",
+  )
   assert.equal(bad.errors.length, 4)
   assert.ok(bad.errors.every((e) => e.startsWith('[dsn] ')))
 })

@@ -94,7 +94,13 @@ const onlyEvent = (writes: RecordWrite[]) => {
 
 test('register: outcome hooks at priority -50; without the seam one clear warning, and nothing is forwarded', () => {
   const { warnings, priorities } = plugin()
-  for (const method of ['relay_attempt', 'record_delivered', 'record_deferred', 'record_bounce', 'note_redirection']) {
+  for (const method of [
+    'relay_attempt',
+    'record_delivered',
+    'record_deferred',
+    'record_bounce',
+    'note_redirection',
+  ]) {
     assert.equal(priorities.get(method), -50, method)
   }
   const seam = warnings.filter((w) => w.includes('try_deliver_host_on_socket'))
