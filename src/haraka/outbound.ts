@@ -245,7 +245,8 @@ export function queueReport(
         },
       )
     } catch (e) {
-      resolve(e instanceof Error ? e.message : String(e))
+      // One log line: a module error's message goes on with its require stack.
+      resolve((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? 'unknown error')
     }
   })
 }

@@ -10,6 +10,7 @@ import { sleep, waitFor } from '../helpers/ports'
 import { type PostfixInstance, postfixAvailable, startPostfix } from '../helpers/postfix'
 import { sharedRedisPort } from '../helpers/redis'
 import { SmtpClient } from '../helpers/smtp'
+import { send } from '../relay/relaying'
 import { field, type PyFields, type PyReport, parseReports } from './python'
 
 const COALESCE_MS = 2000
@@ -22,37 +23,6 @@ let peer: Peer
 let a: HarakaInstance
 let off: HarakaInstance | null = null
 let postfix: PostfixInstance | null = null
-
-interface Rcpt {
-  to: string
-  params?: string
-}
-
-/** Sends one message with exactly these MAIL and RCPT parameters; returns when it is queued. */
-async function send(
-  port: number,
-  from: string,
-  mailParams: string,
-  rcpts: Rcpt[],
-  body = 'Subject: dsn test\n\nhello\n',
-): Promise<number> {
-  const { client } = await SmtpClient.connect(port)
-  try {
-    await client.cmd('EHLO client.test')
-    const mail = await client.cmd(`MAIL FROM:<${from}>${mailParams ? ` ${mailParams}` : ''}`)
-    assert.equal(mail.code, 250, mail.text)
-    for (const r of rcpts) {
-      const reply = await client.cmd(`RCPT TO:<${r.to}>${r.params ? ` ${r.params}` : ''}`)
-      assert.equal(reply.code, 250, `${r.to}: ${reply.text}`)
-    }
-    const sent = Date.now()
-    const data = await client.data(body)
-    assert.equal(data.code, 250, data.text)
-    return sent
-  } finally {
-    client.close()
-  }
-}
 
 const reportsTo = (sender: string): StoredMail[] => peer.messages().filter((m) => m.rcpt_tos.includes(sender))
 
@@ -196,7 +166,7 @@ test(
     assert.equal(field(group(r, 'reject-1b@plain.relay.test'), 'Original-Recipient'), undefined)
     assert.equal(field(group(r, 'reject-1c@dsn.relay.test'), 'Remote-MTA'), 'dns; mx.dsn.test')
     assert.equal(r?.parts[2]?.type, 'text/rfc822-headers', 'RET=HDRS')
-    assert.match(r?.parts[2]?.text ?? '', /^Subject: dsn test$/m)
+    assert.match(r?.parts[2]?.text ?? '', /^Subject: relaying test$/m)
     const human = r?.parts[0]?.text ?? ''
     assert.match(human, /could not be delivered/)
     for (const x of ['reject-1a@plain.relay.test', 'reject-1b@plain.relay.test', 'reject-1c@dsn.relay.test'])

@@ -21,13 +21,19 @@ const TIMEOUT = 7200
 const RETRY_SECONDS = 5
 const RETRIES = 2
 
-interface Rcpt {
+export interface Rcpt {
   to: string
   params?: string
 }
 
 /** Sends one message with exactly these MAIL and RCPT lines; returns when it is queued. */
-async function send(port: number, from: string, mailParams: string, rcpts: Rcpt[]): Promise<number> {
+export async function send(
+  port: number,
+  from: string,
+  mailParams: string,
+  rcpts: Rcpt[],
+  body = 'Subject: relaying test\n\nhello\n',
+): Promise<number> {
   const { client } = await SmtpClient.connect(port)
   try {
     await client.cmd('EHLO client.test')
@@ -38,7 +44,7 @@ async function send(port: number, from: string, mailParams: string, rcpts: Rcpt[
       assert.equal(reply.code, 250, `${r.to}: ${reply.text}`)
     }
     const sent = Date.now()
-    const data = await client.data('Subject: relaying test\n\nhello\n')
+    const data = await client.data(body)
     assert.equal(data.code, 250, data.text)
     return sent
   } finally {
