@@ -250,3 +250,65 @@ export function queueReport(
     }
   })
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Why no next hop could be reached. Haraka's reason is only "Tried all MXs" (hmail.js try_deliver); the connection
+// errors are logged, never passed on. Wrapping client_pool.get_client sees each connection's error, and wrapping
+// HMailItem.prototype.try_deliver sees which next hop each queue file is about to try (its first, before the shift).
+
+const CONNECT_SEAM = Symbol.for('haraka-plugin-mtrk.connect-errors')
+
+type GetClient = (mx: HarakaMx, cb: (err: unknown, socket: unknown) => void) => unknown
+interface Seamed {
+  [CONNECT_SEAM]?: true
+}
+
+/** The last connection error per next hop object, and the next hop each queue file tried last. */
+const connectErrors = new WeakMap<HarakaMx, string>()
+const lastTried = new WeakMap<HMailItem, HarakaMx>()
+
+/** Installs both wraps once per process; false when this Haraka lacks either (the reason then stays Haraka's). */
+export function watchConnections(plugin: HarakaPlugin): boolean {
+  try {
+    const pool = plugin.haraka_require('outbound/client_pool') as Seamed & { get_client?: GetClient }
+    const proto = (
+      plugin.haraka_require('outbound/hmail') as { prototype?: Seamed & { try_deliver?: unknown } }
+    ).prototype
+    const getClient = pool.get_client
+    const tryDeliver = proto?.try_deliver
+    if (!proto || typeof getClient !== 'function' || typeof tryDeliver !== 'function') return false
+    if (!pool[CONNECT_SEAM]) {
+      pool.get_client = function (this: unknown, mx, cb) {
+        return getClient.call(this, mx, (err, socket) => {
+          if (err) connectErrors.set(mx, `${mxName(mx) ?? 'next hop'}: ${String(err).split('\n')[0]}`)
+          else connectErrors.delete(mx)
+          cb(err, socket)
+        })
+      }
+      pool[CONNECT_SEAM] = true
+    }
+    if (!proto[CONNECT_SEAM]) {
+      proto.try_deliver = function (this: HMailItem & { mxlist?: HarakaMx[] }, ...args: unknown[]) {
+        const mx = this.mxlist?.[0]
+        if (mx) lastTried.set(this, mx)
+        return (tryDeliver as (...a: unknown[]) => unknown).apply(this, args)
+      }
+      proto[CONNECT_SEAM] = true
+    }
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Haraka's reason, with the connection error of the last next hop tried when Haraka only says it tried them all:
+ * `Tried all MXs (mx.far.test: connect ECONNREFUSED 192.0.2.1:25)`, so the sender sees why (AMB-40).
+ */
+export function explainedReason(hmail: HMailItem, reason: string): string {
+  const mx = lastTried.get(hmail)
+  const why = mx ? connectErrors.get(mx) : undefined
+  return why !== undefined && /^(?:Too many failures \()?Tried all MXs/.test(reason)
+    ? `${reason} (${why})`
+    : reason
+}

@@ -3,7 +3,16 @@
 // Mail first: these hooks always continue (CONT) at once, never throw, and write to the store without waiting.
 
 import { findEnhancedStatus } from '../esmtp/reply'
-import { attemptId, forgetHop, hopOf, installOutboundSeam, mxName, retrySchedule } from '../haraka/outbound'
+import {
+  attemptId,
+  explainedReason,
+  forgetHop,
+  hopOf,
+  installOutboundSeam,
+  mxName,
+  retrySchedule,
+  watchConnections,
+} from '../haraka/outbound'
 import type {
   BounceError,
   DeferredParams,
@@ -34,6 +43,8 @@ export function registerRelaying(plugin: MtrkPlugin): void {
         '"transferred". haraka-plugin-mtrk needs an update for this Haraka version.',
     )
   }
+  // Without it, an unreachable next hop is reported with Haraka's bare "Tried all MXs".
+  watchConnections(plugin)
   plugin.register_hook('send_email', 'relay_attempt', EARLY)
   plugin.register_hook('delivered', 'record_delivered', EARLY)
   plugin.register_hook('deferred', 'record_deferred', EARLY)
@@ -170,7 +181,9 @@ export function deferredReports(hmail: HMailItem, params: DeferredParams): Attem
     result: { kind: 'temporary' },
     reports: params.fail_recips
       ? params.fail_recips.map((r) => refusedReport(r, params.mx))
-      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err))),
+      : hmail.todo.rcpt_to.map((r) =>
+          attemptReport(r, hopOf(hmail), explainedReason(hmail, String(params.err))),
+        ),
   }
 }
 
@@ -182,7 +195,7 @@ export function bounceReports(hmail: HMailItem, err: BounceError): Attempted {
     result: { kind: 'permanent' },
     reports: refused
       ? refused.map((r) => refusedReport(r, err.mx))
-      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message)),
+      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), explainedReason(hmail, err.message))),
   }
 }
 

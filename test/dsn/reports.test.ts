@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { type HarakaInstance, startHaraka } from '../helpers/haraka'
 import { type Peer, type StoredMail, startPeer } from '../helpers/peer'
-import { sleep, waitFor } from '../helpers/ports'
+import { freePort, sleep, waitFor } from '../helpers/ports'
 import { type PostfixInstance, postfixAvailable, startPostfix } from '../helpers/postfix'
 import { sharedRedisPort } from '../helpers/redis'
 import { SmtpClient } from '../helpers/smtp'
@@ -98,6 +98,8 @@ before(async () => {
   const routes: Record<string, { port: number; name: string }> = {
     'dsn.relay.test': { port: peer.ports.dsn ?? 0, name: 'mx.dsn.test' },
     'plain.relay.test': { port: peer.ports.plain ?? 0, name: 'mx.plain.test' },
+    // Nothing listens there: connection refused.
+    'closed.relay.test': { port: await freePort(), name: 'mx.closed.test' },
     // Reports go back to the senders: to the sink.
     'sender.test': { port: peer.ports.sink ?? 0, name: 'mx.sender.test' },
     ...(postfix ? { 'postfix.relay.test': { port: postfix.smtpPort, name: 'mx.postfix.test' } } : {}),
@@ -296,6 +298,27 @@ test(
     assert.equal(
       peer.sessions('plain').filter((s) => s.includes('RCPT TO:<defer-6@plain.relay.test>')).length,
       3,
+    )
+  }),
+)
+
+test(
+  'connection refused: delayed 4.4.1 then failed 5.4.1, and the report says which host refused (AMB-40)',
+  explained(async () => {
+    await send(a.smtpPort, 't11@sender.test', '', [{ to: 'u-11@closed.relay.test' }])
+    const [delayed, failed] = await reports('t11@sender.test', 2, 40000)
+    const why = /^X-Haraka; Tried all MXs \(mx\.closed\.test: connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/
+    const d = group(delayed, 'u-11@closed.relay.test')
+    assert.equal(field(d, 'Status'), '4.4.1')
+    assert.match(field(d, 'Diagnostic-Code') ?? '', why)
+    assert.equal(field(d, 'Remote-MTA'), undefined, 'no host answered')
+    assert.match(delayed?.parts[0]?.text ?? '', /no answer from host/)
+    const f = group(failed, 'u-11@closed.relay.test')
+    assert.equal(field(f, 'Action'), 'failed')
+    assert.equal(field(f, 'Status'), '5.4.1')
+    assert.match(
+      field(f, 'Diagnostic-Code') ?? '',
+      /^X-Haraka; Too many failures \(Tried all MXs\) \(mx\.closed\.test: connect ECONNREFUSED/,
     )
   }),
 )
