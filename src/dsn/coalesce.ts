@@ -12,7 +12,7 @@ export class Coalescer<T> {
    * @param flush receives every item added under the key within the window, in order
    */
   constructor(
-    private readonly windowMs: number,
+    readonly windowMs: number,
     private readonly schedule: Schedule,
     private readonly flush: (key: string, items: T[]) => void,
   ) {}

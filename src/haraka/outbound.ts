@@ -197,11 +197,15 @@ export function readQueuedMessage(
       finish(false)
       return
     }
+    let tail = ''
     stream.on('data', (chunk: Buffer | string) => {
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
       chunks.push(b)
       read += b.length
-      const headersDone = headersOnly && /\r?\n\r?\n/.test(Buffer.concat(chunks).toString('latin1'))
+      // The empty line that ends the header block may straddle two chunks: look at this one and the last few octets.
+      const seen = tail + b.toString('latin1')
+      tail = seen.slice(-3)
+      const headersDone = headersOnly && /\r?\n\r?\n/.test(seen)
       if (read > limit || headersDone) {
         ;(stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
         finish(false)

@@ -47,11 +47,17 @@ interface Pending {
 
 const batches = new WeakMap<MtrkPlugin, Coalescer<Pending>>()
 
+/** The plugin's batches; a reloaded coalesce_ms takes effect for the next ones (those waiting are sent now). */
 function batcher(plugin: MtrkPlugin): Coalescer<Pending> {
+  const windowMs = state(plugin).config.dsn.coalesceMs
   let c = batches.get(plugin)
+  if (c && c.windowMs !== windowMs) {
+    c.drain()
+    c = undefined
+  }
   if (!c) {
     c = new Coalescer<Pending>(
-      state(plugin).config.dsn.coalesceMs,
+      windowMs,
       (fn, ms) => {
         const t = setTimeout(fn, ms)
         return { cancel: () => clearTimeout(t) }
