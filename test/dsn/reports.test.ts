@@ -323,6 +323,20 @@ test(
   }),
 )
 
+test(
+  'a report whose recipient refuses it: Haraka logs the double bounce, nothing loops, the original is reported once',
+  explained(async () => {
+    const sender = 'reject-s12@plain.relay.test'
+    await send(a.smtpPort, sender, '', [{ to: 'reject-12@plain.relay.test' }])
+    const rcpt = new RegExp(`RCPT TO:<${sender}>`)
+    const [report] = await peer.waitForSessions('plain', rcpt)
+    assert.ok(report?.includes('MAIL FROM:<>'), 'the report went out with MAIL FROM:<>')
+    await a.waitForLog(/Double bounce/)
+    await sleep(QUIET_MS)
+    assert.equal(peer.sessions('plain').filter((x) => x.some((l) => rcpt.test(l))).length, 1, 'no loop')
+  }),
+)
+
 const COMBINATIONS: Array<string | null> = [
   null,
   'NEVER',
