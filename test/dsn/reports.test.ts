@@ -22,6 +22,8 @@ const RETRY = '5s'
 let peer: Peer
 let a: HarakaInstance
 let off: HarakaInstance | null = null
+/** The final relay of an MTRK chain: A relays b.relay.test to it, it delivers locally. */
+let b: HarakaInstance | null = null
 let postfix: PostfixInstance | null = null
 
 const reportsTo = (sender: string): StoredMail[] => peer.messages().filter((m) => m.rcpt_tos.includes(sender))
@@ -95,7 +97,21 @@ before(async () => {
     // Postfix holds what it receives, so postcat can show the envelope records it kept (ENVID, RET, NOTIFY, ORCPT).
     postfix = await startPostfix({ main: { smtpd_client_restrictions: 'check_client_access static:HOLD' } })
   }
+  b = await startHaraka({
+    redisPort,
+    me: 'mx.b.test',
+    plugins: ['test_rcpt', 'mtrk', 'test_queue', 'test_mx'],
+    files: {
+      test_local_domains: 'b.relay.test\n',
+      'test_mx.json': JSON.stringify({
+        'sender.test': { port: peer.ports.sink ?? 0, name: 'mx.sender.test' },
+      }),
+      'outbound.ini': 'local_mx_ok=true\n',
+    },
+    mtrk: { dsn: { coalesce_ms: COALESCE_MS } },
+  })
   const routes: Record<string, { port: number; name: string }> = {
+    'b.relay.test': { port: b.smtpPort, name: 'mx.b.test' },
     'dsn.relay.test': { port: peer.ports.dsn ?? 0, name: 'mx.dsn.test' },
     'plain.relay.test': { port: peer.ports.plain ?? 0, name: 'mx.plain.test' },
     // Nothing listens there: connection refused.
@@ -122,6 +138,7 @@ before(async () => {
 after(async () => {
   await a?.stop()
   await off?.stop()
+  await b?.stop()
   await postfix?.stop()
   await peer?.stop()
 })
@@ -334,6 +351,29 @@ test(
     await a.waitForLog(/Double bounce/)
     await sleep(QUIET_MS)
     assert.equal(peer.sessions('plain').filter((x) => x.some((l) => rcpt.test(l))).length, 1, 'no loop')
+  }),
+)
+
+test(
+  'MTRK chain: the final relay that delivers locally sends the delivered report; the relay before it sends none',
+  explained(async () => {
+    const B = 'VheLhqV/rCKJmplkGFwsyW59pYk' // TV-1
+    const sent = await send(a.smtpPort, 't13@sender.test', `ENVID=t13+2B1@sender.test MTRK=${B}:3600`, [
+      { to: 'u13@b.relay.test', params: 'NOTIFY=SUCCESS ORCPT=rfc822;U13@b.relay.test' },
+    ])
+    const [r] = await reports('t13@sender.test', 1)
+    assert.ok(r)
+    assert.equal(field(r.parts[1]?.message, 'Reporting-MTA'), 'dns; mx.b.test', 'from the final relay')
+    assert.equal(
+      field(r.parts[1]?.message, 'Original-Envelope-Id'),
+      't13+1@sender.test',
+      'ENVID passed on intact',
+    )
+    const arrival = dateOf(field(r.parts[1]?.message, 'Arrival-Date'))
+    assert.ok(arrival >= sent - 2000)
+    const g = group(r, 'u13@b.relay.test')
+    assert.equal(field(g, 'Action'), 'delivered')
+    assert.equal(field(g, 'Original-Recipient'), 'rfc822; U13@b.relay.test', 'ORCPT passed on intact')
   }),
 )
 
