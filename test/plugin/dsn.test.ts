@@ -9,6 +9,7 @@ import type { HMailItem, OutboundRecipient } from '../../src/haraka/types'
 import type { MtrkPlugin } from '../../src/plugin/state'
 import { fixturePlugin } from '../helpers/fixtures'
 import { Address } from '../helpers/haraka'
+import { waitFor } from '../helpers/ports'
 
 function plugin(dsn: Record<string, unknown> = {}) {
   const p = fixturePlugin() as ReturnType<typeof fixturePlugin> & MtrkPlugin
@@ -115,4 +116,49 @@ test('a broken hmail never throws into Haraka: deferred continues, bounce falls 
   assert.equal((await callHook(p, 'dsn_deferred', broken, { delay: 64, err: 'x' })).rc, undefined)
   assert.equal((await callHook(p, 'dsn_bounce', broken, new Error('x'))).rc, undefined)
   assert.equal((await callHook(p, 'dsn_delivered', broken, [])).rc, undefined)
+})
+
+// Under haraka-test-fixtures a report cannot be queued, and the error names what it would have said: enough to see
+// each decision of the delivered hook.
+const delivered = (mode: 'SMTP' | 'LMTP', h: HMailItem) => [
+  'mx.far.test',
+  '192.0.2.1',
+  'queued',
+  1,
+  25,
+  mode,
+  h.todo.rcpt_to,
+  false,
+  false,
+]
+
+async function decided(
+  dsn: Record<string, unknown>,
+  mode: 'SMTP' | 'LMTP',
+  notify: string | null,
+  extra: Record<string, unknown> = {},
+): Promise<string[]> {
+  const { p, errors } = plugin(dsn)
+  const h = queued('<s@h.test>', notify, extra)
+  const r = await callHook(p, 'dsn_delivered', h, delivered(mode, h))
+  assert.equal(r.rc, undefined)
+  // A report shows up within the 20 ms window; none is a bounded wait.
+  await waitFor(() => errors.length > 0, 1000, 'a report').catch(() => {})
+  return errors.map((e) => /\((.*)\)$/.exec(e)?.[1] ?? e)
+}
+
+test('delivered: LMTP is final delivery, SMTP to a hop that did not get NOTIFY is relayed (DSN-11)', async () => {
+  assert.deepEqual(await decided({}, 'LMTP', 'SUCCESS'), ['<u@far.test> delivered 2.5.0'])
+  assert.deepEqual(await decided({}, 'SMTP', 'SUCCESS,FAILURE'), ['<u@far.test> relayed 2.1.9'])
+  assert.deepEqual(await decided({}, 'SMTP', 'FAILURE'), [])
+  assert.deepEqual(await decided({}, 'SMTP', null), [], 'RFC 3461 §5.2.3(c)')
+  assert.deepEqual(await decided({ enabled: false }, 'SMTP', 'SUCCESS'), [])
+})
+
+test('backscatter policy relay_clients: success reports only for mail from clients allowed to relay', async () => {
+  const strict = { successDelayReports: 'relay_clients' }
+  assert.deepEqual(await decided(strict, 'SMTP', 'SUCCESS'), [])
+  assert.deepEqual(await decided(strict, 'SMTP', 'SUCCESS', { mtrk_relay_client: true }), [
+    '<u@far.test> relayed 2.1.9',
+  ])
 })
