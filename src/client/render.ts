@@ -78,6 +78,7 @@ function stepLines(
   if (s.lastAttemptDate !== undefined) details.push(`last attempt ${date(s.lastAttemptDate)}`)
   if (s.willRetryUntil !== undefined) details.push(`retrying until ${date(s.willRetryUntil)}`)
   if (details.length > 0) lines.push(`     ${' '.repeat(12)}${details.join(', ')}`)
+  if (s.diagnostic !== undefined) lines.push(`     ${' '.repeat(12)}said: ${printable(s.diagnostic)}`)
   return lines
 }
 

@@ -263,6 +263,46 @@ export const OPTIONS = {
       ),
     },
   },
+  dsn: {
+    note: 'Delivery status notifications (RFC 3461 §5-6, RFC 3464). The relay advertises DSN, so it sends the reports senders ask for with NOTIFY, and its reports replace Haraka\'s own bounces for every message. See README "Delivery status notifications".',
+    options: {
+      enabled: opt(
+        bool,
+        true,
+        "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2, AMB-21); turning it on again needs a restart",
+      ),
+      delayReportAfter: opt(
+        int(0, 365 * DAY),
+        4 * 3600,
+        'seconds a message waits in the queue before its sender gets a `delayed` report (NOTIFY with DELAY, or no NOTIFY); never one per retry',
+      ),
+      delayReportInterval: opt(
+        int(60, 365 * DAY),
+        DAY,
+        'seconds at least between two `delayed` reports about the same recipients',
+      ),
+      coalesceMs: opt(
+        int(0, 10_000),
+        2000,
+        "milliseconds the outcomes of one message are gathered into one report (Haraka delivers once per destination domain); kept well below Haraka's 30 s plugin timeout, since the bounce hook waits for it",
+      ),
+      maxReturnSize: opt(
+        int(0, 100 * 1024 * 1024),
+        1024 * 1024,
+        'octets up to which a failure report returns the whole message for RET=FULL; a larger one: its headers only',
+      ),
+      returnWithoutRet: opt(
+        oneOf(['headers', 'full'] as const),
+        'headers',
+        'what a failure report returns when the sender gave no RET (RFC 3461 §4.3 leaves it to the MTA): `headers` sends no copy of the content to a possibly forged sender',
+      ),
+      successDelayReports: opt(
+        oneOf(['all', 'relay_clients'] as const),
+        'all',
+        "who gets `delivered`, `relayed`, `expanded` and `delayed` reports: `all` who ask (RFC 3461; an MTRK chain's final relay needs it), or `relay_clients` only (authenticated or relay-allowed clients) against backscatter; failure reports go to every sender",
+      ),
+    },
+  },
 } satisfies Record<string, Section>
 
 export type Options = typeof OPTIONS

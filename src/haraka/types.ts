@@ -52,6 +52,8 @@ export interface HarakaTransaction {
   /** Set by Haraka when the queue answered: 'accepted', 'rejected' or 'deferred' (connection.js). */
   msg_status?: string
   results: HarakaResults
+  /** The parsed header of the message, once DATA ended (haraka-email-message Header). */
+  header?: { lines(): string[] }
 }
 
 export interface ConnectionLogger {
@@ -101,6 +103,11 @@ export interface HMailItem extends ConnectionLogger {
   num_failures: number
   /** The queue file's name: `arrival_nextattempt_attempts_pid_uid_counter_host`. */
   filename: string
+  /** The message as stored in the queue file (dot-stuffed), from data_start to file_size (hmail.js data_stream). */
+  data_stream(): NodeJS.ReadableStream
+  /** Octets of the queue file, and where the message starts in it. */
+  file_size: number
+  data_start: number
 }
 
 /** A next hop as get_mx returned it (haraka-net-utils HarakaMx). */

@@ -11,6 +11,7 @@ import { ensureNote, rcptKey, readNote } from '../model/note'
 import { effectiveRetention } from '../model/retention'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
 import { type Addressed, noteRedirection } from '../relay/redirect'
+import { drainReports, registerReports } from './dsn'
 import { registerRelaying } from './relay'
 import {
   EARLY,
@@ -54,6 +55,8 @@ export function register(this: MtrkPlugin): void {
   // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8).
   if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
+  // Issue 9: our reports replace Haraka's bounces. Turning this on needs a restart; turning it off takes effect at once.
+  if (state(this).config.dsn.enabled) registerReports(this)
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */
@@ -75,6 +78,7 @@ export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
 export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
   if (!s) return
+  drainReports(this)
   const mtqp = s.mtqp
   s.mtqp = null
   await mtqp?.close()
@@ -82,8 +86,12 @@ export async function shutdown(this: MtrkPlugin): Promise<void> {
   await s.store?.close()
 }
 
-/** MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. */
+/**
+ * MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. With [dsn] enabled=false
+ * the relay sends no DSNs of its own, so it promises neither: DSN would be a false promise, and MTRK needs DSN.
+ */
 export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+  if (!state(this).config.dsn.enabled) return next()
   for (const keyword of ['MTRK', 'DSN']) {
     if (!connection.capabilities.includes(keyword)) connection.capabilities.push(keyword)
   }
@@ -155,7 +163,7 @@ export function check_rcpt_params(
   const { notify, orcpt } = r.params
   const txn = connection.transaction
   if (txn && (notify || orcpt)) {
-    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify ?? null }
+    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
   }
   // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it (note_redirection).
   if (txn) receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index: txn.rcpt_to.length - 1 })

@@ -3,7 +3,16 @@
 // Mail first: these hooks always continue (CONT) at once, never throw, and write to the store without waiting.
 
 import { findEnhancedStatus } from '../esmtp/reply'
-import { attemptId, forgetHop, hopOf, installOutboundSeam, mxName, retrySchedule } from '../haraka/outbound'
+import {
+  attemptId,
+  explainedReason,
+  forgetHop,
+  hopOf,
+  installOutboundSeam,
+  mxName,
+  retrySchedule,
+  watchConnections,
+} from '../haraka/outbound'
 import type {
   BounceError,
   DeferredParams,
@@ -34,6 +43,8 @@ export function registerRelaying(plugin: MtrkPlugin): void {
         '"transferred". haraka-plugin-mtrk needs an update for this Haraka version.',
     )
   }
+  // Without it, an unreachable next hop is reported with Haraka's bare "Tried all MXs".
+  watchConnections(plugin)
   plugin.register_hook('send_email', 'relay_attempt', EARLY)
   plugin.register_hook('delivered', 'record_delivered', EARLY)
   plugin.register_hook('deferred', 'record_deferred', EARLY)
@@ -72,8 +83,14 @@ function trackedNote(hmail: HMailItem): Tracked | null {
   return isTracked(note) ? note : null
 }
 
+/** How one attempt ended, and what it said about each recipient it reports. */
+export interface Attempted {
+  result: AttemptResult
+  reports: RecipientReport[]
+}
+
 /** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (HRK-15). */
-const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
+export const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
 
 /**
  * Continues the hook at once, then records one attempt's outcome for the recipients it reports; messages without a
@@ -84,7 +101,7 @@ function recordOutcome(
   next: Next,
   hmail: HMailItem,
   name: string,
-  attempt: () => { result: AttemptResult; reports: RecipientReport[] },
+  attempt: () => Attempted,
 ): void {
   recordAfter(
     plugin,
@@ -140,6 +157,48 @@ function attemptReport(r: OutboundRecipient, hop: HopRecord | undefined, err: st
   }
 }
 
+/** What an attempt that ended in `delivered` tells: the recipients the next hop accepted, with its reply to the data. */
+export function deliveredReports(hmail: HMailItem, params: DeliveredParams): Attempted {
+  const [host, , response, , , mode, okRecips] = params
+  const hop = hopOf(hmail)
+  const reply = hop?.dataReply
+  return {
+    result: { kind: 'accepted', lmtp: mode === 'LMTP', mtrkSent: hop?.mtrkSent ?? false },
+    reports: okRecips.map((r) => ({
+      key: rcptKey(r),
+      address: r.address,
+      host,
+      code: reply ? String(reply.code) : null,
+      status: reply ? findEnhancedStatus(reply.text) : null,
+      reply: reply?.text ?? response,
+    })),
+  }
+}
+
+/** What a `deferred` attempt tells: the recipients refused with 4xx, or all of them when the attempt failed. */
+export function deferredReports(hmail: HMailItem, params: DeferredParams): Attempted {
+  return {
+    result: { kind: 'temporary' },
+    reports: params.fail_recips
+      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
+      : hmail.todo.rcpt_to.map((r) =>
+          attemptReport(r, hopOf(hmail), explainedReason(hmail, String(params.err))),
+        ),
+  }
+}
+
+/** What a `bounce` tells: recipients refused with 5xx, out of retries, or all of them when the attempt failed. */
+export function bounceReports(hmail: HMailItem, err: BounceError): Attempted {
+  // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
+  const refused = err.bounced_rcpt ?? err.deferred_rcpt
+  return {
+    result: { kind: 'permanent' },
+    reports: refused
+      ? refused.map((r) => refusedReport(r, err.mx))
+      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), explainedReason(hmail, err.message))),
+  }
+}
+
 /** Accepted by the next hop: transferred, relayed or delivered (TSN-18, TSN-24). */
 export function record_delivered(
   this: MtrkPlugin,
@@ -147,22 +206,7 @@ export function record_delivered(
   hmail: HMailItem,
   params: DeliveredParams,
 ): void {
-  recordOutcome(this, next, hmail, 'accepted', () => {
-    const [host, , response, , , mode, okRecips] = params
-    const hop = hopOf(hmail)
-    const reply = hop?.dataReply
-    return {
-      result: { kind: 'accepted', lmtp: mode === 'LMTP', mtrkSent: hop?.mtrkSent ?? false },
-      reports: okRecips.map((r) => ({
-        key: rcptKey(r),
-        address: r.address,
-        host,
-        code: reply ? String(reply.code) : null,
-        status: reply ? findEnhancedStatus(reply.text) : null,
-        reply: reply?.text ?? response,
-      })),
-    }
-  })
+  recordOutcome(this, next, hmail, 'accepted', () => deliveredReports(hmail, params))
 }
 
 /** Temporarily failed: delayed, with Will-Retry-Until. Must continue (CONT): anything else deletes the mail. */
@@ -172,24 +216,10 @@ export function record_deferred(
   hmail: HMailItem,
   params: DeferredParams,
 ): void {
-  recordOutcome(this, next, hmail, 'deferred', () => ({
-    result: { kind: 'temporary' },
-    reports: params.fail_recips
-      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
-      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err))),
-  }))
+  recordOutcome(this, next, hmail, 'deferred', () => deferredReports(hmail, params))
 }
 
 /** Permanently failed, or out of retries: failed with the remote's reply kept for the record. */
 export function record_bounce(this: MtrkPlugin, next: Next, hmail: HMailItem, err: BounceError): void {
-  recordOutcome(this, next, hmail, 'failed', () => {
-    // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
-    const refused = err.bounced_rcpt ?? err.deferred_rcpt
-    return {
-      result: { kind: 'permanent' },
-      reports: refused
-        ? refused.map((r) => refusedReport(r, err.mx))
-        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message)),
-    }
-  })
+  recordOutcome(this, next, hmail, 'failed', () => bounceReports(hmail, err))
 }

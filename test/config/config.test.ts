@@ -310,3 +310,47 @@ test('MTQP-25: adequate_tls_version cannot be below min_tls_version', () => {
     /^\[mtqp\] adequate_tls_version: TLSv1.2 is below min_tls_version; using TLSv1.3$/,
   )
 })
+
+test('[dsn] defaults, every option as Haraka hands it over, bad values reported by key (issue 9)', () => {
+  assert.deepEqual(parseConfig({}).config.dsn, {
+    enabled: true,
+    delayReportAfter: 14400,
+    delayReportInterval: 86400,
+    coalesceMs: 2000,
+    maxReturnSize: 1048576,
+    returnWithoutRet: 'headers',
+    successDelayReports: 'all',
+  })
+  const set = parseConfig({
+    dsn: {
+      enabled: false,
+      delay_report_after: 0,
+      delay_report_interval: '3600',
+      coalesce_ms: 500,
+      max_return_size: 0,
+      return_without_ret: 'FULL',
+      success_delay_reports: 'relay_clients',
+    },
+  })
+  assert.deepEqual(set.errors, [])
+  assert.deepEqual(set.config.dsn, {
+    enabled: false,
+    delayReportAfter: 0,
+    delayReportInterval: 3600,
+    coalesceMs: 500,
+    maxReturnSize: 0,
+    returnWithoutRet: 'full',
+    successDelayReports: 'relay_clients',
+  })
+  const bad = parseConfig({
+    dsn: { enabled: 'perhaps', coalesce_ms: 60000, delay_report_interval: 1, success_delay_reports: 'none' },
+  })
+  assert.equal(bad.config.dsn.enabled, true)
+  assert.equal(
+    bad.config.dsn.coalesceMs,
+    2000,
+    "a bounce hook waits this long: below Haraka's plugin_timeout",
+  )
+  assert.equal(bad.errors.length, 4)
+  assert.ok(bad.errors.every((e) => e.startsWith('[dsn] ')))
+})
