@@ -101,6 +101,9 @@ export interface MtqpConfig {
   chainCaFile: string | null
   /** Name servers (`ip`, `ip:port`, `[v6]:port`) for finding the next hops; null: the system's. */
   chainDnsServers: string[] | null
+  // Issue 14 (abuse and faults).
+  /** Failed TRACKs of all clients together per minute, counted in Redis across every node; 0: no ceiling. */
+  failedTrackGlobalLimit: number
 }
 
 export interface RelayConfig {
@@ -313,6 +316,8 @@ function parseMtqp(r: SectionReader): MtqpConfig {
       'a list of ip[:port] or [ipv6]:port',
       null,
     ),
+    // Issue 14 (abuse and faults).
+    failedTrackGlobalLimit: r.int('mtqp', 'failed_track_global_limit', 600, 0, 1000000),
   }
 }
 

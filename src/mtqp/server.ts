@@ -21,13 +21,14 @@ import { createSecureContext, type SecureContext, type SecureContextOptions, TLS
 import type { MtqpConfig } from '../config/config'
 import type { Endpoint } from '../config/listen'
 import { LineDecoder } from './framing'
-import { clientKey, FailedTrackBudget } from './limits'
+import { clientKey } from './limits'
 import {
   type ChainFn,
   connectionLimitGreeting,
   type MtqpLog,
   MtqpSession,
   type SessionOutput,
+  type TrackBudget,
   type TrackingSource,
 } from './session'
 import { certificateDnsNames, newerTlsVersion } from './tls'
@@ -42,6 +43,8 @@ export type TlsProvider = () => Promise<SecureContextOptions | null>
 export interface MtqpServerOptions {
   config: MtqpConfig
   store: TrackingSource
+  /** The failed-TRACK budget, shared with every other node through the store (MTQP-29). */
+  budget: TrackBudget
   tls: TlsProvider
   log: MtqpLog
   /** ms since the epoch; default Date.now. */
@@ -80,7 +83,6 @@ const LINGER_MS = 5000
 export class MtqpServer {
   readonly #o: MtqpServerOptions
   readonly #server: Server
-  readonly #budget: FailedTrackBudget
   readonly #sockets = new Set<Socket>()
   /** Open sessions per client key, for max_connections_per_ip. */
   readonly #perClient = new Map<string, number>()
@@ -89,10 +91,6 @@ export class MtqpServer {
 
   constructor(opts: MtqpServerOptions) {
     this.#o = opts
-    this.#budget = new FailedTrackBudget({
-      limit: opts.config.failedTrackLimit,
-      windowMs: opts.config.failedTrackWindow * 1000,
-    })
     // No Nagle: pipelined answers leave in several writes, and waiting for the client's delayed ACK between them
     // would stall every batch by tens of milliseconds.
     this.#server = createServer({ noDelay: true }, (socket) =>
@@ -197,7 +195,7 @@ export class MtqpServer {
   #serve(socket: Socket, client: string, material: TlsMaterial | null, failure?: unknown): void {
     if (failure !== undefined) this.#o.log.warn(`MTQP: TLS provider failed, STARTTLS disabled: ${failure}`)
     if (socket.destroyed) return
-    new Connection(socket, client, material, this.#o, this.#budget).start()
+    new Connection(socket, client, material, this.#o).start()
   }
 }
 
@@ -211,13 +209,7 @@ class Connection {
   readonly #client: string
   readonly #material: TlsMaterial | null
 
-  constructor(
-    socket: Socket,
-    client: string,
-    material: TlsMaterial | null,
-    o: MtqpServerOptions,
-    budget: FailedTrackBudget,
-  ) {
+  constructor(socket: Socket, client: string, material: TlsMaterial | null, o: MtqpServerOptions) {
     this.#socket = socket
     this.#client = client
     this.#material = material
@@ -227,7 +219,7 @@ class Connection {
       certificateNames: material === null ? null : material.names,
       client,
       store: o.store,
-      budget,
+      budget: o.budget,
       now: o.now ?? Date.now,
       randomBytes: o.randomBytes ?? pooledRandomBytes,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

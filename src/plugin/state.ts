@@ -12,6 +12,7 @@ import type { HarakaPlugin, Next } from '../haraka/types'
 import { createChainer } from '../mtqp/chain'
 import { MtqpServer } from '../mtqp/server'
 import type { ChainFn } from '../mtqp/session'
+import { FailedTrackBudget, type FailedTrackLimits } from '../store/failed-track-budget'
 import { createRedisClient } from '../store/redis'
 import { type RecordWrite, TrackingStore } from '../store/store'
 import type { WriteContext } from './tracking'
@@ -27,6 +28,8 @@ export interface PluginState {
   policy: ParamPolicy
   reportingMta: string
   store: TrackingStore | null
+  /** The failed-TRACK budget in the store's Redis, shared by every node (MTQP-29). */
+  budget: FailedTrackBudget | null
   /** The MTQP listener, in the one process that runs it (the master in cluster mode). */
   mtqp: MtqpServer | null
 }
@@ -58,6 +61,7 @@ export function loadConfig(plugin: MtrkPlugin): void {
     },
     reportingMta: config.main.reportingMta ?? ((typeof me === 'string' && me.trim()) || os.hostname()),
     store: previous?.store ?? null,
+    budget: previous?.budget ?? null,
     mtqp: previous?.mtqp ?? null,
   }
   // A changed Redis endpoint takes effect at once; writes the old client held for an outage go to the new one.
@@ -66,11 +70,14 @@ export function loadConfig(plugin: MtrkPlugin): void {
     const carried = previous.store.takePending()
     void previous.store.close()
     plugin.mtrk.store = null
+    plugin.mtrk.budget = null
     const next = storeOf(plugin)
     for (const write of carried) next.submit(write)
   }
   // The listener takes its options when it starts: restart it when they, or the store it reads, changed.
   const mtqpChanged = JSON.stringify(previous?.config.mtqp) !== JSON.stringify(config.mtqp)
+  if (previous?.budget && !redisChanged && mtqpChanged)
+    plugin.mtrk.budget = previous.budget.withLimits(budgetLimits(config))
   if (previous?.mtqp && (redisChanged || mtqpChanged)) void restartMtqp(plugin, previous.mtqp)
 }
 
@@ -83,8 +90,24 @@ export function storeOf(plugin: MtrkPlugin): TrackingStore {
       { prefix: s.config.redis.prefix, historyLimit: s.config.main.historyLimit, pendingLimit: 10000 },
       { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     )
+    s.budget = new FailedTrackBudget(client, budgetLimits(s.config))
   }
   return s.store
+}
+
+function budgetLimits(config: MtrkConfig): FailedTrackLimits {
+  return {
+    prefix: config.redis.prefix,
+    perClient: config.mtqp.failedTrackLimit,
+    windowMs: config.mtqp.failedTrackWindow * 1000,
+    perMinute: config.mtqp.failedTrackGlobalLimit,
+  }
+}
+
+/** The failed-TRACK budget, in the Redis of the store. */
+function budgetOf(plugin: MtrkPlugin): FailedTrackBudget {
+  storeOf(plugin)
+  return state(plugin).budget as FailedTrackBudget
 }
 
 /** Starts the MTQP listener. A listener that cannot start is logged; it never stops Haraka. */
@@ -98,6 +121,7 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
   const server = new MtqpServer({
     config: s.config.mtqp,
     store: storeOf(plugin),
+    budget: budgetOf(plugin),
     tls: harakaTlsProvider(plugin),
     log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     ...(chain === undefined ? {} : { chain }),

@@ -165,6 +165,7 @@ test('[mtqp] defaults: 10-minute inactivity timer (MTQP-28), STARTTLS on, TLS 1.
     chainPublicName: null,
     chainCaFile: null,
     chainDnsServers: null,
+    failedTrackGlobalLimit: 600,
   })
 })
 
@@ -192,6 +193,7 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
       chain_public_name: 'gw.example.com',
       chain_ca: '/etc/mtqp/inner-ca.pem',
       chain_dns_servers: '10.0.0.53, 127.0.0.1:5353 [::1]:53 2001:db8::53',
+      failed_track_global_limit: '0',
     },
   })
   assert.deepEqual(errors, [])
@@ -217,6 +219,7 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
     chainPublicName: 'gw.example.com',
     chainCaFile: '/etc/mtqp/inner-ca.pem',
     chainDnsServers: ['10.0.0.53', '127.0.0.1:5353', '[::1]:53', '2001:db8::53'],
+    failedTrackGlobalLimit: 0,
   })
 })
 

@@ -5,7 +5,6 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { parseCommand } from '../../src/mtqp/command'
 import { LineDecoder } from '../../src/mtqp/framing'
-import { FailedTrackBudget } from '../../src/mtqp/limits'
 import { ResponseDecoder } from '../../src/mtqp/response'
 import {
   type ChainFn,
@@ -17,6 +16,7 @@ import {
   type TrackBudget,
 } from '../../src/mtqp/session'
 import type { StoredMessage, StoredRecipient } from '../../src/store/model'
+import { memoryBudget } from '../helpers/budget'
 import { message, recipient } from '../store/fixtures'
 import { feedThreeWaysAsync } from './chunking'
 
@@ -162,7 +162,7 @@ function harness(setup: Setup = {}) {
           return records.filter((m) => m.envid === envid)
         }),
     },
-    budget: setup.budget ?? new FailedTrackBudget({ limit: 20, windowMs: 3600_000 }),
+    budget: setup.budget ?? memoryBudget(20),
     now: () => setup.now ?? NOW,
     randomBytes: (n) => Buffer.alloc(n, 0xab),
     sleep: async (ms) => {
@@ -437,7 +437,7 @@ test('MTQP-29: the bad command that reaches max_bad_commands gets -BAD/too-many-
 })
 
 test('MTQP-29: the failed-TRACK budget spans sessions of one client; once spent, -TEMP whatever is asked', async () => {
-  const budget = new FailedTrackBudget({ limit: 2, windowMs: 3600_000 })
+  const budget = memoryBudget(2)
   const wrong = `TRACK 12345-20010101@example.com ${TV1.secret}\r\n`
   const right = 'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n'
   assert.equal(await play({ records: [EX6], budget }, [wrong]), GREETING + NOINFO)
@@ -448,6 +448,28 @@ test('MTQP-29: the failed-TRACK budget spans sessions of one client; once spent,
   )
   const other = await play({ records: [EX6], budget, client: '192.0.2.2' }, [right])
   assert.equal(other, GREETING + tracking(EX6_PART), 'another client is not affected')
+})
+
+test('MTQP-29: a TRACK that succeeds gives its reservation back; one the budget cannot vouch for gets -TEMP', async () => {
+  const budget = memoryBudget(1)
+  const wrong = `TRACK 12345-20010101@example.com ${TV1.secret}\r\n`
+  const right = 'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n'
+  const got = await play({ records: [EX6], budget }, [right, right, right, wrong, right])
+  assert.equal(
+    got,
+    GREETING +
+      tracking(EX6_PART).repeat(3) +
+      NOINFO +
+      lines('-TEMP/too-many-failures Too many failed TRACK requests, call back later'),
+  )
+  const logs: string[] = []
+  const down = {
+    reserve: () => Promise.reject(new Error('Redis down')),
+    release: () => {},
+  }
+  const refused = await play({ records: [EX6], budget: down, logs }, [right])
+  assert.equal(refused, GREETING + lines('-TEMP/unavailable Tracking store unavailable, call back later'))
+  assert.ok(logs.some((l) => /failed-TRACK budget unavailable: Redis down/.test(l)))
 })
 
 // ---------------------------------------------------------------------------------------------------------------
