@@ -104,6 +104,11 @@ export interface MtqpConfig {
   // Issue 14 (abuse and faults).
   /** Failed TRACKs of all clients together per minute, counted in Redis across every node; 0: no ceiling. */
   failedTrackGlobalLimit: number
+  /**
+   * ms without a complete command after which a connection gives up its slot to a newcomer when all
+   * max_connections are taken (oldest idle first), so slow clients cannot lock others out.
+   */
+  slotIdleTimeoutMs: number
 }
 
 export interface RelayConfig {
@@ -318,6 +323,7 @@ function parseMtqp(r: SectionReader): MtqpConfig {
     ),
     // Issue 14 (abuse and faults).
     failedTrackGlobalLimit: r.int('mtqp', 'failed_track_global_limit', 600, 0, 1000000),
+    slotIdleTimeoutMs: r.int('mtqp', 'slot_idle_timeout', 10, 1, MIN_INACTIVITY_TIMEOUT) * 1000,
   }
 }
 

@@ -1,5 +1,6 @@
-// Which address a per-client limit of the MTQP server counts (MTQP-29). The failed-TRACK budget itself lives in
-// Redis, shared by every node (src/store/failed-track-budget.ts). Pure.
+// Connection limits of the MTQP server (MTQP-29): which address a per-client limit counts, and which connection
+// gives up its slot when the table is full. The failed-TRACK budget itself lives in Redis, shared by every node
+// (src/store/failed-track-budget.ts). Pure: the clock is a parameter.
 import { isIPv4, isIPv6 } from 'node:net'
 
 /**
@@ -21,4 +22,30 @@ export function clientKey(address: string): string {
     .slice(0, 4)
     .map((g) => Number.parseInt(g, 16).toString(16))
     .join(':')}::/64`
+}
+
+/** What the server knows of an open connection when choosing one to close. */
+export interface SlotUse {
+  /** Monotonic ms of the last complete command line, or of the connection's start. */
+  lastCommand: number
+  /** A command is being answered (a TRACK waiting for the store, answers of a pipelined batch). */
+  busy: boolean
+}
+
+/**
+ * The connection to close so that a newcomer gets a slot when every slot is taken: the one idle longest, among
+ * those that are not answering anything and have not completed a command for `idleMs` (slow clients trickling
+ * bytes, or clients that hold a slot and do nothing). Undefined when every connection is in active use.
+ */
+export function idlestSlot<T extends SlotUse>(
+  slots: Iterable<T>,
+  now: number,
+  idleMs: number,
+): T | undefined {
+  let pick: T | undefined
+  for (const slot of slots) {
+    if (slot.busy || now - slot.lastCommand < idleMs) continue
+    if (pick === undefined || slot.lastCommand < pick.lastCommand) pick = slot
+  }
+  return pick
 }

@@ -166,6 +166,7 @@ test('[mtqp] defaults: 10-minute inactivity timer (MTQP-28), STARTTLS on, TLS 1.
     chainCaFile: null,
     chainDnsServers: null,
     failedTrackGlobalLimit: 600,
+    slotIdleTimeoutMs: 10_000,
   })
 })
 
@@ -194,6 +195,7 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
       chain_ca: '/etc/mtqp/inner-ca.pem',
       chain_dns_servers: '10.0.0.53, 127.0.0.1:5353 [::1]:53 2001:db8::53',
       failed_track_global_limit: '0',
+      slot_idle_timeout: 3,
     },
   })
   assert.deepEqual(errors, [])
@@ -220,6 +222,7 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
     chainCaFile: '/etc/mtqp/inner-ca.pem',
     chainDnsServers: ['10.0.0.53', '127.0.0.1:5353', '[::1]:53', '2001:db8::53'],
     failedTrackGlobalLimit: 0,
+    slotIdleTimeoutMs: 3000,
   })
 })
 

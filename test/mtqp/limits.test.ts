@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { clientKey } from '../../src/mtqp/limits'
+import { clientKey, idlestSlot } from '../../src/mtqp/limits'
 
 test('clientKey: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
   const cases: Array<[string, string]> = [
@@ -17,4 +17,13 @@ test('clientKey: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
     ['', ''],
   ]
   for (const [address, want] of cases) assert.equal(clientKey(address), want, address)
+})
+
+test('fair slots: the connection idle longest gives way, never a busy one or one active within the idle time', () => {
+  const slot = (name: string, lastCommand: number, busy = false) => ({ name, lastCommand, busy })
+  const slots = [slot('recent', 9500), slot('old', 1000), slot('older-but-busy', 0, true), slot('mid', 5000)]
+  assert.equal(idlestSlot(slots, 10_000, 2000)?.name, 'old')
+  assert.equal(idlestSlot(slots, 10_000, 9500), undefined, 'nobody idle for 9.5 s')
+  assert.equal(idlestSlot([slot('exact', 8000)], 10_000, 2000)?.name, 'exact', 'idle exactly the idle time')
+  assert.equal(idlestSlot([], 10_000, 2000), undefined)
 })
