@@ -256,7 +256,8 @@ class Connection {
       budget: o.budget,
       now: o.now ?? Date.now,
       randomBytes: o.randomBytes ?? pooledRandomBytes,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      monotonic: () => performance.now(),
+      sleepUntil,
       log: o.log,
       output: (out) => this.#output(out),
       ...(o.chain === undefined ? {} : { chain: o.chain }),
@@ -369,6 +370,21 @@ class Connection {
       this.#socket.destroy()
     }
   }
+}
+
+/**
+ * Resolves at the first timer tick at or after `deadline` (performance.now ms). Timers take whole milliseconds and
+ * may fire early by a fraction of one, so it waits again until the deadline has really passed.
+ */
+function sleepUntil(deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const left = deadline - performance.now()
+      if (left <= 0) resolve()
+      else setTimeout(check, Math.ceil(left))
+    }
+    check()
+  })
 }
 
 /** End politely (flush, FIN or TLS close_notify), and destroy if the peer does not let the socket close in time. */

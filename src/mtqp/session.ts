@@ -93,9 +93,11 @@ export interface SessionOptions {
   budget: TrackBudget
   /** ms since the epoch */
   now(): number
+  /** Monotonic ms with sub-millisecond resolution (performance.now): the clock of the noinfo deadline. */
+  monotonic(): number
   randomBytes(n: number): Uint8Array
-  /** Resolves after `ms` milliseconds (the noinfo deadline). */
-  sleep(ms: number): Promise<void>
+  /** Resolves once monotonic() has reached `deadline`, at once if it has already (the noinfo deadline). */
+  sleepUntil(deadline: number): Promise<void>
   log: MtqpLog
   output(o: SessionOutput): void
   /** Chaining gateway (MTQP-30): absent, the answer is this server's own parts. */
@@ -342,10 +344,11 @@ export class MtqpSession {
     if (this.#o.config.starttls === 'required' && !this.#tlsActive) return this.#send(REPLY.tlsRequired)
     // AMB-7: the store is keyed by the decoded envid. The parser only accepts xtext, so decoding succeeds.
     const envid = decodeXtext(cmd.envid) ?? cmd.envid
-    return this.#answerTrack(envid, cmd, this.#o.now())
+    return this.#answerTrack(envid, cmd, this.#o.now(), this.#o.monotonic())
   }
 
-  async #answerTrack(envid: string, cmd: TrackCommand, now: number): Promise<void> {
+  /** `now` (epoch ms) dates the report; `arrived` (monotonic ms) is when the TRACK's turn came. */
+  async #answerTrack(envid: string, cmd: TrackCommand, now: number, arrived: number): Promise<void> {
     const { store, log, client, budget } = this.#o
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
@@ -379,9 +382,9 @@ export class MtqpSession {
     for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
       log.info(`${name}: noinfo`)
-      // AMB-13: whatever the store held, the refusal leaves at the same moment after the command arrived.
-      const wait = now + this.#o.config.noinfoDelayMs - this.#o.now()
-      if (wait > 0) await this.#o.sleep(wait)
+      // AMB-13: whatever the store held, the refusal leaves at one deadline after the command's turn came, on a
+      // sub-millisecond monotonic clock: rounding to whole ms or a wall-clock step would let the paths differ.
+      await this.#o.sleepUntil(arrived + this.#o.config.noinfoDelayMs)
       this.#send(REPLY.noinfo)
       return
     }

@@ -83,6 +83,9 @@ const TV7 = record('1@h.example.com', TV1.certifier, [
   }),
 ])
 
+/** A monotonic instant with a fraction of a millisecond, as performance.now() gives. */
+const MONOTONIC_START = 1234.5678
+
 const lines = (...ls: string[]) => ls.map((l) => `${l}\r\n`).join('')
 
 const GREETING = lines('+OK+/MTQP MTQP server ready', 'STARTTLS', '.')
@@ -123,8 +126,10 @@ interface Setup {
   now?: number
   /** Collects what the session logs. */
   logs?: string[]
-  /** Collects the waits the session asks for (they end at once). */
+  /** Collects the noinfo deadlines the session waits for (on the monotonic clock, which jumps to each). */
   sleeps?: number[]
+  /** The monotonic clock, in ms; a lookup may move it. Default: a fixed fractional instant. */
+  clock?: { ms: number }
   chain?: ChainFn
 }
 
@@ -145,6 +150,7 @@ function harness(setup: Setup = {}) {
   // After <start-tls> the transport no longer hands plaintext to the session (MTQP-26).
   let plaintextOver = false
   const records = setup.records ?? []
+  const clock = setup.clock ?? { ms: MONOTONIC_START }
   const opts: SessionOptions = {
     config: { ...CONFIG, ...setup.config },
     certificateNames:
@@ -165,8 +171,10 @@ function harness(setup: Setup = {}) {
     budget: setup.budget ?? memoryBudget(20),
     now: () => setup.now ?? NOW,
     randomBytes: (n) => Buffer.alloc(n, 0xab),
-    sleep: async (ms) => {
-      setup.sleeps?.push(ms)
+    monotonic: () => clock.ms,
+    sleepUntil: async (deadline) => {
+      setup.sleeps?.push(deadline)
+      clock.ms = Math.max(clock.ms, deadline)
     },
     log: { info: (m) => setup.logs?.push(m), warn: (m) => setup.logs?.push(m) },
     output: (o) => {
@@ -790,5 +798,35 @@ test('AMB-12, AMB-13: every noinfo leaves noinfo_delay after its TRACK arrived; 
   ])
   assert.equal(got.split(NOINFO).length, 3, 'unknown envid and wrong secret: the same reply')
   assert.match(got, /\+OK\+ Tracking information follows/)
-  assert.deepEqual(sleeps, [250, 250], 'the clock did not move, so each refusal waits the whole delay')
+  assert.deepEqual(
+    sleeps,
+    [MONOTONIC_START + 250, MONOTONIC_START + 500],
+    'each refusal waits for the whole delay after its turn came',
+  )
+})
+
+test('AMB-13: a known envid and an unknown one refuse at the same sub-millisecond deadline', async () => {
+  // The known envid's record takes longer to read and check; the reply must not leave later because of it.
+  const sentAt = async (envid: string, readMs: number): Promise<number> => {
+    const clock = { ms: MONOTONIC_START }
+    const h = harness({
+      config: { noinfoDelayMs: 250 },
+      clock,
+      lookup: async (e) => {
+        clock.ms += readMs
+        return [EX6].filter((m) => m.envid === e)
+      },
+    })
+    const session = h.session
+    session.start()
+    const before = h.transcript()
+    h.feed(`TRACK ${envid} QUJDREVGR0gK\r\n`)
+    await session.whenIdle()
+    assert.equal(h.transcript().slice(before.length), NOINFO)
+    return clock.ms
+  }
+  const known = await sentAt('12345-20010101@example.com', 0.37)
+  const unknown = await sentAt('nobody@example.com', 0.01)
+  assert.equal(known, MONOTONIC_START + 250)
+  assert.equal(unknown, known)
 })
