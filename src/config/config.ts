@@ -119,11 +119,27 @@ export interface RelayConfig {
   forward: boolean
 }
 
+// Issue 14 (abuse and faults).
+/** [journal]: where tracking writes wait while Redis is unreachable (src/store/journal.ts). */
+export interface JournalConfig {
+  /** Directory of the journal files; null: `mtrk-journal` in the Haraka instance directory, next to `queue`. */
+  dir: string | null
+  /** Bytes one Haraka process may hold in its journal; writes beyond are lost, counted and logged. */
+  maxBytes: number
+  /** ms between an append and its fdatasync: what a machine crash can lose. */
+  fsyncMs: number
+  /** Writes replayed per batch when Redis is back. */
+  replayBatch: number
+  /** ms between replay batches, leaving the event loop and Redis to live mail. */
+  replayPauseMs: number
+}
+
 export interface MtrkConfig {
   main: MainConfig
   redis: RedisConfig
   mtqp: MtqpConfig
   relay: RelayConfig
+  journal: JournalConfig
 }
 
 /** The booleans to declare to Haraka's config loader, with their defaults (+ true, - false). */
@@ -331,11 +347,28 @@ function parseRelay(r: SectionReader): RelayConfig {
   return { forward: r.bool('relay', 'forward', true) }
 }
 
+// Issue 14 (abuse and faults).
+function parseJournal(r: SectionReader): JournalConfig {
+  return {
+    dir: r.str('journal', 'dir'),
+    maxBytes: r.int('journal', 'max_size', 1024, 1, 1024 * 1024) * 1024 * 1024,
+    fsyncMs: r.int('journal', 'fsync_interval', 1000, 1, 60000),
+    replayBatch: r.int('journal', 'replay_batch', 100, 1, 10000),
+    replayPauseMs: r.int('journal', 'replay_pause', 10, 0, 10000),
+  }
+}
+
 /** Turns the ini Haraka loaded into typed options; `errors` names every key that was ignored and why. */
 export function parseConfig(ini: IniSections): { config: MtrkConfig; errors: string[] } {
   const errors: string[] = []
   const r = new SectionReader(ini, errors)
-  const config = { main: parseMain(r), redis: parseRedis(r), mtqp: parseMtqp(r), relay: parseRelay(r) }
+  const config = {
+    main: parseMain(r),
+    redis: parseRedis(r),
+    mtqp: parseMtqp(r),
+    relay: parseRelay(r),
+    journal: parseJournal(r),
+  }
   if (config.redis.sentinels && config.redis.cluster)
     errors.push('[redis] sentinels and cluster are exclusive; using cluster')
   return { config, errors }

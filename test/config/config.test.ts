@@ -311,3 +311,34 @@ test('MTQP-25: adequate_tls_version cannot be below min_tls_version', () => {
   assert.equal(config.mtqp.adequateTlsVersion, 'TLSv1.3')
   assert.match(errors[0] ?? '', /^\[mtqp\] adequate_tls_version: .*not below min_tls_version/)
 })
+
+test('[journal]: defaults, every option read, bad values reported by key', () => {
+  assert.deepEqual(parseConfig({}).config.journal, {
+    dir: null,
+    maxBytes: 1024 * 1024 * 1024,
+    fsyncMs: 1000,
+    replayBatch: 100,
+    replayPauseMs: 10,
+  })
+  const set = parseConfig({
+    journal: {
+      dir: '/var/spool/mtrk',
+      max_size: '64',
+      fsync_interval: 200,
+      replay_batch: 10,
+      replay_pause: '0',
+    },
+  })
+  assert.deepEqual(set.errors, [])
+  assert.deepEqual(set.config.journal, {
+    dir: '/var/spool/mtrk',
+    maxBytes: 64 * 1024 * 1024,
+    fsyncMs: 200,
+    replayBatch: 10,
+    replayPauseMs: 0,
+  })
+  const bad = parseConfig({ journal: { max_size: 0, replay_batch: 'many' } })
+  assert.equal(bad.errors.length, 2)
+  assert.match(bad.errors[0]!, /\[journal\] max_size/)
+  assert.equal(bad.config.journal.replayBatch, 100)
+})

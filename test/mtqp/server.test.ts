@@ -40,7 +40,7 @@ function makeStore(port: number): TrackingStore {
   const { config } = parseConfig({ redis: { port } })
   const s = new TrackingStore(
     createRedisClient({ ...config.redis, commandTimeout: 500 }, 'mtqp-test'),
-    { prefix: `mtqp${process.pid}-${stores.length}:`, historyLimit: 5, pendingLimit: 10 },
+    { prefix: `mtqp${process.pid}-${stores.length}:`, historyLimit: 5, journal: null },
     { info: () => {}, warn: () => {} },
   )
   stores.push(s)

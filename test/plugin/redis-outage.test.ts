@@ -60,7 +60,8 @@ test('Redis killed: mail is still accepted, the outage is logged once, and track
 
   await redis.start()
   // Three local messages, and the relayed one's acceptance and first (deferred) attempt.
-  await haraka.waitForLog(/Redis ready: replaying 5 tracking writes/)
+  await haraka.waitForLog(/Redis ready: replaying \d+ bytes of journaled tracking writes/)
+  await haraka.waitForLog(/tracking journal replayed/)
   const after = await openStore(redis.port, haraka.prefix)
   assert.ok((await send('after@outage.example')).ok)
   await waitForMessages(after, 'after@outage.example')
