@@ -7,7 +7,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type MtqpResponse, ResponseDecoder } from '../../src/mtqp/response'
-import { type HarakaInstance, startHaraka } from '../helpers/haraka'
+import { type HarakaInstance, ini, startHaraka } from '../helpers/haraka'
 import { waitForMtqpReady } from '../helpers/mtqp'
 import { sharedRedisPort } from '../helpers/redis'
 
@@ -18,33 +18,23 @@ const CROWD = 10_050
 let a: HarakaInstance
 let b: HarakaInstance
 
-function mtrkIni(
-  prefix: string,
-  port: number,
-  mtqpPort: number,
-  globalLimit: number,
-): Record<string, Record<string, string | number>> {
+/** [mtqp] of both relays: no TLS, no noinfo delay (the attack is fast), room for the crowd. */
+function mtqpIni(globalLimit: number): Record<string, string | number> {
   return {
-    redis: { host: '127.0.0.1', port, prefix },
-    mtqp: {
-      listen: `127.0.0.1:${mtqpPort}`,
-      starttls: 'off',
-      noinfo_delay: 0,
-      max_connections: 1000,
-      failed_track_limit: PER_CLIENT,
-      failed_track_window: 3600,
-      failed_track_global_limit: globalLimit,
-    },
+    starttls: 'off',
+    noinfo_delay: 0,
+    max_connections: 1000,
+    failed_track_limit: PER_CLIENT,
+    failed_track_window: 3600,
+    failed_track_global_limit: globalLimit,
   }
 }
 
 before(async () => {
   const redisPort = await sharedRedisPort()
   const prefix = `guess${process.pid}:`
-  const mtqp = mtrkIni(prefix, redisPort, 0, 0).mtqp
-  const { listen: _listen, ...shared } = mtqp!
-  a = await startHaraka({ redisPort, prefix, mtrk: { mtqp: shared } })
-  b = await startHaraka({ redisPort, prefix, mtrk: { mtqp: shared } })
+  a = await startHaraka({ redisPort, prefix, mtrk: { mtqp: mtqpIni(0) } })
+  b = await startHaraka({ redisPort, prefix, mtrk: { mtqp: mtqpIni(0) } })
   await Promise.all([waitForMtqpReady(a.mtqpPort), waitForMtqpReady(b.mtqpPort)])
 })
 
@@ -147,7 +137,10 @@ test('the global ceiling per minute holds across relays and addresses (set by a 
     const restarts = h.logs().match(/MTQP listening on/g)?.length ?? 0
     writeFileSync(
       join(h.dir, 'config', 'mtrk.ini'),
-      ini(mtrkIni(h.prefix, redisPort, h.mtqpPort, globalLimit)),
+      ini({
+        redis: { host: '127.0.0.1', port: redisPort, prefix: h.prefix },
+        mtqp: { listen: `127.0.0.1:${h.mtqpPort}`, ...mtqpIni(globalLimit) },
+      }),
     )
     await h.waitForLog(new RegExp(`(MTQP listening on[^]*){${restarts + 1}}`), 20000)
   }
@@ -160,14 +153,3 @@ test('the global ceiling per minute holds across relays and addresses (set by a 
   )
   assert.deepEqual(tally(replies.flat()), { [NOINFO]: globalLimit, [SPENT]: 50 - globalLimit })
 })
-
-function ini(sections: Record<string, Record<string, string | number>>): string {
-  return Object.entries(sections)
-    .map(
-      ([name, kv]) =>
-        `[${name}]\n${Object.entries(kv)
-          .map(([k, v]) => `${k}=${v}`)
-          .join('\n')}\n`,
-    )
-    .join('\n')
-}
