@@ -18,7 +18,7 @@
 //   object (a pid reused after a restart in a container, or a store replaced on reload) is taken over.
 // - Bounded: appends beyond `maxBytes` of this process's unreplayed journal, or beyond MAX_QUEUED_BYTES waiting
 //   for the disk, are lost, counted and logged with the count, never silently.
-import { closeSync, fdatasyncSync, mkdirSync, openSync, write, writeSync } from 'node:fs'
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, write, writeSync } from 'node:fs'
 import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RecordWrite, StoreLog } from './store'
@@ -65,7 +65,11 @@ export class OutageJournal {
   #held = 0
   #drain: Promise<void> | null = null
   #fsyncTimer: NodeJS.Timeout | null = null
+  /** The last fdatasync and the last write started, so the file is not closed under them. */
+  #syncing: Promise<void> = Promise.resolve()
+  #writeInFlight: Promise<void> = Promise.resolve()
   #lost = 0
+  #replayed = 0
   #replaying: Promise<boolean> | null = null
   /** Replay progress of files this process owns: bytes already sent. */
   readonly #offsets = new Map<string, number>()
@@ -81,6 +85,13 @@ export class OutageJournal {
   takeLost(): number {
     const n = this.#lost
     this.#lost = 0
+    return n
+  }
+
+  /** Writes replayed since the last call; resets the count. */
+  takeReplayed(): number {
+    const n = this.#replayed
+    this.#replayed = 0
     return n
   }
 
@@ -129,7 +140,7 @@ export class OutageJournal {
   async close(): Promise<void> {
     await this.#settled()
     this.#closed = true
-    this.#closeFile()
+    await this.#closeFile()
     for (const path of [...this.#ownSizes.keys(), ...this.#offsets.keys()]) heldHere.delete(path)
   }
 
@@ -149,7 +160,7 @@ export class OutageJournal {
     // New appends (a write failing during the replay) start a new file, replayed in the next round.
     for (;;) {
       await this.#settled()
-      this.#closeFile()
+      await this.#closeFile()
       const files = await this.#claim()
       if (files.length === 0) return true
       for (const file of files) {
@@ -163,7 +174,7 @@ export class OutageJournal {
     if (this.#fsyncTimer !== null) {
       clearTimeout(this.#fsyncTimer)
       this.#fsyncTimer = null
-      this.#sync()
+      await this.#sync()
     }
   }
 
@@ -254,6 +265,7 @@ export class OutageJournal {
             this.#offsets.set(path, offset)
             return false
           }
+          this.#replayed += writes.length
         }
         offset += used
         this.#offsets.set(path, offset)
@@ -285,13 +297,15 @@ export class OutageJournal {
         this.#queuedBytes = 0
         try {
           const fd = this.#open()
-          await writeAll(fd, lines.join(''))
-          this.#held += bytes
           const path = this.#path as string
+          const written = writeAll(fd, lines.join(''))
+          this.#writeInFlight = written.catch(() => {})
+          await written
+          this.#held += bytes
           this.#ownSizes.set(path, (this.#ownSizes.get(path) ?? 0) + bytes)
           this.#fsyncTimer ??= setTimeout(() => {
             this.#fsyncTimer = null
-            this.#sync()
+            void this.#sync()
           }, this.#o.fsyncMs)
         } catch (e) {
           this.#lose(lines.length, `journal write failed: ${e instanceof Error ? e.message : e}`)
@@ -317,25 +331,34 @@ export class OutageJournal {
     return this.#fd
   }
 
-  #sync(): void {
-    if (this.#fd === null) return
-    try {
-      fdatasyncSync(this.#fd)
-    } catch (e) {
-      this.#o.log.warn(`journal ${this.#path}: fdatasync failed: ${e}`)
-    }
+  /** fdatasync off the event loop (libuv's thread pool): a slow disk must not hold up SMTP. */
+  #sync(fd = this.#fd, path = this.#path): Promise<void> {
+    if (fd === null) return Promise.resolve()
+    const done = new Promise<void>((resolve) =>
+      fdatasync(fd, (e) => {
+        if (e) this.#o.log.warn(`journal ${path}: fdatasync failed: ${e.message}`)
+        resolve()
+      }),
+    )
+    this.#syncing = done
+    return done
   }
 
-  #closeFile(): void {
-    if (this.#fd === null) return
-    this.#sync()
+  /** Syncs and closes the file appended to; appends from now on start a new one. */
+  async #closeFile(): Promise<void> {
+    const fd = this.#fd
+    const path = this.#path
+    if (fd === null) return
+    this.#fd = null
+    this.#path = null
+    await this.#writeInFlight
+    await this.#syncing
+    await this.#sync(fd, path)
     try {
-      closeSync(this.#fd)
+      closeSync(fd)
     } catch {
       // closing a file we wrote cannot lose data that fdatasync did not already report
     }
-    this.#fd = null
-    this.#path = null
   }
 
   #lose(count: number, why: string): void {

@@ -247,7 +247,8 @@ export class TrackingStore {
       .then(
         (complete) => {
           this.reportLosses()
-          if (complete) this.log.info('tracking journal replayed')
+          const replayed = journal.takeReplayed()
+          if (complete && replayed > 0) this.log.info(`tracking journal replayed: ${replayed} writes`)
         },
         (e: unknown) => this.log.warn(`tracking journal replay failed: ${e}`),
       )

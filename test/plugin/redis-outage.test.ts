@@ -61,7 +61,7 @@ test('Redis killed: mail is still accepted, the outage is logged once, and track
   await redis.start()
   // Three local messages, and the relayed one's acceptance and first (deferred) attempt.
   await haraka.waitForLog(/Redis ready: replaying \d+ bytes of journaled tracking writes/)
-  await haraka.waitForLog(/tracking journal replayed/)
+  await haraka.waitForLog(/tracking journal replayed: 5 writes/)
   const after = await openStore(redis.port, haraka.prefix)
   assert.ok((await send('after@outage.example')).ok)
   await waitForMessages(after, 'after@outage.example')

@@ -65,6 +65,7 @@ test('appended writes are replayed in order, in batches, and the file is removed
   assert.deepEqual(s.batches, [['T0', 'T1', 'T2'], ['T3', 'T4', 'T5'], ['T6']])
   assert.deepEqual(readdirSync(dir), [])
   assert.equal(journal.heldBytes, 0)
+  assert.equal(journal.takeReplayed(), 7)
 })
 
 test('a failed batch stops the replay; the next one resumes at that batch, nothing sent before it again', async () => {

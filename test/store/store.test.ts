@@ -246,7 +246,11 @@ test('submit while Redis is down journals the writes and replays them, in paced 
     )
     assert.deepEqual(found.map((m) => m.txn).sort(), txns, 'nothing lost')
     assert.ok(logs.some((l) => l.startsWith('warn Redis unavailable')))
-    await waitFor(() => logs.some((l) => /tracking journal replayed/.test(l)), 5000, 'replay logged')
+    await waitFor(
+      () => logs.some((l) => /tracking journal replayed: \d+ writes/.test(l)),
+      5000,
+      'replay logged',
+    )
     assert.ok(!logs.some((l) => /lost/.test(l)), 'no loss logged')
   } finally {
     await own.close()
