@@ -26,6 +26,8 @@ export async function smtpLoad(opts: {
   envid: (i: number) => string
   rcpt?: (i: number) => string
   stop?: () => boolean
+  /** Told of every accepted message as it is accepted. */
+  onAccepted?: (envid: string) => void
 }): Promise<LoadResult> {
   const result: LoadResult = { accepted: [], refused: 0, latencies: [] }
   let next = 0
@@ -49,8 +51,10 @@ export async function smtpLoad(opts: {
           const rcpt = await timed(client, `RCPT TO:<${opts.rcpt?.(i) ?? `u${i % 7}@local.test`}>`)
           const data =
             mail.code === 250 && rcpt.code === 250 ? await client.data(`Subject: ${envid}\n\nx\n`) : null
-          if (data?.code === 250) result.accepted.push(envid)
-          else {
+          if (data?.code === 250) {
+            result.accepted.push(envid)
+            opts.onAccepted?.(envid)
+          } else {
             result.refused++
             await client.cmd('RSET')
           }
