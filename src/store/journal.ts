@@ -117,7 +117,10 @@ export class OutageJournal {
     this.#drain ??= this.#write()
   }
 
-  /** Appends `writes` synchronously, for the last moments of the process ('exit' handlers cannot wait). */
+  /**
+   * Appends `writes` synchronously: for the last moments of the process ('exit' handlers cannot wait), and for
+   * writes that come after close() (deliveries finishing during shutdown), each into a file closed at once.
+   */
   appendSync(writes: readonly RecordWrite[]): void {
     // A write in progress is written again: a line twice replays harmlessly, a line missing is lost.
     const lines = [...this.#writing, ...this.#queue, ...writes.map((w) => `${JSON.stringify(w)}\n`)]
@@ -130,6 +133,13 @@ export class OutageJournal {
       fdatasyncSync(fd)
     } catch (e) {
       this.#lose(lines.length, `journal write failed: ${e instanceof Error ? e.message : e}`)
+    }
+    if (this.#closed && this.#fd !== null) {
+      // Left for the next journal on the directory, like every file of a closed journal.
+      closeSync(this.#fd)
+      heldHere.delete(this.#path as string)
+      this.#fd = null
+      this.#path = null
     }
   }
 

@@ -132,7 +132,13 @@ export class TrackingStore {
    * Redis goes to the outage journal, replayed when Redis is back (writes are idempotent upserts).
    */
   submit(write: RecordWrite): void {
-    if (this.closed) return
+    if (this.closed) {
+      // Deliveries finishing during shutdown: straight to disk, or counted as lost.
+      if (this.opts.journal) this.opts.journal.appendSync([write])
+      else this.dropped++
+      this.reportLosses()
+      return
+    }
     if (!this.available) {
       this.keep(write)
       return

@@ -144,6 +144,26 @@ test('two journals racing for one orphan: exactly one replays it', async () => {
   assert.deepEqual(all, Array.from({ length: 20 }, (_, i) => `T${i}`).sort())
 })
 
+test('after close, a late write goes straight to disk, into a file the next journal on the directory replays', async () => {
+  const { dir, journal } = setup()
+  journal.append(write(1))
+  await journal.close()
+  journal.appendSync([write(2)])
+  assert.equal(readdirSync(dir).length, 2)
+  const next = new OutageJournal({
+    dir,
+    maxBytes: 1e6,
+    fsyncMs: 10,
+    batch: 3,
+    pauseMs: 0,
+    log: { info() {}, warn() {} },
+  })
+  const s = sink()
+  assert.equal(await next.replay(s.send), true)
+  assert.deepEqual(s.batches.flat(), ['T1', 'T2'])
+  assert.deepEqual(readdirSync(dir), [])
+})
+
 test('a process that exits at once (no close) leaves what its store held in the journal', async () => {
   const dir = join(root, 'exit')
   const redisPort = await freePort() // nothing listens: the store is down from the start
