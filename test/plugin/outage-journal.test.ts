@@ -19,11 +19,12 @@ after(async () => {
   for (const c of cleanup.reverse()) await c()
 })
 
-async function redisAndHaraka(extra: Parameters<typeof startHaraka>[0]['mtrk'] = {}, files = {}) {
+async function redisAndHaraka(extra: Parameters<typeof startHaraka>[0]['mtrk'] = {}, files = {}, nodes = 0) {
   const redis = await startRedis()
   cleanup.push(() => redis.close())
   const haraka = await startHaraka({
     redisPort: redis.port,
+    nodes,
     mtrk: { ...extra, redis: { command_timeout: REDIS_TIMEOUT_MS, connect_timeout: REDIS_TIMEOUT_MS } },
     plugins: ['test_rcpt', 'mtrk', 'test_queue', 'test_mx'],
     files: { 'outbound.ini': 'local_mx_ok=true\n', ...files },
@@ -81,53 +82,61 @@ test(`Redis down for more than ${OVER_OLD_BUFFER} writes under load, then back: 
   )
 })
 
-test('Haraka stopped and started during an outage: the history is complete once Redis returns', async () => {
-  const closedPort = await freePort()
-  const { redis, haraka } = await redisAndHaraka(
-    {},
-    { 'test_mx.json': JSON.stringify({ 'x.relay.test': { port: closedPort, name: 'mx.x.test' } }) },
-  )
-  await redis.stop()
-  await haraka.waitForLog(/Redis unavailable/)
-  const before = await smtpLoad({
-    port: haraka.smtpPort,
-    count: 20,
-    connections: 2,
-    envid: (i) => `b${i}@restart.example`,
-  })
-  const relayed = await pySendmail({
-    port: haraka.smtpPort,
-    from: 's@sender.example',
-    to: ['far@x.relay.test'],
-    mail: ['ENVID=relayed@restart.example', 'MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'],
-  })
-  assert.ok(relayed.ok)
-  await haraka.waitForLog(/Temp failing .*Tried all MXs/)
+for (const nodes of [0, 2]) {
+  const mode = nodes === 0 ? 'one process' : `cluster of ${nodes} workers`
+  test(`Haraka (${mode}) stopped and started during an outage: the history is complete once Redis returns`, async () => {
+    const closedPort = await freePort()
+    const { redis, haraka } = await redisAndHaraka(
+      {},
+      { 'test_mx.json': JSON.stringify({ 'x.relay.test': { port: closedPort, name: 'mx.x.test' } }) },
+      nodes,
+    )
+    await redis.stop()
+    await haraka.waitForLog(/Redis unavailable/)
+    const before = await smtpLoad({
+      port: haraka.smtpPort,
+      count: 20,
+      connections: 2,
+      envid: (i) => `b${i}@restart.example`,
+    })
+    const relayed = await pySendmail({
+      port: haraka.smtpPort,
+      from: 's@sender.example',
+      to: ['far@x.relay.test'],
+      mail: ['ENVID=relayed@restart.example', 'MTRK=VheLhqV/rCKJmplkGFwsyW59pYk'],
+    })
+    assert.ok(relayed.ok)
+    await haraka.waitForLog(/Temp failing .*Tried all MXs/)
 
-  await haraka.stop()
-  assert.ok(readdirSync(join(haraka.dir, 'mtrk-journal')).length > 0, 'the journal outlives the process')
-  await haraka.start()
-  const after = await smtpLoad({
-    port: haraka.smtpPort,
-    count: 5,
-    connections: 1,
-    envid: (i) => `a${i}@restart.example`,
-  })
+    await haraka.stop()
+    assert.ok(readdirSync(join(haraka.dir, 'mtrk-journal')).length > 0, 'the journal outlives the process')
+    await haraka.start()
+    const after = await smtpLoad({
+      port: haraka.smtpPort,
+      count: 5,
+      connections: 1,
+      envid: (i) => `a${i}@restart.example`,
+    })
 
-  await redis.start()
-  await haraka.waitForLog(/left by process/, 30_000)
-  const all = [...before.accepted, ...after.accepted]
-  assert.equal(all.length, 25)
-  await waitFor(async () => (await missing(redis, haraka, all)).length === 0, 30_000, 'every record in Redis')
-  const store = await openStore(redis.port, haraka.prefix)
-  cleanup.push(() => store.close())
-  const [m] = await waitForMessages(store, 'relayed@restart.example')
-  // The acceptance of a queued message is its record (no history entry); its first attempt is in the history.
-  const history = m?.recipients[0]?.history.map((a) => a.id) ?? []
-  assert.ok(
-    history.some((id) => id.endsWith(':deferred')),
-    `the first (deferred) attempt: ${history}`,
-  )
-  assert.equal(m?.recipients[0]?.action, 'delayed')
-  assert.ok((m?.recipients[0]?.willRetryUntil ?? 0) > Date.now(), 'still queued here')
-})
+    await redis.start()
+    await haraka.waitForLog(/left by process/, 30_000)
+    const all = [...before.accepted, ...after.accepted]
+    assert.equal(all.length, 25)
+    await waitFor(
+      async () => (await missing(redis, haraka, all)).length === 0,
+      30_000,
+      'every record in Redis',
+    )
+    const store = await openStore(redis.port, haraka.prefix)
+    cleanup.push(() => store.close())
+    const [m] = await waitForMessages(store, 'relayed@restart.example')
+    // The acceptance of a queued message is its record (no history entry); its first attempt is in the history.
+    const history = m?.recipients[0]?.history.map((a) => a.id) ?? []
+    assert.ok(
+      history.some((id) => id.endsWith(':deferred')),
+      `the first (deferred) attempt: ${history}`,
+    )
+    assert.equal(m?.recipients[0]?.action, 'delayed')
+    assert.ok((m?.recipients[0]?.willRetryUntil ?? 0) > Date.now(), 'still queued here')
+  })
+}
