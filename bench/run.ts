@@ -1,7 +1,9 @@
 // npm run bench [-- smtp|mtqp [count] [connections]]: every benchmark prints a ratio against a baseline measured in
 // the same run. Not part of npm test: numbers are for reading, never for pass/fail.
+// npm run bench -- soak [seconds] [connections]: the soak under Redis faults (bench/soak.ts); not run by default.
 import { benchMtqp } from './mtqp'
 import { benchSmtp } from './smtp'
+import { soak } from './soak'
 
 async function main(): Promise<void> {
   const [which, count, connections] = process.argv.slice(2)
@@ -9,6 +11,7 @@ async function main(): Promise<void> {
   const c = connections ? Number(connections) : undefined
   if (!which || which === 'smtp') await benchSmtp(n, c)
   if (!which || which === 'mtqp') await benchMtqp(n, c)
+  if (which === 'soak') await soak(n, c)
 }
 
 main().then(

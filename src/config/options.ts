@@ -187,9 +187,20 @@ export const OPTIONS = {
       failedTrackLimit: opt(
         int(0, 1000000),
         20,
-        'TRACKs answered `-ERR/noinfo` per client address and window before TRACK gets `-TEMP/too-many-failures`; 0: no limit',
+        'TRACKs answered `-ERR/noinfo` per client address (IPv6: per /64) and window before TRACK gets `-TEMP/too-many-failures`; counted in Redis, shared by every relay; 0: no limit',
       ),
       failedTrackWindow: opt(int(1, 7 * DAY), 3600, 'seconds of the `failed_track_limit` window'),
+      failedTrackGlobalLimit: opt(
+        int(0, 1000000),
+        600,
+        'failed TRACKs of all clients together per minute, counted in Redis across every relay, before TRACK gets `-TEMP/too-many-failures`; 0: no ceiling',
+      ),
+      slotIdleTimeoutMs: opt(
+        int(1, MIN_INACTIVITY_TIMEOUT, 1000),
+        10_000,
+        'seconds without a complete command after which a connection gives up its slot to a newcomer when all `max_connections` are taken (oldest idle first)',
+        { key: 'slot_idle_timeout' },
+      ),
       starttls: opt(
         oneOf(['off', 'on', 'required'] as const),
         'on',
@@ -300,6 +311,40 @@ export const OPTIONS = {
         oneOf(['all', 'relay_clients'] as const),
         'all',
         "who gets `delivered`, `relayed`, `expanded` and `delayed` reports: `all` who ask (RFC 3461; an MTRK chain's final relay needs it), or `relay_clients` only (authenticated or relay-allowed clients) against backscatter; failure reports go to every sender",
+      ),
+    },
+  },
+  journal: {
+    note: 'Where tracking writes wait while Redis cannot be reached (README.md, "Failure modes"): an append-only file per Haraka process, replayed in paced batches when Redis is back and at start-up.',
+    options: {
+      dir: opt(
+        text('a directory'),
+        null,
+        'directory of the journal files, relative to the Haraka instance directory (next to `queue`, never inside it: Haraka treats every entry there as a queue file); every process of the instance uses it, so give each instance its own',
+        { defaultText: '`mtrk-journal` in the Haraka directory' },
+      ),
+      maxBytes: opt(
+        int(1, 1024 * 1024, 1024 * 1024),
+        1024 * 1024 * 1024,
+        'MiB one Haraka process (each cluster worker) may hold in its journal; writes beyond it are lost, counted and logged',
+        { key: 'max_size' },
+      ),
+      fsyncMs: opt(
+        int(1, 60_000),
+        1000,
+        'milliseconds between an append and its fdatasync: what a machine crash can lose',
+        { key: 'fsync_interval' },
+      ),
+      replayBatch: opt(
+        int(1, 10_000),
+        100,
+        'writes replayed at a time when Redis is back; the next batch waits for the answers',
+      ),
+      replayPauseMs: opt(
+        int(0, 10_000),
+        10,
+        'milliseconds between replay batches, leaving the event loop and Redis to live mail',
+        { key: 'replay_pause' },
       ),
     },
   },

@@ -35,7 +35,7 @@ function store(redis: Partial<RedisConfig>): TrackingStore {
   const log = { info: () => {}, warn: () => {} }
   return new TrackingStore(
     createRedisClient({ ...config.redis, ...redis }, 'mtrk-topology-test'),
-    { prefix: 'topo:', historyLimit: 5, pendingLimit: 10 },
+    { prefix: 'topo:', historyLimit: 5, journal: null },
     log,
   )
 }
