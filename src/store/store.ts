@@ -3,9 +3,16 @@
 // works unchanged on standalone Redis, Sentinel and Cluster.
 import { ReplyError } from 'ioredis'
 import type { RecordWrite, StoredMessage, StoredRecipient } from '../model/records'
+import type { TraceWrite } from '../model/trace'
 import { decodeMessage, decodeRecipient } from './codec'
 import type { RedisClient } from './redis'
 import { RECORD_COMMAND, RECORD_SCRIPT } from './scripts'
+import { TraceStore } from './trace'
+
+/** A tracking write (envid records, answered over MTQP) or an operator trace write (src/store/trace.ts). */
+export type StoreWrite = RecordWrite | TraceWrite
+
+const isTrace = (w: StoreWrite): w is TraceWrite => 'header' in w
 
 export interface StoreLog {
   info(msg: string): void
@@ -43,10 +50,11 @@ export class TrackingStore {
    * answers in time again.
    */
   private probe: NodeJS.Timeout | null = null
-  private batch: RecordWrite[] = []
+  private batch: StoreWrite[] = []
   private batchTimer: NodeJS.Timeout | null = null
-  private pending: RecordWrite[] = []
+  private pending: StoreWrite[] = []
   private dropped = 0
+  readonly trace: TraceStore
 
   constructor(
     private readonly client: RedisClient,
@@ -55,6 +63,7 @@ export class TrackingStore {
   ) {
     // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
     client.defineCommand(RECORD_COMMAND, { lua: RECORD_SCRIPT, numberOfKeys: 1 })
+    this.trace = new TraceStore(client, opts)
     // An 'error' without a listener would be an uncaught exception, which stops Haraka.
     client.on('error', (e: Error) => this.down(e.message))
     client.on('close', () => this.down('connection closed'))
@@ -83,7 +92,7 @@ export class TrackingStore {
    * Writes without waiting and never fails: tracking must not hold up or endanger mail. A write that Redis refuses
    * is kept for replay when Redis is back (writes are idempotent upserts), within a bounded buffer.
    */
-  submit(write: RecordWrite): void {
+  submit(write: StoreWrite): void {
     if (this.closed) return
     if (!this.available) {
       this.keep(write)
@@ -100,12 +109,13 @@ export class TrackingStore {
     for (const write of writes) this.send(write)
   }
 
-  private send(write: RecordWrite): void {
-    this.record(write).catch((e: unknown) => {
+  private send(write: StoreWrite): void {
+    ;(isTrace(write) ? this.trace.record(write) : this.record(write)).catch((e: unknown) => {
       const message = e instanceof Error ? e.message : String(e)
       // Redis answered, but refused: replaying would fail the same way.
       if (isReplyError(e)) {
-        this.log.warn(`Redis refused a tracking write for ${write.message.txn}: ${message}`)
+        const txn = isTrace(write) ? write.header.txn : write.message.txn
+        this.log.warn(`Redis refused a ${isTrace(write) ? 'trace' : 'tracking'} write for ${txn}: ${message}`)
         return
       }
       this.down(message)
@@ -133,7 +143,7 @@ export class TrackingStore {
   }
 
   /** The writes held while Redis was away, handed over (to a store on another endpoint) and forgotten here. */
-  takePending(): RecordWrite[] {
+  takePending(): StoreWrite[] {
     const writes = this.pending
     this.pending = []
     return writes
@@ -149,7 +159,7 @@ export class TrackingStore {
     await this.client.quit().catch(() => this.client.disconnect())
   }
 
-  private keep(write: RecordWrite): void {
+  private keep(write: StoreWrite): void {
     this.pending.push(write)
     if (this.pending.length > this.opts.pendingLimit) {
       this.pending.shift()
