@@ -1,8 +1,6 @@
 // A trace search as typed input: the keys, time range, outcome filter, page size and paging cursor, read from the
 // strings an operator (or an HTTP query) gives. Pure. Every bad value is reported by the option that carried it.
-
-import type { Action } from '../tsn/types'
-import { isAction } from '../tsn/types'
+import { ACTIONS, type Action } from '../tsn/types'
 import { err, ok, type Result } from '../util/result'
 import { TRACE_KEYS, type TraceKey } from './trace'
 
@@ -24,6 +22,11 @@ export interface TraceQuery {
   limit: number
   cursor: TraceCursor | null
 }
+
+/** The states a traced recipient can be in: RFC 3464 §2.3.3 actions and RFC 3886's `transferred`. */
+export const TRACE_OUTCOMES: readonly Action[] = ACTIONS.filter((a) => a !== 'opaque')
+
+const isOutcome = (w: string): w is Action => (TRACE_OUTCOMES as readonly string[]).includes(w)
 
 export const MAX_LIMIT = 1000
 export const DEFAULT_LIMIT = 50
@@ -126,12 +129,9 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
   let outcomes: Action[] | null = null
   if (input.outcome !== undefined) {
     const words = input.outcome.split(',').map((w) => w.trim().toLowerCase())
-    const bad = words.find((w) => !isAction(w))
-    if (bad !== undefined)
-      return err(
-        `--outcome: "${bad}" is not one of delivered, relayed, transferred, expanded, delayed, failed`,
-      )
-    outcomes = words.filter(isAction)
+    const bad = words.find((w) => !isOutcome(w))
+    if (bad !== undefined) return err(`--outcome: "${bad}" is not one of ${TRACE_OUTCOMES.join(', ')}`)
+    outcomes = words.filter(isOutcome)
   }
   let limit = DEFAULT_LIMIT
   if (input.limit !== undefined) {

@@ -8,6 +8,8 @@
 // Every key expires with the latest record it holds or points to. No KEYS or SCAN: searches read index sets only,
 // in bounded work per call. These keys are never read by MTQP, which answers from `<prefix>envid:` hashes only.
 
+import type { RedisConfig } from '../config/config'
+import { type Endpoint, formatEndpoint } from '../config/listen'
 import {
   bucketOf,
   bucketsBetween,
@@ -21,7 +23,7 @@ import { formatCursor, type TraceQuery } from '../model/trace-query'
 import type { Action } from '../tsn/types'
 import { isAction } from '../tsn/types'
 import { decodeRecipient } from './codec'
-import type { RedisClient } from './redis'
+import { createRedisClient, type RedisClient } from './redis'
 import {
   type SearchReply,
   TRACE_SEARCH_COMMAND,
@@ -199,6 +201,11 @@ export class TraceStore {
     return null
   }
 
+  /** Closes a reader's own client (openTraceStore); a TrackingStore closes the client it shares. */
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect())
+  }
+
   /** Counts per arrival hour over the hours covering [since, until]; rejects when Redis fails. */
   async summary(since: number, until: number): Promise<TraceSummary> {
     const buckets = bucketsBetween(since, until).reverse()
@@ -222,6 +229,40 @@ export class TraceStore {
     })
     return { hours, total }
   }
+}
+
+/** Redis could not be reached, or stopped answering: what a reader reports instead of a stack trace. */
+export class TraceUnavailable extends Error {}
+
+/**
+ * A TraceStore on a client of its own, for readers (the `mtrk-trace` command, an HTTP API), once Redis answers.
+ * Rejects with TraceUnavailable, naming the endpoint and the last error, when it does not within the connect timeout.
+ */
+export async function openTraceStore(cfg: RedisConfig, connectionName: string): Promise<TraceStore> {
+  const client = createRedisClient(cfg, connectionName)
+  let lastError = 'no answer'
+  client.on('error', (e: Error) => {
+    lastError = e.message
+  })
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), cfg.connectTimeout + 1000)
+    client.once('ready', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+  if (!ready) {
+    client.disconnect()
+    throw new TraceUnavailable(`Redis at ${describeEndpoint(cfg)} is unreachable: ${lastError}`)
+  }
+  return new TraceStore(client, { prefix: cfg.prefix, historyLimit: 1 })
+}
+
+export function describeEndpoint(cfg: RedisConfig): string {
+  const list = (es: ReadonlyArray<Endpoint>) => es.map(formatEndpoint).join(',')
+  if (cfg.cluster) return `cluster ${list(cfg.cluster)}`
+  if (cfg.sentinels) return `sentinels ${list(cfg.sentinels)} (${cfg.sentinelName})`
+  return cfg.socket ?? `${cfg.host}:${cfg.port}`
 }
 
 const last = (ms: TracedMessage[]) => {
