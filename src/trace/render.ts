@@ -68,13 +68,18 @@ const COLUMNS: ReadonlyArray<[keyof TraceRow, string]> = [
   ['lastReply', 'LAST REPLY'],
 ]
 
-/** Aligned columns, the last one unpadded; control characters in stored text are shown as `?`. */
+/** Aligned columns, no trailing blanks; control characters in stored text are shown as `?`. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?')
   const all = [header, ...rows].map((r) => r.map(clean))
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
   return all
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  '))
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n')
     .concat('\n')
 }
