@@ -5,6 +5,7 @@
 //   npm run bench -- trace-search [sizes, comma separated: 10000,100000]
 //     a recipient search over one day with that many messages stored that day, against one HGETALL of a record
 //     (the least a look-up can cost). Filling stops after a bounded time; the size reached is printed.
+import { readFileSync } from 'node:fs'
 import { parseConfig } from '../src/config/config'
 import type { RecipientWrite } from '../src/model/records'
 import { bucketOf, traceWrite } from '../src/model/trace'
@@ -15,6 +16,7 @@ import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
 import { waitFor } from '../test/helpers/ports'
 import { startRedis } from '../test/helpers/redis'
 import { SmtpClient } from '../test/helpers/smtp'
+import { profileArgs } from './profile'
 
 /** Plain messages, as most of a relay's mail is: no MTRK, no DSN parameters. */
 async function load(
@@ -48,7 +50,11 @@ export async function benchTraceSmtp(count = 2000, connections = 8): Promise<voi
   const redis = await startRedis()
   const without = await startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] })
   const off = await startHaraka({ redisPort: redis.port, mtrk: { trace: { enabled: false } } })
-  const on = await startHaraka({ redisPort: redis.port, mtrk: { trace: { enabled: true } } })
+  const on = await startHaraka({
+    redisPort: redis.port,
+    mtrk: { trace: { enabled: true } },
+    nodeArgs: profileArgs(),
+  })
   const r = redis.client()
   try {
     for (const [h, tag] of [
@@ -57,36 +63,82 @@ export async function benchTraceSmtp(count = 2000, connections = 8): Promise<voi
       [on, 'wc'],
     ] as const)
       await load(h, 200, connections, tag)
-    const rates = { without: 0, off: 0, on: 0 }
+    const ROUNDS = 5
+    const cpu = cpuMeter(Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
+    const rates: Record<'without' | 'off' | 'on', number[]> = { without: [], off: [], on: [] }
     let traced = 0
     let bytes = 0
-    // Alternated twice, so a machine-wide slowdown hits all alike.
-    for (let round = 0; round < 2; round++) {
-      rates.without += await load(without, count, connections, `a${round}-`)
-      rates.off += await load(off, count, connections, `b${round}-`)
+    // Alternated round by round, so a machine-wide slowdown hits all alike; medians of the rounds.
+    for (let round = 0; round < ROUNDS; round++) {
+      rates.without.push(
+        await cpu.measure('without', without, () => load(without, count, connections, `a${round}-`)),
+      )
+      rates.off.push(await cpu.measure('off', off, () => load(off, count, connections, `b${round}-`)))
       const before = usedMemory(await r.info('memory'))
-      rates.on += await load(on, count, connections, `c${round}-`)
+      rates.on.push(await cpu.measure('on', on, () => load(on, count, connections, `c${round}-`)))
       // The writes leave after the replies: wait until every message of the round is in the trace.
       const want = traced + count
       await waitFor(async () => (await tracedCount(r, on.prefix)) >= want, 60000, 'trace writes')
       traced = want
       bytes += usedMemory(await r.info('memory')) - before
     }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+    const ratios = rates.on.map((x, i) => x / (rates.without[i] as number))
     console.log(
-      `Trace: SMTP, ${count} messages x 2 rounds over ${connections} connections, 1 KB each, no MTRK`,
+      `Trace: SMTP, ${count} messages x ${ROUNDS} rounds over ${connections} connections, 1 KB each, no MTRK (medians)`,
     )
-    console.log(`  Haraka without mtrk:          ${(rates.without / 2).toFixed(0)} msg/s`)
-    console.log(`  with mtrk, [trace] off:       ${(rates.off / 2).toFixed(0)} msg/s`)
-    console.log(`  with mtrk, every msg traced:  ${(rates.on / 2).toFixed(0)} msg/s`)
-    console.log(`  throughput ratio traced/without: ${(rates.on / rates.without).toFixed(3)}`)
+    const perMsg = (k: 'without' | 'off' | 'on') => cpu.per(k, count * ROUNDS)
+    console.log(
+      `  Haraka without mtrk:          ${med(rates.without).toFixed(0)} msg/s, CPU ${perMsg('without')}`,
+    )
+    console.log(`  with mtrk, [trace] off:       ${med(rates.off).toFixed(0)} msg/s, CPU ${perMsg('off')}`)
+    console.log(`  with mtrk, every msg traced:  ${med(rates.on).toFixed(0)} msg/s, CPU ${perMsg('on')}`)
+    console.log(
+      `  throughput ratio traced/without: ${med(ratios).toFixed(3)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')})`,
+    )
     console.log(
       `  Redis bytes per traced message (1 recipient, local delivery): ${(bytes / traced).toFixed(0)}`,
     )
+    const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await r.info('commandstats'))
+    if (evalsha)
+      console.log(`  Redis time per trace write: ${(Number(evalsha[2]) / Number(evalsha[1])).toFixed(1)} µs`)
   } finally {
     await without.stop()
     await off.stop()
     await on.stop()
     await redis.close()
+  }
+}
+
+/** ms of CPU (user + system) a process has used so far. */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return 0
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime, stime in 1/100 s
+}
+
+/**
+ * CPU time per message of each Haraka (its master: with nodes=0 the only process) and of Redis during the loads:
+ * steadier than throughput on a busy machine, since it does not count time waiting for the CPU.
+ */
+function cpuMeter(redisPid: number | undefined) {
+  const used: Record<string, { haraka: number; redis: number }> = {}
+  return {
+    async measure(name: string, h: HarakaInstance, run: () => Promise<number>): Promise<number> {
+      const [h0, r0] = [cpuMs(h.pid()), cpuMs(redisPid)]
+      const rate = await run()
+      // The trace writes leave after the replies: let them finish within the measured CPU.
+      await new Promise((r) => setTimeout(r, 200))
+      const u = used[name] ?? { haraka: 0, redis: 0 }
+      used[name] = u
+      u.haraka += cpuMs(h.pid()) - h0
+      u.redis += cpuMs(redisPid) - r0
+      return rate
+    },
+    per(name: string, messages: number): string {
+      const u = used[name] ?? { haraka: 0, redis: 0 }
+      return `Haraka ${((u.haraka * 1000) / messages).toFixed(0)} µs/msg, Redis ${((u.redis * 1000) / messages).toFixed(0)} µs/msg`
+    },
   }
 }
 

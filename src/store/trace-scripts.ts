@@ -29,8 +29,9 @@ declare module 'ioredis' {
  * ARGV[1] now (ms)   ARGV[2] transaction id   ARGV[3] header JSON (written only if absent)   ARGV[4] history limit
  * ARGV[5] arrival (ms: every set's score)   ARGV[6] keep until (ms)   ARGV[7] n, then n queue ids
  * then per recipient: key, base JSON (used if absent), event JSON or ''.
- * The counts hash holds `messages` and, per action, the recipients now in it: a state change moves one count.
- * Every key lives until the latest keep time written to it, so an index entry never outlives its bucket's last record.
+ * The counts hash holds `messages` and, per action, the recipients now in it: a state change moves one count; and
+ * `expires`, the latest keep time written to the bucket, which every set and the counts live until. So an index
+ * entry lives as long as the record it points to, and goes with the bucket's last record.
  */
 export const TRACE_WRITE_SCRIPT = `${APPLY_RECIPIENT}
 local msg, times, counts = KEYS[1], KEYS[2], KEYS[3]
@@ -50,10 +51,14 @@ for i = 8 + nq, #ARGV, 3 do
   keep = math.max(keep, tonumber(rec.keepUntil) or 0)
 end
 for i = 4, #KEYS do redis.call('ZADD', KEYS[i], arrival, txn) end
+-- The record lives until its own latest keep time, never shortened.
 local want = math.max(keep - now, 1000)
-for i = 1, #KEYS do
-  if redis.call('PTTL', KEYS[i]) < want then redis.call('PEXPIRE', KEYS[i], want) end
-end
+if redis.call('PTTL', msg) < want then redis.call('PEXPIRE', msg, want) end
+-- The bucket's sets and counts live until the latest keep time of any record written to the bucket (kept in the
+-- counts hash): one PEXPIRE per key, which can never shorten a key's life below a record it points to.
+local latest = math.max(keep, tonumber(redis.call('HGET', counts, 'expires')) or 0)
+if latest > keep then keep = latest else redis.call('HSET', counts, 'expires', keep) end
+for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], math.max(keep - now, 1000)) end
 return 1
 `
 
