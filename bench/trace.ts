@@ -49,7 +49,11 @@ async function load(
 export async function benchTraceSmtp(count = 2000, connections = 8): Promise<void> {
   const redis = await startRedis()
   const without = await startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] })
-  const off = await startHaraka({ redisPort: redis.port, mtrk: { trace: { enabled: false } } })
+  const off = await startHaraka({
+    redisPort: redis.port,
+    mtrk: { trace: { enabled: false } },
+    nodeArgs: profileArgs(),
+  })
   const on = await startHaraka({
     redisPort: redis.port,
     mtrk: { trace: { enabled: true } },

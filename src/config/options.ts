@@ -264,7 +264,7 @@ export const OPTIONS = {
   },
   trace: {
     note:
-      'The operator trace (README "Message trace"): what `mtrk-trace` and the trace library find. Every message ' +
+      'The operator trace ("Message trace" in README.md): what `mtrk-trace` and the trace library find. Every message ' +
       'this relay accepts, with or without MTRK, is recorded with its envelope, Message-ID, client IP and HELO, ' +
       'queue ids and every delivery attempt, never its body, and indexed by each of them and by time. Trace records ' +
       'are never answered over MTQP.',
