@@ -15,36 +15,15 @@ import { TrackingStore } from '../src/store/store'
 import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
 import { waitFor } from '../test/helpers/ports'
 import { startRedis } from '../test/helpers/redis'
-import { SmtpClient } from '../test/helpers/smtp'
 import { profileArgs } from './profile'
+import { type BenchMessage, load } from './smtp'
 
 /** Plain messages, as most of a relay's mail is: no MTRK, no DSN parameters. */
-async function load(
-  haraka: HarakaInstance,
-  count: number,
-  connections: number,
-  tag: string,
-): Promise<number> {
-  let next = 0
-  const started = process.hrtime.bigint()
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const { client } = await SmtpClient.connect(haraka.smtpPort)
-      await client.cmd('EHLO bench.example')
-      for (let i = next++; i < count; i = next++) {
-        const mail = await client.cmd(`MAIL FROM:<s${i % 13}@bench.example>`)
-        const rcpt = await client.cmd(`RCPT TO:<u${i % 7}@local.test>`)
-        const data = await client.data(
-          `Message-ID: <${tag}${i}@bench.example>\nSubject: bench ${i}\n\n${'x'.repeat(1000)}\n`,
-        )
-        if (mail.code !== 250 || rcpt.code !== 250 || data.code !== 250)
-          throw new Error(`refused: ${data.text}`)
-      }
-      client.close()
-    }),
-  )
-  return count / (Number(process.hrtime.bigint() - started) / 1e9)
-}
+const plain = (i: number, tag: string): BenchMessage => ({
+  mail: `MAIL FROM:<s${i % 13}@bench.example>`,
+  rcpt: `RCPT TO:<u${i % 7}@local.test>`,
+  data: `Message-ID: <${tag}${i}@bench.example>\nSubject: bench ${i}\n\n${'x'.repeat(1000)}\n`,
+})
 
 export async function benchTraceSmtp(count = 2000, connections = 8): Promise<void> {
   const redis = await startRedis()
@@ -66,7 +45,7 @@ export async function benchTraceSmtp(count = 2000, connections = 8): Promise<voi
       [off, 'wb'],
       [on, 'wc'],
     ] as const)
-      await load(h, 200, connections, tag)
+      await load(h, 200, connections, tag, plain)
     const ROUNDS = 5
     const cpu = cpuMeter(Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
     const rates: Record<'without' | 'off' | 'on', number[]> = { without: [], off: [], on: [] }
@@ -75,11 +54,11 @@ export async function benchTraceSmtp(count = 2000, connections = 8): Promise<voi
     // Alternated round by round, so a machine-wide slowdown hits all alike; medians of the rounds.
     for (let round = 0; round < ROUNDS; round++) {
       rates.without.push(
-        await cpu.measure('without', without, () => load(without, count, connections, `a${round}-`)),
+        await cpu.measure('without', without, () => load(without, count, connections, `a${round}-`, plain)),
       )
-      rates.off.push(await cpu.measure('off', off, () => load(off, count, connections, `b${round}-`)))
+      rates.off.push(await cpu.measure('off', off, () => load(off, count, connections, `b${round}-`, plain)))
       const before = usedMemory(await r.info('memory'))
-      rates.on.push(await cpu.measure('on', on, () => load(on, count, connections, `c${round}-`)))
+      rates.on.push(await cpu.measure('on', on, () => load(on, count, connections, `c${round}-`, plain)))
       // The writes leave after the replies: wait until every message of the round is in the trace.
       const want = traced + count
       await waitFor(async () => (await tracedCount(r, on.prefix)) >= want, 60000, 'trace writes')

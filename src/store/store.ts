@@ -195,8 +195,13 @@ export class TrackingStore {
     this.pending = []
     const lost = this.dropped
     this.dropped = 0
+    const traces = replay.filter(isTrace).length
+    const counts = [
+      replay.length > traces ? `${replay.length - traces} tracking writes` : '',
+      traces ? `${traces} trace writes` : '',
+    ].filter(Boolean)
     this.log.info(
-      `Redis ready${replay.length ? `: replaying ${replay.length} tracking writes` : ''}${lost ? ` (${lost} dropped while it was away)` : ''}`,
+      `Redis ready${replay.length ? `: replaying ${counts.join(' and ')}` : ''}${lost ? ` (${lost} dropped while it was away)` : ''}`,
     )
     for (const write of replay) this.submit(write)
   }

@@ -59,8 +59,8 @@ test('Redis killed: mail is still accepted, the outage is logged once, and track
   )
 
   await redis.start()
-  // Three local messages, and the relayed one's acceptance and first (deferred) attempt.
-  await haraka.waitForLog(/Redis ready: replaying 5 tracking writes/)
+  // Three local messages, and the relayed one's acceptance and first (deferred) attempt; each in the trace too.
+  await haraka.waitForLog(/Redis ready: replaying 5 tracking writes and 5 trace writes/)
   const after = await openStore(redis.port, haraka.prefix)
   assert.ok((await send('after@outage.example')).ok)
   await waitForMessages(after, 'after@outage.example')
