@@ -1,11 +1,9 @@
 // The store on the other Redis topologies README promises: Redis Cluster (three masters) and Sentinel.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { Redis } from 'ioredis'
 import { type RedisProcess, redisServer } from '../../scripts/lib/redis-server'
 import { parseConfig, type RedisConfig } from '../../src/config/config'
 import { traceWrite } from '../../src/model/trace'
@@ -13,6 +11,7 @@ import { parseCursor } from '../../src/model/trace-query'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
 import { freePort, waitFor } from '../helpers/ports'
+import { startRedisCluster } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
 const started: RedisProcess[] = []
@@ -118,41 +117,13 @@ async function traceRoundTrip(s: TrackingStore, now: number): Promise<void> {
 }
 
 test('Redis Cluster: every envid key lands on its slot; writes and lookups are single-key; trace buckets fan out', async () => {
-  const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000']
-  const nodes = [await server(clusterArgs), await server(clusterArgs), await server(clusterArgs)]
-  execFileSync(
-    'redis-cli',
-    [
-      '--cluster',
-      'create',
-      ...nodes.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas',
-      '0',
-      '--cluster-yes',
-    ],
-    {
-      stdio: 'ignore',
-    },
-  )
-  await waitFor(
-    async () => {
-      const c = new Redis({ port: nodes[0]?.port, lazyConnect: true })
-      c.on('error', () => {})
-      try {
-        await c.connect()
-        return /cluster_state:ok/.test(await c.cluster('INFO'))
-      } finally {
-        c.disconnect()
-      }
-    },
-    20000,
-    'cluster_state:ok',
-  )
-  const s = store({ cluster: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })) })
+  const cluster = await startRedisCluster()
+  const s = store({ cluster: cluster.ports.map((port) => ({ host: '127.0.0.1', port })) })
   try {
     await roundTrip(s)
   } finally {
     await s.close()
+    await cluster.close()
   }
 })
 
