@@ -348,6 +348,25 @@ export const OPTIONS = {
       ),
     },
   },
+  trace: {
+    note:
+      'The operator trace ("Message trace" in README.md): what `mtrk-trace` and the trace library find. Every message ' +
+      'this relay accepts, with or without MTRK, is recorded with its envelope, Message-ID, client IP and HELO, ' +
+      'queue ids and every delivery attempt, never its body, and indexed by each of them and by time. Trace records ' +
+      'are never answered over MTQP.',
+    options: {
+      enabled: opt(
+        bool,
+        true,
+        'record every accepted message for the operator trace; `false`: nothing is added to the trace (MTRK mail is still tracked for MTQP)',
+      ),
+      retention: opt(
+        int(3600, 90 * DAY),
+        3 * DAY,
+        'seconds a trace record and its index entries are kept from arrival; longer while the message is still queued (`[main] queued_grace` beyond the give-up time)',
+      ),
+    },
+  },
 } satisfies Record<string, Section>
 
 export type Options = typeof OPTIONS

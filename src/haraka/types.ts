@@ -52,8 +52,8 @@ export interface HarakaTransaction {
   /** Set by Haraka when the queue answered: 'accepted', 'rejected' or 'deferred' (connection.js). */
   msg_status?: string
   results: HarakaResults
-  /** The parsed header of the message, once DATA ended (haraka-email-message Header). */
-  header?: { lines(): string[] }
+  /** The parsed header of the message once DATA ended (haraka-email-message Header); get() answers '' for an absent field. */
+  header?: { lines(): string[]; get(name: string): string }
 }
 
 export interface ConnectionLogger {
@@ -71,6 +71,10 @@ export interface HarakaConnection extends ConnectionLogger {
   relaying: boolean
   transaction: HarakaTransaction | null
   capabilities: string[]
+  /** The client: `remote.ip` as Haraka normalised it (an IPv4-mapped IPv6 address as IPv4). */
+  remote?: { ip?: string }
+  /** What EHLO/HELO said: `hello.host`. */
+  hello?: { host?: string | null }
 }
 
 // Outbound (outbound/hmail.js, outbound/todo.js): what the delivery hooks and the outbound seam read.

@@ -23,10 +23,12 @@ import type {
   OutboundRecipient,
 } from '../haraka/types'
 import { fromExpansion, rcptKey, readNote, recipientNote } from '../model/note'
+import { readTraceNote } from '../model/trace'
 import { isTracked, type Tracked } from '../model/tracking'
 import { mailParams, rcptParams } from '../relay/forwarding'
 import { type AttemptResult, giveUpTime, outcomeWrite, type RecipientReport } from '../relay/outcome'
 import type { Forwarder, HopRecord } from '../relay/session'
+import { traceOutcomeWrite } from '../relay/trace'
 import { EARLY, type MtrkPlugin, recordAfter, state, writeContext } from './state'
 
 export function registerRelaying(plugin: MtrkPlugin): void {
@@ -93,8 +95,8 @@ export interface Attempted {
 export const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
 
 /**
- * Continues the hook at once, then records one attempt's outcome for the recipients it reports; messages without a
- * tracking note (Haraka's own bounces among them) are left alone.
+ * Continues the hook at once, then records one attempt's outcome for the recipients it reports, in the tracking
+ * records and in the trace; messages with neither note (Haraka's own bounces among them) are left alone.
  */
 function recordOutcome(
   plugin: MtrkPlugin,
@@ -109,19 +111,30 @@ function recordOutcome(
     (m) => hmail.logerror(plugin, m),
     () => {
       const note = trackedNote(hmail)
-      if (!note) return null
+      const { enabled, retention } = state(plugin).config.trace
+      const trace = enabled ? readTraceNote(hmail.todo?.notes) : null
+      if (!note && !trace) return null
       const { result, reports } = attempt()
-      // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
-      const tracked = reports.filter((r) => !fromExpansion(recipientNote(note, r.key)))
-      if (tracked.length === 0) return null
       const ctx = writeContext(plugin, txnOf(hmail))
       const giveUp = giveUpTime(
-        hmail.todo.queue_time ?? note.arrival ?? ctx.now,
+        hmail.todo.queue_time ?? note?.arrival ?? trace?.arrival ?? ctx.now,
         retrySchedule(plugin),
         hmail.num_failures,
         ctx.now,
       )
-      return outcomeWrite(note, result, tracked, { ...ctx, attemptId: attemptId(hmail, name), giveUp })
+      const outcome = { ...ctx, attemptId: attemptId(hmail, name), giveUp }
+      // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
+      const tracked = note ? reports.filter((r) => !fromExpansion(recipientNote(note, r.key))) : []
+      return [
+        note && tracked.length > 0 ? outcomeWrite(note, result, tracked, outcome) : null,
+        trace
+          ? traceOutcomeWrite(readNote(hmail.todo.notes), trace, result, reports, {
+              ...outcome,
+              retention,
+              queueId: hmail.todo.uuid,
+            })
+          : null,
+      ]
     },
   )
 }

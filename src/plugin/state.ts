@@ -10,14 +10,13 @@ import type { ParamPolicy } from '../esmtp/params'
 import { queueLifetime } from '../haraka/outbound'
 import { harakaTlsProvider } from '../haraka/tls'
 import type { HarakaPlugin, Next } from '../haraka/types'
-import type { RecordWrite } from '../model/records'
 import type { WriteContext } from '../model/tracking'
 import { MtqpServer } from '../server/server'
 import type { ChainFn } from '../server/session'
 import { FailedTrackBudget, type FailedTrackLimits } from '../store/failed-track-budget'
 import { OutageJournal } from '../store/journal'
 import { createRedisClient } from '../store/redis'
-import { TrackingStore } from '../store/store'
+import { type StoreWrite, TrackingStore } from '../store/store'
 import { createChainer } from './chain'
 
 /**
@@ -206,18 +205,19 @@ export function recordAfter(
   plugin: MtrkPlugin,
   next: Next,
   logError: (msg: string) => void,
-  build: () => RecordWrite | null,
+  build: () => StoreWrite | null | ReadonlyArray<StoreWrite | null>,
 ): void {
-  let write: RecordWrite | null = null
+  let writes: ReadonlyArray<StoreWrite | null> = []
   try {
-    write = build()
+    const built = build()
+    writes = Array.isArray(built) ? built : [built as StoreWrite | null]
   } catch (e) {
     logError(`tracking not recorded: ${e instanceof Error ? e.stack : String(e)}`)
   }
   next()
-  if (!write) return
   try {
-    storeOf(plugin).submit(write)
+    // Submitted in one tick: a tracking write and its trace write leave in one network write.
+    for (const write of writes) if (write) storeOf(plugin).submit(write)
   } catch (e) {
     logError(`tracking not recorded: ${e instanceof Error ? e.message : String(e)}`)
   }

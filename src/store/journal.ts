@@ -22,7 +22,9 @@ import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, write, writeS
 import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RecordWrite } from '../model/records'
+import type { TraceWrite } from '../model/trace'
 import type { StoreLog } from './store'
+import type { StoreWrite } from './write'
 
 export interface JournalOptions {
   /** Directory of the journal files; created when missing. */
@@ -51,7 +53,7 @@ const heldHere = new Set<string>()
 let sequence = 0
 
 /** Sends a batch of writes to Redis; rejects when Redis cannot take them (the replay then stops). */
-export type ReplaySink = (writes: RecordWrite[]) => Promise<void>
+export type ReplaySink = (writes: StoreWrite[]) => Promise<void>
 
 export class OutageJournal {
   readonly #o: JournalOptions
@@ -102,7 +104,7 @@ export class OutageJournal {
   }
 
   /** Keeps a write for replay. Never throws; a write beyond the bound is lost and counted. */
-  append(write: RecordWrite): void {
+  append(write: StoreWrite): void {
     const line = `${JSON.stringify(write)}\n`
     const size = Buffer.byteLength(line)
     if (
@@ -122,7 +124,7 @@ export class OutageJournal {
    * Appends `writes` synchronously: for the last moments of the process ('exit' handlers cannot wait), and for
    * writes that come after close() (deliveries finishing during shutdown), each into a file closed at once.
    */
-  appendSync(writes: readonly RecordWrite[]): void {
+  appendSync(writes: readonly StoreWrite[]): void {
     // A write in progress is written again: a line twice replays harmlessly, a line missing is lost.
     const lines = [...this.#writing, ...this.#queue, ...writes.map((w) => `${JSON.stringify(w)}\n`)]
     this.#queue = []
@@ -244,7 +246,7 @@ export class OutageJournal {
         const { bytesRead } = await handle.read(buf, 0, chunk, offset)
         if (bytesRead === 0) break
         const text = buf.subarray(0, bytesRead)
-        const writes: RecordWrite[] = []
+        const writes: StoreWrite[] = []
         let used = 0
         for (
           let nl = text.indexOf(10);
@@ -411,7 +413,7 @@ async function writeAll(fd: number, text: string): Promise<void> {
 }
 
 /** A journal line back to a write; null when it is not one (a torn or foreign line). */
-function decodeWrite(line: string): RecordWrite | null {
+function decodeWrite(line: string): StoreWrite | null {
   let v: unknown
   try {
     v = JSON.parse(line)
@@ -419,14 +421,15 @@ function decodeWrite(line: string): RecordWrite | null {
     return null
   }
   if (typeof v !== 'object' || v === null) return null
-  const { message, recipients, now } = v as Partial<RecordWrite>
-  if (
-    typeof now !== 'number' ||
-    !Array.isArray(recipients) ||
-    typeof message !== 'object' ||
-    message === null
-  )
-    return null
+  const { recipients, now } = v as Partial<StoreWrite>
+  if (typeof now !== 'number' || !Array.isArray(recipients)) return null
+  if ('header' in v) {
+    const { header, queueIds } = v as Partial<TraceWrite>
+    if (typeof header !== 'object' || header === null || typeof header.txn !== 'string') return null
+    return Array.isArray(queueIds) ? (v as TraceWrite) : null
+  }
+  const { message } = v as Partial<RecordWrite>
+  if (typeof message !== 'object' || message === null) return null
   if (typeof message.envid !== 'string' || typeof message.txn !== 'string') return null
   return v as RecordWrite
 }

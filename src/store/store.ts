@@ -7,6 +7,10 @@ import { decodeMessage, decodeRecipient } from './codec'
 import type { OutageJournal } from './journal'
 import type { RedisClient } from './redis'
 import { RECORD_COMMAND, RECORD_SCRIPT } from './scripts'
+import { TraceStore } from './trace'
+import { isTrace, type StoreWrite } from './write'
+
+export type { StoreWrite } from './write'
 
 export interface StoreLog {
   info(msg: string): void
@@ -53,12 +57,13 @@ export class TrackingStore {
    * answers in time again.
    */
   private probe: NodeJS.Timeout | null = null
-  private batch: RecordWrite[] = []
+  private batch: StoreWrite[] = []
   private batchTimer: NodeJS.Timeout | null = null
   /** Writes sent and not answered yet, settling once answered or journaled. */
-  private readonly inFlight = new Map<RecordWrite, Promise<void>>()
+  private readonly inFlight = new Map<StoreWrite, Promise<void>>()
   /** Writes lost without a journal since the last report. */
   private dropped = 0
+  readonly trace: TraceStore
 
   constructor(
     private readonly client: RedisClient,
@@ -67,6 +72,7 @@ export class TrackingStore {
   ) {
     // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
     client.defineCommand(RECORD_COMMAND, { lua: RECORD_SCRIPT, numberOfKeys: 1 })
+    this.trace = new TraceStore(client, opts)
     // An 'error' without a listener would be an uncaught exception, which stops Haraka.
     client.on('error', (e: Error) => this.down(e.message))
     client.on('close', () => this.down('connection closed'))
@@ -103,7 +109,7 @@ export class TrackingStore {
    * Writes without waiting and never fails: tracking must not hold up or endanger mail. A write that cannot reach
    * Redis goes to the outage journal, replayed when Redis is back (writes are idempotent upserts).
    */
-  submit(write: RecordWrite): void {
+  submit(write: StoreWrite): void {
     if (this.closed) {
       // Deliveries finishing during shutdown: straight to disk, or counted as lost.
       if (this.opts.journal) this.opts.journal.appendSync([write])
@@ -126,13 +132,21 @@ export class TrackingStore {
     for (const write of writes) this.send(write)
   }
 
-  private send(write: RecordWrite): Promise<void> {
-    const sent = this.record(write)
+  /** One write, to the envid records or to the operator trace. */
+  private apply(write: StoreWrite): Promise<void> {
+    return isTrace(write) ? this.trace.record(write) : this.record(write)
+  }
+
+  private send(write: StoreWrite): Promise<void> {
+    const sent = this.apply(write)
       .catch((e: unknown) => {
         const message = e instanceof Error ? e.message : String(e)
         // Redis answered, but refused: replaying would fail the same way.
         if (isReplyError(e)) {
-          this.log.warn(`Redis refused a tracking write for ${write.message.txn}: ${message}`)
+          const txn = isTrace(write) ? write.header.txn : write.message.txn
+          this.log.warn(
+            `Redis refused a ${isTrace(write) ? 'trace' : 'tracking'} write for ${txn}: ${message}`,
+          )
           return
         }
         this.down(message)
@@ -144,10 +158,10 @@ export class TrackingStore {
   }
 
   /** One replay batch: resolves when Redis took every write, rejects (nothing kept twice) when it failed. */
-  private async replayBatch(writes: RecordWrite[]): Promise<void> {
+  private async replayBatch(writes: StoreWrite[]): Promise<void> {
     const failures = await Promise.all(
       writes.map((w) =>
-        this.record(w).then(
+        this.apply(w).then(
           () => null,
           (e: unknown) => (isReplyError(e) ? null : e),
         ),
@@ -201,7 +215,7 @@ export class TrackingStore {
   }
 
   /** A write Redis could not take: into the journal, or lost (and counted) without one. */
-  private keep(write: RecordWrite): void {
+  private keep(write: StoreWrite): void {
     if (this.opts.journal) this.opts.journal.append(write)
     else this.dropped++
   }

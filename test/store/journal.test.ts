@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, test } from 'node:test'
 import type { RecordWrite } from '../../src/model/records'
+import { type TraceWrite, traceWrite } from '../../src/model/trace'
 import { type JournalOptions, OutageJournal } from '../../src/store/journal'
+import { isTrace, type StoreWrite } from '../../src/store/write'
 import { freePort } from '../helpers/ports'
 import { message } from './fixtures'
 
@@ -44,18 +46,50 @@ const write = (i: number): RecordWrite => ({
   now: 1000 + i,
 })
 
+const trace = (i: number): TraceWrite =>
+  traceWrite(
+    {
+      txn: `X${i}`,
+      arrival: 1000 + i,
+      from: 's@example.org',
+      messageId: null,
+      envid: null,
+      tracked: false,
+      clientIp: '192.0.2.1',
+      helo: 'client.example',
+      reportingMta: 'mx.example',
+    },
+    [],
+    [`X${i}.1`],
+    1000 + i,
+  )
+
 /** A sink that records what it is sent, and fails the batches whose numbers are in `failing`. */
 function sink(failing: number[] = []) {
   const batches: string[][] = []
   return {
     batches,
-    send: async (writes: RecordWrite[]) => {
+    send: async (writes: StoreWrite[]) => {
       const no = batches.length
-      batches.push(writes.map((w) => w.message.txn))
+      batches.push(writes.map((w) => (isTrace(w) ? w.header.txn : w.message.txn)))
       if (failing.includes(no)) throw new Error('Redis down')
     },
   }
 }
+
+test('trace writes share the journal with tracking writes and come back whole', async () => {
+  const { journal } = setup()
+  journal.append(write(0))
+  journal.append(trace(1))
+  const got: StoreWrite[] = []
+  assert.equal(
+    await journal.replay(async (ws) => {
+      got.push(...ws)
+    }),
+    true,
+  )
+  assert.deepEqual(got, [write(0), trace(1)])
+})
 
 test('appended writes are replayed in order, in batches, and the file is removed afterwards', async () => {
   const { dir, journal } = setup()
