@@ -31,6 +31,7 @@ export {
   followFrom,
   followReferrals,
   type Hop,
+  type HopEvent,
   type HopOutcome,
   hostKey,
   referrals,
@@ -44,7 +45,7 @@ export {
   SECRET_OCTETS,
 } from './new-tracking'
 export { mtqpQuerier, type QuerierOptions } from './querier'
-export { type RenderOptions, renderNewTracking, renderReport } from './render'
+export { type RenderOptions, renderNewTracking, renderProgress, renderReport } from './render'
 export {
   buildTimelines,
   mostPressing,
