@@ -17,6 +17,7 @@ const TEST_COMMANDS = [
   '/usr/bin/python3:python3',
   'py-aiosmtpd:python3-aiosmtpd',
   '/usr/sbin/dnsmasq:dnsmasq-base',
+  '/usr/bin/chromium:chromium',
 ]
 
 function ensureCommands(): void {

@@ -27,6 +27,7 @@ import {
   storeOf,
   writeContext,
 } from './state'
+import { registerWeb } from './web'
 
 /** RFC 3461 §5.4 and RFC 3885 §2(5) ask for ≥ 1036-character RCPT and ≥ 1100-character MAIL lines (AMB-20). */
 const MIN_LINE_LENGTH = 1100
@@ -59,6 +60,7 @@ export function register(this: MtrkPlugin): void {
   // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8).
   if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
+  registerWeb(this)
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */
