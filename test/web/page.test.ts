@@ -1,8 +1,8 @@
 // The tracking page in a real browser (Debian chromium, playwright-core) against a real chain of two Haraka relays:
 // A serves the page on its HTTP server (config/http.ini) and relays the message to B, which delivers it. The page
 // asks A's MTQP server (TLS, certificate checked), follows the referral to B through SRV records of a real DNS server
-// (dnsmasq), and draws the timeline. Screenshots go to docs/img/ (README shows one). Tests run in order: the last
-// one spends the failed-TRACK budget.
+// (dnsmasq), and draws the timeline. Screenshots go to docs/img/ (README shows one). Tests run in order: the
+// failed-TRACK budget test spends the budget of 127.0.0.1, at the page and at A's MTQP server, for the tests after it.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -31,6 +31,9 @@ describe('the tracking page on a relay, in a browser', () => {
   let certs: TestCertificate[]
   let made: { envid: string; secret: string; uri: string; mailParameters: string }
   let redisPort: number
+  /** A's [web] section: the HTTPS relay of the last test serves the same page. */
+  let web: Record<string, string | number | boolean>
+  let tlsA: Record<string, string>
 
   before(async () => {
     redisPort = await sharedRedisPort()
@@ -51,16 +54,24 @@ describe('the tracking page on a relay, in a browser', () => {
       zones: ['test'],
       srv: [{ name: '_mtqp._tcp.mx.b.test', target: 'mtqp.b.test', port: b.mtqpPort }],
     })
+    tlsA = { ...tls(certA), 'relays-ca.pem': certA.cert.toString() + certB.cert.toString() }
     const httpPort = await freePort()
     // A's MTQP port, chosen here: [web] server names it, with the name A's certificate has.
     const aMtqp = await freePort()
+    web = {
+      enabled: true,
+      path: '/track',
+      starttls: 'required',
+      ca: 'config/relays-ca.pem',
+      server: `mtqp.a.test:${aMtqp}`,
+      dns_servers: dns.address,
+    }
     a = await startHaraka({
       redisPort,
       me: 'mx.a.test',
       plugins: ['test_rcpt', 'mtrk', 'test_queue', 'test_mx'],
       files: {
-        ...tls(certA),
-        'relays-ca.pem': certA.cert.toString() + certB.cert.toString(),
+        ...tlsA,
         'http.ini': `listen=127.0.0.1:${httpPort}\n`,
         // Everything Haraka logs, to show that no secret is among it.
         'log.ini': '[main]\nlevel=protocol\n',
@@ -69,16 +80,10 @@ describe('the tracking page on a relay, in a browser', () => {
       },
       mtrk: {
         mtqp: { listen: `127.0.0.1:${aMtqp}`, failed_track_limit: FAILED_TRACK_LIMIT },
-        web: {
-          enabled: true,
-          path: '/track',
-          starttls: 'required',
-          ca: 'config/relays-ca.pem',
-          server: `mtqp.a.test:${aMtqp}`,
-          dns_servers: dns.address,
-        },
+        web,
       },
     })
+    await a.waitForLog(/tracking page at \/track\//)
     base = `http://127.0.0.1:${httpPort}/track/`
     const t = newTracking({ fqhn: 'sender.example', server: { host: 'mtqp.a.test', port: aMtqp } })
     assert.ok(t.ok)
@@ -182,7 +187,7 @@ describe('the tracking page on a relay, in a browser', () => {
       await page.getByLabel('Secret').fill(body.secret)
       await page.getByRole('button', { name: 'Track message' }).click()
       await page.locator('#nothing').waitFor()
-      return { page, text: await page.locator('#result').innerText() }
+      return { page, text: (await page.locator('#summary').textContent()) ?? '' }
     }
     const wrongSecret = await shown({ envid: made.envid, secret: Buffer.alloc(24, 7).toString('base64') })
     const unknownEnvid = await shown({ envid: `x${made.envid}`, secret: made.secret })
@@ -235,6 +240,33 @@ describe('the tracking page on a relay, in a browser', () => {
       assert.ok(!logs.includes(form), 'the secret is not logged')
   })
 
+  test("over HTTPS when http.ini listens on port 443 with Haraka's certificate: Secure cookie, HSTS", async () => {
+    // Haraka serves HTTPS on port 443 only: a loopback address of its own keeps it clear of other listeners.
+    const host = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
+    const https = await startHaraka({
+      redisPort,
+      plugins: ['tls', 'test_rcpt', 'mtrk', 'test_queue'],
+      files: { ...tlsA, 'http.ini': `listen=${host}:443\n` },
+      mtrk: { web },
+    })
+    await https.waitForLog(/tracking page at \/track\//)
+    const context = await browser.newContext({ ignoreHTTPSErrors: true })
+    try {
+      const page = await context.newPage()
+      const answer = await page.goto(`https://${host}/track/#${encodeURIComponent(made.uri)}`)
+      assert.equal(answer?.headers()['strict-transport-security'], 'max-age=31536000')
+      await page.locator('article.recipient.state-delivered').waitFor()
+      const [cookie] = await context.cookies()
+      assert.deepEqual(
+        [cookie?.name, cookie?.secure, cookie?.httpOnly, cookie?.sameSite, cookie?.path],
+        ['mtrk_csrf', true, true, 'Strict', '/track/'],
+      )
+    } finally {
+      await context.close()
+      await https.stop()
+    }
+  })
+
   test('the failed-TRACK budget: once a client has spent it, the page refuses before asking anything', async () => {
     const { page } = await open()
     for (let i = 0; ; i++) {
@@ -246,7 +278,7 @@ describe('the tracking page on a relay, in a browser', () => {
       if (await page.locator('#problem').isVisible()) break
     }
     assert.match(
-      await page.locator('#problem').innerText(),
+      (await page.locator('#problem').textContent()) ?? '',
       /too many look-ups found nothing from your address/,
     )
     await page.close()
