@@ -305,6 +305,17 @@ export const OPTIONS = {
         20,
         'trackings running at once; beyond, the page answers "busy, try again shortly" (HTTP 503)',
       ),
+      operator: opt(
+        bool,
+        false,
+        'serve the operator page (message trace: search, attempts, outcomes per hour) under `path`/operator/, behind HTTP Basic authentication',
+      ),
+      operatorUser: opt(text('a user name'), 'operator', 'the user name the operator page asks for'),
+      operatorPasswordHash: opt(
+        text('scrypt$<salt base64>$<hash base64>'),
+        null,
+        'the scrypt hash of the operator password (README "Operator page" says how to make it); unset: the operator page refuses everyone',
+      ),
     },
   },
 } satisfies Record<string, Section>

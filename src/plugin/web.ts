@@ -8,6 +8,7 @@ import type { TrackOptions } from '../client/track'
 import type { HarakaHttpServer, Next } from '../haraka/types'
 import { FailedTrackBudget } from '../server/limits'
 import type { TrackBudget } from '../server/session'
+import { createOperatorPage, type OperatorTrace } from '../web/operator'
 import { createTrackingPage } from '../web/page'
 import type { OwnServer } from '../web/track'
 import { type MtrkPlugin, state } from './state'
@@ -66,6 +67,14 @@ function trackOptions(plugin: MtrkPlugin, tofu: TofuMemory): () => TrackOptions 
   }
 }
 
+/**
+ * The message trace the operator page reads. The trace library of issue 12 (src/trace, `openTrace(config)`) is its
+ * source once merged; until then the operator page answers that no trace is available.
+ */
+function operatorTrace(): OperatorTrace<{ since: number; until: number }> | null {
+  return null
+}
+
 export function mount_web(this: MtrkPlugin, next: Next, server: HarakaHttpServer): void {
   try {
     const app = server.http?.app
@@ -73,16 +82,22 @@ export function mount_web(this: MtrkPlugin, next: Next, server: HarakaHttpServer
       this.logwarn('[web] Haraka gave no HTTP app: no tracking page')
       return next()
     }
+    const config = () => state(this).config.web
+    const budget = webBudget(this)
+    const log = { info: (m: string) => this.loginfo(m), warn: (m: string) => this.logwarn(m) }
+    // First: the tracking page answers everything else under the path.
+    app.use(createOperatorPage({ config, trace: operatorTrace(), budget, log }))
     app.use(
       createTrackingPage({
-        config: () => state(this).config.web,
+        config,
         trackOptions: trackOptions(this, new TofuMemory()),
         own: () => ownServer(this),
-        budget: webBudget(this),
-        log: { info: (m) => this.loginfo(m), warn: (m) => this.logwarn(m) },
+        budget,
+        log,
       }),
     )
-    this.loginfo(`tracking page at ${state(this).config.web.path}/`)
+    const { path, operator } = config()
+    this.loginfo(`tracking page at ${path}/${operator ? `, operator page at ${path}/operator/` : ''}`)
   } catch (e) {
     // An init hook must call next; a page that cannot be set up must not stop Haraka.
     this.logerror(`tracking page not mounted: ${e instanceof Error ? e.message : String(e)}`)

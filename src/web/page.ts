@@ -41,7 +41,7 @@ export interface TrackingPageOptions {
 }
 
 /** The package's web/ directory: two levels up from src/web or dist/web. */
-const ASSETS_DIR = join(__dirname, '..', '..', 'web')
+export const ASSETS_DIR = join(__dirname, '..', '..', 'web')
 
 /** A POST body holds a URI or an envid and a secret: a few hundred bytes. */
 const MAX_BODY = 4096
