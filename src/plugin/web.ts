@@ -68,10 +68,13 @@ function trackOptions(plugin: MtrkPlugin, tofu: TofuMemory): () => TrackOptions 
 }
 
 /**
- * The message trace the operator page reads. The trace library of issue 12 (src/trace, `openTrace(config)`) is its
- * source once merged; until then the operator page answers that no trace is available.
+ * Opens the message trace the operator page reads. The trace library of issue 12 is its source once merged:
+ * `return () => openTrace(state(plugin).config, 'mtrk-web')` (src/trace; its `Trace` is an OperatorTrace<TraceQuery>).
+ * Until then the operator page answers that no trace is available.
  */
-function operatorTrace(): OperatorTrace<{ since: number; until: number }> | null {
+function operatorTrace(
+  _plugin: MtrkPlugin,
+): (() => Promise<OperatorTrace<{ since: number; until: number }>>) | null {
   return null
 }
 
@@ -86,7 +89,7 @@ export function mount_web(this: MtrkPlugin, next: Next, server: HarakaHttpServer
     const budget = webBudget(this)
     const log = { info: (m: string) => this.loginfo(m), warn: (m: string) => this.logwarn(m) }
     // First: the tracking page answers everything else under the path.
-    app.use(createOperatorPage({ config, trace: operatorTrace(), budget, log }))
+    app.use(createOperatorPage({ config, trace: operatorTrace(this), budget, log }))
     app.use(
       createTrackingPage({
         config,

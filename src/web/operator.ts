@@ -34,8 +34,8 @@ export interface OperatorTrace<Q extends { since: number; until: number }> {
 
 export interface OperatorPageOptions<Q extends { since: number; until: number }> {
   config: () => WebConfig
-  /** null while no trace is available: every request is answered 503. */
-  trace: OperatorTrace<Q> | null
+  /** Opens the trace, on the first request that needs it (again after a failure); null: none on this relay (503). */
+  trace: (() => Promise<OperatorTrace<Q>>) | null
   budget: TrackBudget
   log: { info(message: string): void; warn(message: string): void }
   assetsDir?: string
@@ -61,6 +61,16 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     ]),
   )
   const now = o.now ?? Date.now
+  let opened: Promise<OperatorTrace<Q>> | null = null
+  async function openTrace(open: () => Promise<OperatorTrace<Q>>): Promise<OperatorTrace<Q>> {
+    opened ??= open()
+    try {
+      return await opened
+    } catch (e) {
+      opened = null
+      throw e
+    }
+  }
 
   /** Whether the request may go on; when not, the answer has been sent. */
   async function authorized(req: IncomingMessage, res: ServerResponse, cfg: WebConfig): Promise<boolean> {
@@ -131,7 +141,7 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     if (m === null) return sendError(res, 404, 'not found')
     if (o.trace === null) return sendError(res, 503, 'the message trace is not available on this relay')
     try {
-      await api(res, o.trace, m[1] ?? '', new URL(req.url ?? '/', 'http://x'))
+      await api(res, await openTrace(o.trace), m[1] ?? '', new URL(req.url ?? '/', 'http://x'))
     } catch (e) {
       o.log.warn(`operator page: ${e instanceof Error ? e.message : String(e)}`)
       sendError(res, 503, 'the trace store is unavailable; try again shortly')

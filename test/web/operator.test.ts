@@ -178,7 +178,12 @@ describe('the operator page in a browser', () => {
     })
     const log = { info: () => {}, warn: () => {} }
     const budget = new FailedTrackBudget({ limit: 20, windowMs: HOUR })
-    const operator = createOperatorPage({ config: () => config.web, trace: memoryTrace(), budget, log })
+    const operator = createOperatorPage({
+      config: () => config.web,
+      trace: async () => memoryTrace(),
+      budget,
+      log,
+    })
     const tracking = createTrackingPage({
       config: () => config.web,
       trackOptions: () => ({}),
