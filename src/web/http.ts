@@ -111,3 +111,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 export function sendError(res: ServerResponse, status: number, error: string): void {
   sendJson(res, status, { error })
 }
+
+/** Runs a route's work: a failure is logged and answered 500 (or ends an answer already started), never thrown. */
+export function answering(
+  res: ServerResponse,
+  log: { warn(message: string): void },
+  what: string,
+  work: Promise<void>,
+): void {
+  work.catch((e: unknown) => {
+    log.warn(`${what}: ${e instanceof Error ? e.message : String(e)}`)
+    if (!res.headersSent) sendError(res, 500, 'internal error')
+    else res.end()
+  })
+}

@@ -15,7 +15,7 @@ import { clientKey } from '../server/limits'
 import type { TrackBudget } from '../server/session'
 import type { Result } from '../util/result'
 import { basicCredentials, checkCredentials, parsePasswordHash } from './auth'
-import { securityHeaders, sendError, sendJson } from './http'
+import { answering, securityHeaders, sendError, sendJson } from './http'
 import { ASSETS_DIR, type HttpHandler } from './page'
 
 /**
@@ -154,10 +154,6 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     const path = (req.url ?? '/').replace(/[?#].*$/, '')
     if (!cfg.enabled || !cfg.operator || !(path === base || path.startsWith(`${base}/`))) return next()
     securityHeaders(req, res)
-    route(req, res, cfg, path.slice(base.length)).catch((e: unknown) => {
-      o.log.warn(`operator page: ${e instanceof Error ? e.message : String(e)}`)
-      if (!res.headersSent) sendError(res, 500, 'internal error')
-      else res.end()
-    })
+    answering(res, o.log, 'operator page', route(req, res, cfg, path.slice(base.length)))
   }
 }

@@ -20,7 +20,7 @@ import { printable } from '../client/types'
 import type { WebConfig } from '../config/config'
 import { clientKey } from '../server/limits'
 import type { TrackBudget } from '../server/session'
-import { csrfCookie, csrfProblem, readJson, securityHeaders, sendError } from './http'
+import { answering, csrfCookie, csrfProblem, readJson, securityHeaders, sendError } from './http'
 import { type OwnServer, progressEvent, reportView, type StreamEvent, trackTargetOf } from './track'
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void
@@ -148,10 +148,6 @@ export function createTrackingPage(o: TrackingPageOptions): HttpHandler {
     const path = (req.url ?? '/').replace(/[?#].*$/, '')
     if (!cfg.enabled || !(path === cfg.path || path.startsWith(`${cfg.path}/`))) return next()
     securityHeaders(req, res)
-    route(req, res, cfg, path.slice(cfg.path.length)).catch((e: unknown) => {
-      o.log.warn(`tracking page: ${e instanceof Error ? e.message : String(e)}`)
-      if (!res.headersSent) sendError(res, 500, 'internal error')
-      else res.end()
-    })
+    answering(res, o.log, 'tracking page', route(req, res, cfg, path.slice(cfg.path.length)))
   }
 }
