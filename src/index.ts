@@ -15,3 +15,4 @@ export {
   start_mtqp,
 } from './plugin/mtrk'
 export { record_bounce, record_deferred, record_delivered, relay_attempt } from './plugin/relay'
+export { mount_web } from './plugin/web'

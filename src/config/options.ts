@@ -13,6 +13,7 @@ import {
   type Kind,
   oneOf,
   text,
+  urlPath,
 } from './kinds'
 
 /** One option; T is the kind's value type, D the default's (null: unset, which `doc` says the meaning of). */
@@ -364,6 +365,60 @@ export const OPTIONS = {
         int(3600, 90 * DAY),
         3 * DAY,
         'seconds a trace record and its index entries are kept from arrival; longer while the message is still queued (`[main] queued_grace` beyond the give-up time)',
+      ),
+    },
+  },
+  web: {
+    note:
+      "The tracking page for senders, served by Haraka's own HTTP server (config/http.ini `listen`; HTTPS when that " +
+      'port is 443 and Haraka has a certificate) under `path`. It asks the tracking servers with the same code as ' +
+      '`mtqp track`. Off by default: nothing is mounted and no hook is registered; turning it on needs a restart.',
+    options: {
+      enabled: opt(bool, false, 'serve the tracking page and its JSON API'),
+      path: opt(urlPath, '/mtrk', 'the URL path the page and its API live under'),
+      server: opt(
+        endpoint,
+        null,
+        "the tracking server asked for an envid and secret given without a link, by the name its certificate has; unset: this relay's own MTQP listener on loopback (without TLS, so set this with `starttls=required`)",
+      ),
+      starttls: opt(
+        oneOf(['off', 'opportunistic', 'required'] as const),
+        'opportunistic',
+        'STARTTLS towards the tracking servers asked (RFC 3887 §6): `off`, `opportunistic` (when offered) or `required`',
+      ),
+      caFile: opt(
+        text('a file path'),
+        null,
+        "PEM file of the authorities trusted for the tracking servers' certificates; unset: the system's",
+        { key: 'ca' },
+      ),
+      dnsServers: opt(
+        dnsServers,
+        null,
+        "name servers for finding the tracking servers of relays (SRV `_mtqp._tcp`); unset: the system's",
+      ),
+      maxHops: opt(int(1, 100), 10, 'tracking servers asked at most along one path, the first included'),
+      trackTimeoutMs: opt(
+        int(10, 3600, 1000),
+        150_000,
+        'seconds one tracking may take in all; then the page shows what is known and which servers did not answer',
+        { key: 'track_timeout' },
+      ),
+      maxTrackings: opt(
+        int(1, 10000),
+        20,
+        'trackings running at once; beyond, the page answers "busy, try again shortly" (HTTP 503)',
+      ),
+      operator: opt(
+        bool,
+        false,
+        'serve the operator page (message trace: search, attempts, outcomes per hour) under `path`/operator/, behind HTTP Basic authentication',
+      ),
+      operatorUser: opt(text('a user name'), 'operator', 'the user name the operator page asks for'),
+      operatorPasswordHash: opt(
+        text('scrypt$<salt base64>$<hash base64>'),
+        null,
+        'the scrypt hash of the operator password (README "Operator page" says how to make it); unset: the operator page refuses everyone',
       ),
     },
   },

@@ -156,3 +156,22 @@ export interface BounceError extends Error {
   bounced_rcpt?: OutboundRecipient[]
   deferred_rcpt?: OutboundRecipient[]
 }
+
+/**
+ * Haraka's Server object as the `init_http` hook receives it (server.js setup_http_listeners): `http.app` is the
+ * express application of config/http.ini's listener; a handler added with `use` sees every request before Haraka's
+ * static files and 404.
+ */
+export interface HarakaHttpServer {
+  http?: {
+    app?: {
+      use(
+        handler: (
+          req: import('node:http').IncomingMessage,
+          res: import('node:http').ServerResponse,
+          next: (err?: unknown) => void,
+        ) => void,
+      ): unknown
+    }
+  }
+}

@@ -24,6 +24,7 @@ import {
   storeOf,
   writeContext,
 } from './state'
+import { registerWeb } from './web'
 
 /** RFC 3461 §5.4 and RFC 3885 §2(5) ask for ≥ 1036-character RCPT and ≥ 1100-character MAIL lines (AMB-20). */
 const MIN_LINE_LENGTH = 1100
@@ -58,6 +59,7 @@ export function register(this: MtrkPlugin): void {
   registerRelaying(this)
   // Issue 9: our reports replace Haraka's bounces. Turning this on needs a restart; turning it off takes effect at once.
   if (state(this).config.dsn.enabled) registerReports(this)
+  registerWeb(this)
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */

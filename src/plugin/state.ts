@@ -119,8 +119,8 @@ function budgetLimits(config: MtrkConfig): FailedTrackLimits {
   }
 }
 
-/** The failed-TRACK budget, in the Redis of the store. */
-function budgetOf(plugin: MtrkPlugin): FailedTrackBudget {
+/** The failed-TRACK budget, in the Redis of the store, shared by the MTQP listener and the pages of every node. */
+export function budgetOf(plugin: MtrkPlugin): FailedTrackBudget {
   storeOf(plugin)
   return state(plugin).budget as FailedTrackBudget
 }

@@ -22,7 +22,7 @@ export const LAYERS: readonly Layer[] = [
     members: ['server', 'client', 'trace'],
     sideBySide: true,
   },
-  { name: 'L5 Haraka adapter', members: ['haraka', 'plugin'] },
+  { name: 'L5 Haraka adapter and tracking page', members: ['haraka', 'plugin', 'web'] },
   { name: 'L6 package entry', members: ['index'] },
 ]
 
