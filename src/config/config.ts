@@ -1,6 +1,8 @@
 // config/mtrk.ini as typed options. Pure: the option table (./options) says what each key holds; this module adds the
 // rules that tie options together. Every bad value is reported with its section and key and leaves a safe value, so a
 // typo never stops mail.
+import { isIP } from 'node:net'
+import type { Endpoint } from './listen'
 import { OPTIONS, type Options, type SectionValues, TLS_VERSIONS } from './options'
 import { type IniSections, readOptions } from './read'
 
@@ -45,7 +47,24 @@ export function parseConfig(ini: IniSections): { config: MtrkConfig; errors: str
     )
     mtqp.adequateTlsVersion = mtqp.minTlsVersion
   }
+  // The tracking page asks this relay's own listener for everyone: it counts each person's failed TRACKs itself.
+  if (!given.has('mtqp.failed_track_proxies')) {
+    const { host } = pageTrackingServer(config)
+    mtqp.failedTrackProxies = config.web.enabled && config.web.server === null && isIP(host) ? [host] : []
+  }
   return { config, errors }
+}
+
+/**
+ * The tracking server the tracking page asks for an envid and secret given without a link: [web] server, else this
+ * relay's MTQP listener as a client on this host reaches it (on loopback when it listens on every address; a
+ * connection to an address of this host comes from that same address).
+ */
+export function pageTrackingServer(config: MtrkConfig): Endpoint {
+  if (config.web.server !== null) return config.web.server
+  const { host, port } = config.mtqp.listen
+  const any = host === '' || host === '0.0.0.0' || host === '::'
+  return { host: any ? (host === '::' ? '::1' : '127.0.0.1') : host, port }
 }
 
 /**

@@ -86,6 +86,17 @@ export const esmtpKeywords: Kind<ReadonlySet<string>> = {
   format: (set) => [...set].join(','),
 }
 
+/** IP addresses, comma or space separated; `none` for an empty list. */
+export const ipAddresses: Kind<string[]> = {
+  expected: 'IP addresses, comma separated, or none',
+  parse(t) {
+    if (/^none$/i.test(t)) return []
+    const items = t.split(/[\s,]+/).filter(Boolean)
+    return items.length > 0 && items.every((item) => isIP(item) !== 0) ? items : undefined
+  },
+  format: (items) => (items.length === 0 ? 'none' : items.join(',')),
+}
+
 /** `ip`, `ip:port` or `[v6]:port` items, comma or space separated, as dns.setServers takes them. */
 export const dnsServers: Kind<string[]> = {
   expected: 'a list of ip, ip:port or [v6]:port, comma separated',

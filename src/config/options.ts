@@ -10,6 +10,7 @@ import {
   esmtpKeywords,
   fqdn,
   int,
+  ipAddresses,
   type Kind,
   oneOf,
   text,
@@ -195,6 +196,15 @@ export const OPTIONS = {
         int(0, 1000000),
         600,
         'failed TRACKs of all clients together per minute, counted in Redis across every relay, before TRACK gets `-TEMP/too-many-failures`; 0: no ceiling',
+      ),
+      failedTrackProxies: opt(
+        ipAddresses,
+        [],
+        "client addresses that ask for other people and hold each one to `failed_track_limit` themselves (the tracking pages of this mail system's relays): their failed TRACKs count only toward `failed_track_global_limit`, their connections not toward `max_connections_per_ip`; `none`: no such client",
+        {
+          defaultText:
+            "with `[web] enabled` and `[web] server` unset, the address this relay's tracking page asks its listener from (`::1` for the default listener on `[::]`, `127.0.0.1` on `0.0.0.0`, else the listener's own address); otherwise none",
+        },
       ),
       slotIdleTimeoutMs: opt(
         int(1, MIN_INACTIVITY_TIMEOUT, 1000),

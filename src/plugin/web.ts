@@ -5,12 +5,13 @@ import { readFileSync } from 'node:fs'
 import { dnsServerResolver } from '../client/discovery'
 import { TofuMemory } from '../client/tofu'
 import type { TrackOptions } from '../client/track'
+import { pageTrackingServer } from '../config/config'
 import type { HarakaHttpServer, Next } from '../haraka/types'
 import type { TrackBudget } from '../server/session'
+import type { BudgetScope } from '../store/failed-track-budget'
 import { openTrace, type TraceQuery } from '../trace'
 import { createOperatorPage, type OperatorTrace } from '../web/operator'
 import { createTrackingPage } from '../web/page'
-import type { OwnServer } from '../web/track'
 import { budgetOf, type MtrkPlugin, state } from './state'
 
 export function registerWeb(plugin: MtrkPlugin): void {
@@ -24,23 +25,16 @@ export function registerWeb(plugin: MtrkPlugin): void {
 }
 
 /**
- * The failed-TRACK budget the pages spend, per client address: the one in Redis the MTQP listener and every node share
- * (MTQP-29), read at each request so a configuration reload applies.
+ * The failed-TRACK budget a page spends for the person using it, by that person's address: the one in Redis the MTQP
+ * listener and every node share (MTQP-29), read at each request so a configuration reload applies. The tracking page
+ * counts the per-address budget only: the servers it asks count the global ceiling, its own listener without
+ * charging the page's address when the page is in [mtqp] failed_track_proxies. Wrong operator passwords count both.
  */
-function webBudget(plugin: MtrkPlugin): TrackBudget {
+function webBudget(plugin: MtrkPlugin, scope: BudgetScope): TrackBudget {
   return {
-    reserve: (client) => budgetOf(plugin).reserve(client),
-    release: (client) => budgetOf(plugin).release(client),
+    reserve: (client) => budgetOf(plugin).reserve(client, scope),
+    release: (client) => budgetOf(plugin).release(client, scope),
   }
-}
-
-/** [web] server, else this relay's MTQP listener as a client on this host reaches it. */
-function ownServer(plugin: MtrkPlugin): OwnServer {
-  const { config } = state(plugin)
-  if (config.web.server !== null) return config.web.server
-  const { host, port } = config.mtqp.listen
-  const any = host === '' || host === '0.0.0.0' || host === '::'
-  return { host: any ? (host === '::' ? '::1' : '127.0.0.1') : host, port }
 }
 
 /** How the page asks tracking servers, from [web] as it is now; certificates seen are remembered per process. */
@@ -82,16 +76,15 @@ export function mount_web(this: MtrkPlugin, next: Next, server: HarakaHttpServer
       return next()
     }
     const config = () => state(this).config.web
-    const budget = webBudget(this)
     const log = { info: (m: string) => this.loginfo(m), warn: (m: string) => this.logwarn(m) }
     // First: the tracking page answers everything else under the path.
-    app.use(createOperatorPage({ config, trace: operatorTrace(this), budget, log }))
+    app.use(createOperatorPage({ config, trace: operatorTrace(this), budget: webBudget(this, 'both'), log }))
     app.use(
       createTrackingPage({
         config,
         trackOptions: trackOptions(this, new TofuMemory()),
-        own: () => ownServer(this),
-        budget,
+        own: () => pageTrackingServer(state(this).config),
+        budget: webBudget(this, 'client'),
         log,
       }),
     )

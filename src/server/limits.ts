@@ -1,7 +1,7 @@
 // Connection limits of the MTQP server (MTQP-29): which address a per-client limit counts, and which connection
 // gives up its slot when the table is full. The failed-TRACK budget itself lives in Redis, shared by every node
 // (src/store/failed-track-budget.ts). Pure: the clock is a parameter.
-import { isIPv4, isIPv6 } from 'node:net'
+import { BlockList, isIPv4, isIPv6 } from 'node:net'
 
 /**
  * The key a per-client limit counts: an IPv4 address as is (also when IPv4-mapped), an IPv6 address by its /64,
@@ -22,6 +22,19 @@ export function clientKey(address: string): string {
     .slice(0, 4)
     .map((g) => Number.parseInt(g, 16).toString(16))
     .join(':')}::/64`
+}
+
+/**
+ * Whether a peer's address is one of `addresses` ([mtqp] failed_track_proxies): exactly that address, never its /64;
+ * an IPv4-mapped IPv6 peer (a listener on `[::]`) matches its IPv4 address.
+ */
+export function addressMatcher(addresses: readonly string[]): (address: string) => boolean {
+  const list = new BlockList()
+  for (const a of addresses) list.addAddress(a, isIPv6(a) ? 'ipv6' : 'ipv4')
+  return (address) => {
+    const bare = address.replace(/%.*$/, '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '')
+    return isIPv4(bare) ? list.check(bare, 'ipv4') : isIPv6(bare) && list.check(bare, 'ipv6')
+  }
 }
 
 /** What the server knows of an open connection when choosing one to close. */

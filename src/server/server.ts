@@ -26,7 +26,7 @@ import { createSecureContext, type SecureContext, type SecureContextOptions, TLS
 import type { MtqpConfig } from '../config/config'
 import type { Endpoint } from '../config/listen'
 import { LineDecoder } from '../mtqp/framing'
-import { clientKey, idlestSlot, type SlotUse } from './limits'
+import { addressMatcher, clientKey, idlestSlot, type SlotUse } from './limits'
 import {
   type ChainFn,
   connectionLimitGreeting,
@@ -50,6 +50,11 @@ export interface MtqpServerOptions {
   store: TrackingSource
   /** The failed-TRACK budget, shared with every other node through the store (MTQP-29). */
   budget: TrackBudget
+  /**
+   * The budget of the clients in [mtqp] failed_track_proxies (tracking pages, which hold each person they ask for to
+   * the per-address budget themselves): the global ceiling alone. Without it they count like any other client.
+   */
+  proxyBudget?: TrackBudget
   tls: TlsProvider
   log: MtqpLog
   /** ms since the epoch; default Date.now. */
@@ -82,6 +87,8 @@ function pooledRandomBytes(n: number): Uint8Array {
 /** An open connection's hold on a slot. */
 interface Slot extends SlotUse {
   client: string
+  /** In [mtqp] failed_track_proxies. */
+  proxy: boolean
   socket: Socket
   /** Gives the slot back; only the first call counts. */
   release(): void
@@ -101,9 +108,11 @@ export class MtqpServer {
   readonly #perClient = new Map<string, number>()
   readonly #slots = new Set<Slot>()
   readonly #contexts = new WeakMap<SecureContextOptions, TlsMaterial | null>()
+  readonly #isProxy: (address: string) => boolean
 
   constructor(opts: MtqpServerOptions) {
     this.#o = opts
+    this.#isProxy = addressMatcher(opts.config.failedTrackProxies)
     // No Nagle: pipelined answers leave in several writes, and waiting for the client's delayed ACK between them
     // would stall every batch by tens of milliseconds.
     this.#server = createServer({ noDelay: true }, (socket) =>
@@ -157,7 +166,10 @@ export class MtqpServer {
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
     const client = clientKey(socket.remoteAddress ?? '')
-    const { maxConnections, maxConnectionsPerIp, slotIdleTimeoutMs } = this.#o.config
+    const proxy = this.#isProxy(socket.remoteAddress ?? '')
+    const { maxConnections, slotIdleTimeoutMs } = this.#o.config
+    // A tracking page asks for everyone who uses it, within its own max_trackings.
+    const maxConnectionsPerIp = proxy ? Number.POSITIVE_INFINITY : this.#o.config.maxConnectionsPerIp
     const fromClient = this.#perClient.get(client) ?? 0
     if (fromClient < maxConnectionsPerIp && this.#slots.size >= maxConnections) {
       const idle = idlestSlot(this.#slots, performance.now(), slotIdleTimeoutMs)
@@ -179,6 +191,7 @@ export class MtqpServer {
     let held = true
     const slot: Slot = {
       client,
+      proxy,
       socket,
       lastCommand: performance.now(),
       busy: false,
@@ -253,7 +266,7 @@ class Connection {
       certificateNames: material === null ? null : material.names,
       client,
       store: o.store,
-      budget: o.budget,
+      budget: slot.proxy ? (o.proxyBudget ?? o.budget) : o.budget,
       now: o.now ?? Date.now,
       randomBytes: o.randomBytes ?? pooledRandomBytes,
       monotonic: () => performance.now(),

@@ -10,6 +10,8 @@
 // - Cluster: every key carries the hash tag `{failed-track}`, so both keys of one call are in one slot (and every
 //   budget key lives on one node). When the prefix has a hash tag of its own, Redis uses that one: still one slot.
 // - Redis down or slow: reserve() rejects, and the MTQP server answers -TEMP (fail closed): no Redis, no guesses.
+// - A reservation may count one of the two counters only (BudgetScope): a tracking page holds each person to the
+//   per-address budget, and its own listener, asked by the page for all of them, holds the page to the global one.
 import type { Result } from 'ioredis'
 import type { RedisClient } from './redis'
 
@@ -29,10 +31,13 @@ if perMinute > 0 and redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE',
 return 1
 `
 
-/** KEYS as for RESERVE. Gives one reservation back; a counter that expired meanwhile is left alone (DECR keeps TTLs). */
+/**
+ * KEYS as for RESERVE; ARGV[1], ARGV[2]: '1' to give back the client's, the global reservation. A counter that
+ * expired meanwhile is left alone (DECR keeps TTLs).
+ */
 const RELEASE = `
-for _, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+for i, key in ipairs(KEYS) do
+  if ARGV[i] == '1' and tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
 end
 return 1
 `
@@ -46,7 +51,12 @@ declare module 'ioredis' {
       windowMs: number,
       perMinute: number,
     ): Result<number, Context>
-    mtrkFailedTrackRelease(clientKey: string, globalKey: string): Result<number, Context>
+    mtrkFailedTrackRelease(
+      clientKey: string,
+      globalKey: string,
+      client: '0' | '1',
+      global: '0' | '1',
+    ): Result<number, Context>
   }
 }
 
@@ -70,6 +80,12 @@ export interface FailedTrackLimits {
   /** Failed TRACKs of all clients together per minute; 0: no global ceiling. */
   perMinute: number
 }
+
+/**
+ * Which counters a reservation counts: `both` (a client asking for itself), `client` (a tracking page, for the person
+ * it asks for: the global ceiling is its listener's to count), `global` (a client in [mtqp] failed_track_proxies).
+ */
+export type BudgetScope = 'both' | 'client' | 'global'
 
 /** The failed-TRACK budget shared through Redis by every node (src/mtqp/session.ts TrackBudget fits). */
 export class FailedTrackBudget {
@@ -98,11 +114,12 @@ export class FailedTrackBudget {
   }
 
   /**
-   * Reserves one failed TRACK for `client` (a clientKey) in one round trip: true when within both limits, false when
-   * a limit is reached. Rejects when Redis cannot answer; the caller then refuses the TRACK (fail closed).
+   * Reserves one failed TRACK for `client` (a clientKey) in one round trip, on the counters of `scope`: true when
+   * within their limits, false when one is reached (nothing counted then). Rejects when Redis cannot answer; the caller then refuses the TRACK (fail closed).
    */
-  async reserve(client: string): Promise<boolean> {
-    const { perClient, windowMs, perMinute } = this.#limits
+  async reserve(client: string, scope: BudgetScope = 'both'): Promise<boolean> {
+    const { windowMs } = this.#limits
+    const { perClient, perMinute } = this.#counted(scope)
     if (perClient === 0 && perMinute === 0) return true
     const got = await this.#client.mtrkFailedTrackReserve(
       this.clientKey(client),
@@ -114,10 +131,22 @@ export class FailedTrackBudget {
     return got === 1
   }
 
-  /** Gives back the reservation of a TRACK that succeeded. Never fails: a lost release only costs one guess. */
-  release(client: string): void {
-    const { perClient, perMinute } = this.#limits
+  /** Gives back the reservation (of the same scope) of a TRACK that succeeded. Never fails: a lost release only costs one guess. */
+  release(client: string, scope: BudgetScope = 'both'): void {
+    const { perClient, perMinute } = this.#counted(scope)
     if (perClient === 0 && perMinute === 0) return
-    this.#client.mtrkFailedTrackRelease(this.clientKey(client), this.globalKey).catch(() => {})
+    const counts = (limit: number) => (limit > 0 ? '1' : '0')
+    this.#client
+      .mtrkFailedTrackRelease(this.clientKey(client), this.globalKey, counts(perClient), counts(perMinute))
+      .catch(() => {})
+  }
+
+  /** The limits a reservation of `scope` counts against; 0 for a counter it leaves alone. */
+  #counted(scope: BudgetScope): { perClient: number; perMinute: number } {
+    const { perClient, perMinute } = this.#limits
+    return {
+      perClient: scope === 'global' ? 0 : perClient,
+      perMinute: scope === 'client' ? 0 : perMinute,
+    }
   }
 }

@@ -34,8 +34,8 @@ export interface OperatorTrace<Q extends { since: number; until: number }> {
 
 export interface OperatorPageOptions<Q extends { since: number; until: number }> {
   config: () => WebConfig
-  /** Opens the trace, on the first request that needs it (again after a failure); null: none on this relay (503). */
-  trace: (() => Promise<OperatorTrace<Q>>) | null
+  /** Opens the trace, on the first request that needs it (again after a failure). */
+  trace: () => Promise<OperatorTrace<Q>>
   budget: TrackBudget
   log: { info(message: string): void; warn(message: string): void }
   assetsDir?: string
@@ -142,7 +142,6 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     }
     const m = /^\/api\/(search|summary|message\/[^/]+)$/.exec(rest)
     if (m === null) return sendError(res, 404, 'not found')
-    if (o.trace === null) return sendError(res, 503, 'the message trace is not available on this relay')
     try {
       await api(res, await openTrace(o.trace), m[1] ?? '', new URL(req.url ?? '/', 'http://x'))
     } catch (e) {

@@ -9,7 +9,9 @@
 //   is never logged, and no answer repeats it.
 // - The failed-TRACK budget counts per client address (clientKey), like the MTQP server's: a tracking whose first
 //   server knows nothing (unknown envid and wrong secret alike, AMB-13) spends one; a spent budget refuses before
-//   anything is asked, whatever the message.
+//   anything is asked, whatever the message. The page asks for everyone from one address, so the server it asks
+//   must not hold everyone to that address's budget: this relay's listener counts the page's failures toward the
+//   global ceiling only ([mtqp] failed_track_proxies).
 // - Trackings run at most `max_trackings` at once, each within `track_timeout`, and stop when the browser goes away.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'

@@ -167,6 +167,7 @@ test('[mtqp] defaults: 10-minute inactivity timer (MTQP-28), STARTTLS on, TLS 1.
     chainCaFile: null,
     chainDnsServers: null,
     failedTrackGlobalLimit: 600,
+    failedTrackProxies: [],
     slotIdleTimeoutMs: 10_000,
   })
 })
@@ -196,6 +197,7 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
       chain_ca: '/etc/mtqp/inner-ca.pem',
       chain_dns_servers: '10.0.0.53, 127.0.0.1:5353 [::1]:53 2001:db8::53',
       failed_track_global_limit: '0',
+      failed_track_proxies: '192.0.2.7, 2001:db8::7',
       slot_idle_timeout: 3,
     },
   })
@@ -224,6 +226,7 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
     chainCaFile: '/etc/mtqp/inner-ca.pem',
     chainDnsServers: ['10.0.0.53', '127.0.0.1:5353', '[::1]:53', '2001:db8::53'],
     failedTrackGlobalLimit: 0,
+    failedTrackProxies: ['192.0.2.7', '2001:db8::7'],
     slotIdleTimeoutMs: 3000,
   })
 })
@@ -304,6 +307,34 @@ test('[mtqp] bad values are reported by key and replaced by their defaults', () 
       `${key} in ${errors.join('\n')}`,
     )
   }
+})
+
+test('[mtqp] failed_track_proxies: by default the address the tracking page asks its own listener from', () => {
+  const proxies = (ini: Parameters<typeof parseConfig>[0]) => parseConfig(ini).config.mtqp.failedTrackProxies
+  assert.deepEqual(proxies({}), [], 'no page')
+  assert.deepEqual(proxies({ web: { enabled: 'true' } }), ['::1'], 'the default listener on [::]')
+  assert.deepEqual(proxies({ web: { enabled: 'true' }, mtqp: { listen: '0.0.0.0:1038' } }), ['127.0.0.1'])
+  assert.deepEqual(proxies({ web: { enabled: 'true' }, mtqp: { listen: '192.0.2.1:1038' } }), ['192.0.2.1'])
+  assert.deepEqual(
+    proxies({ web: { enabled: 'true', server: 'mtqp.example.com:1038' } }),
+    [],
+    'the page asks another server, or this one by a name: the operator lists its address',
+  )
+  assert.deepEqual(proxies({ web: { enabled: 'true' }, mtqp: { failed_track_proxies: 'none' } }), [])
+  assert.deepEqual(proxies({ mtqp: { failed_track_proxies: '::1 127.0.0.1' } }), ['::1', '127.0.0.1'])
+  const bad = parseConfig({
+    web: { enabled: 'true' },
+    mtqp: { failed_track_proxies: '127.0.0.1, localhost' },
+  })
+  assert.deepEqual(
+    bad.config.mtqp.failedTrackProxies,
+    ['::1'],
+    'a value that cannot be read: the default, as always',
+  )
+  assert.match(
+    bad.errors[0] ?? '',
+    /^\[mtqp\] failed_track_proxies: must be IP addresses, comma separated, or none/,
+  )
 })
 
 test('MTQP-25: adequate_tls_version cannot be below min_tls_version', () => {

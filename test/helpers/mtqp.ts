@@ -29,8 +29,9 @@ export class MtqpTestClient {
     this.#attach(socket)
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<MtqpTestClient> {
-    const socket = netConnect(port, host)
+  /** `from`: the local address to connect from (any of 127.0.0.0/8 on Linux), to be another client. */
+  static async connect(port: number, host = '127.0.0.1', from?: string): Promise<MtqpTestClient> {
+    const socket = netConnect({ port, host, ...(from === undefined ? {} : { localAddress: from }) })
     const c = new MtqpTestClient(socket)
     open.add(c)
     void c.closed.then(() => open.delete(c))

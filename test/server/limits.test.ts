@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { clientKey, idlestSlot } from '../../src/server/limits'
+import { addressMatcher, clientKey, idlestSlot } from '../../src/server/limits'
 
 test('clientKey: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
   const cases: Array<[string, string]> = [
@@ -26,4 +26,13 @@ test('fair slots: the connection idle longest gives way, never a busy one or one
   assert.equal(idlestSlot(slots, 10_000, 9500), undefined, 'nobody idle for 9.5 s')
   assert.equal(idlestSlot([slot('exact', 8000)], 10_000, 2000)?.name, 'exact', 'idle exactly the idle time')
   assert.equal(idlestSlot([], 10_000, 2000), undefined)
+})
+
+test('[mtqp] failed_track_proxies: a peer matches by its exact address, IPv4-mapped or not, never by its /64', () => {
+  const isProxy = addressMatcher(['127.0.0.1', '::1', '2001:db8::5'])
+  for (const yes of ['127.0.0.1', '::ffff:127.0.0.1', '::1', '2001:db8:0:0:0:0:0:5', '2001:db8::5%eth0'])
+    assert.equal(isProxy(yes), true, yes)
+  for (const no of ['127.0.0.2', '::ffff:127.0.0.2', '2001:db8::6', '::', '', 'localhost'])
+    assert.equal(isProxy(no), false, no)
+  assert.equal(addressMatcher([])('127.0.0.1'), false)
 })

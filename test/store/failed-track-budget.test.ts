@@ -91,6 +91,27 @@ test('release gives a reservation back, and never below zero', async () => {
   assert.equal(await c.get(b.globalKey), '0')
 })
 
+test("scopes: a page counts the person's address only, a proxy the global ceiling only; each releases its own", async () => {
+  const c = await ready()
+  const b = budget({ perClient: 2, perMinute: 3 }, c)
+  const count = async () => [await c.get(b.clientKey('p')), await c.get(b.globalKey)]
+  assert.deepEqual(await Promise.all([1, 2, 3].map(() => b.reserve('p', 'client'))), [true, true, false])
+  assert.deepEqual(await count(), ['2', null], 'the global counter untouched')
+  assert.deepEqual(await Promise.all([1, 2, 3, 4].map(() => b.reserve('p', 'global'))), [
+    true,
+    true,
+    true,
+    false,
+  ])
+  assert.deepEqual(await count(), ['2', '3'], "the client's counter untouched, though spent")
+  b.release('p', 'global')
+  await waitFor(async () => (await count())[1] === '2', 5000, 'global released')
+  assert.equal((await count())[0], '2', "a proxy's release leaves the client's counter alone")
+  b.release('p', 'client')
+  await waitFor(async () => (await count())[0] === '1', 5000, 'client released')
+  assert.equal((await count())[1], '2', "a page's release leaves the global counter alone")
+})
+
 test('a client window expires by itself: after it, the client has a fresh budget', async () => {
   const c = await ready()
   const b = budget({ perClient: 1, windowMs: 300 }, c)
