@@ -24,14 +24,17 @@ const DOMAIN = 'b.relay.test'
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 const AUTH = { authorization: basic('operator', PASSWORD) }
+/** A Message-ID that is HTML (the trace keeps it without spaces): what a sender writes reaches the page as text. */
+const MARKUP_ID = 'm2<img/src=x/onerror=window.pwned=1>@sender.example'
 
 describe('the operator page on a real relay', () => {
   let h: HarakaInstance
   let peer: Peer
   let browser: Browser
   let base: string
-  /** The queue id of the message deferred once, then relayed. */
+  /** The queue ids of the message deferred once, then relayed, and of the one with markup in its Message-ID. */
   let deferred: string
+  let markup: string
 
   async function send(from: string, to: string, messageId: string): Promise<void> {
     const { client } = await SmtpClient.connect(h.smtpPort)
@@ -72,7 +75,8 @@ describe('the operator page on a real relay', () => {
     base = `http://127.0.0.1:${port}/mtrk/operator/`
     // Deferred once by the next hop (450), then relayed; and refused by it (550).
     await send('alice@sender.example', `defer-once-bob@${DOMAIN}`, 'm1@sender.example')
-    await send('carol@sender.example', `reject-dan@${DOMAIN}`, 'm2@sender.example')
+    // Its Message-ID is markup: the page must show it as text.
+    await send('carol@sender.example', `reject-dan@${DOMAIN}`, MARKUP_ID)
     const settled = await waitFor(
       async () => {
         const r = await fetch(`${base}api/search?toDomain=${DOMAIN}&since=1h`, { headers: AUTH })
@@ -85,6 +89,7 @@ describe('the operator page on a real relay', () => {
     )
     const first = settled.messages.find((m) => m.messageId === 'm1@sender.example') as TracedMessage
     deferred = first.txn
+    markup = (settled.messages.find((m) => m.messageId === MARKUP_ID) as TracedMessage).txn
     browser = await launchChromium()
   })
   after(async () => {
@@ -153,7 +158,17 @@ describe('the operator page on a real relay', () => {
     assert.match(legend, /relayed: 1/)
     assert.match(legend, /failed: 1/)
 
+    await page.getByRole('button', { name: markup }).click()
+    await page.locator('#detail .attempts').waitFor()
+    assert.match(
+      (await page.locator('#detail-header').textContent()) ?? '',
+      /m2<img\/src=x\/onerror=window\.pwned=1>@/,
+    )
+    assert.equal(await page.locator('#detail img, #results img').count(), 0, 'no element made of it')
+    assert.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined)
+
     await page.getByRole('button', { name: deferred }).click()
+    await page.locator('#detail-title', { hasText: deferred }).waitFor()
     await page.locator('#detail .attempts').waitFor()
     const attempts = await page.locator('#detail .attempts tbody tr').allInnerTexts()
     assert.equal(attempts.length, 2, 'the deferral and the relaying')
