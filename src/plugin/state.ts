@@ -137,10 +137,7 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
     config: s.config.mtqp,
     store: storeOf(plugin),
     budget: budgetOf(plugin),
-    proxyBudget: {
-      reserve: (client) => budgetOf(plugin).reserve(client, 'global'),
-      release: (client) => budgetOf(plugin).release(client, 'global'),
-    },
+    proxyBudget: budgetOf(plugin).scoped('global'),
     tls: harakaTlsProvider(plugin),
     log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     ...(chain === undefined ? {} : { chain }),

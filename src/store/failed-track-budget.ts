@@ -141,6 +141,14 @@ export class FailedTrackBudget {
       .catch(() => {})
   }
 
+  /** This budget with every reservation of `scope` (src/server/session.ts TrackBudget fits). */
+  scoped(scope: BudgetScope): { reserve(client: string): Promise<boolean>; release(client: string): void } {
+    return {
+      reserve: (client) => this.reserve(client, scope),
+      release: (client) => this.release(client, scope),
+    }
+  }
+
   /** The limits a reservation of `scope` counts against; 0 for a counter it leaves alone. */
   #counted(scope: BudgetScope): { perClient: number; perMinute: number } {
     const { perClient, perMinute } = this.#limits

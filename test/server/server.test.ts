@@ -99,15 +99,17 @@ async function startServer(setup: ServerSetup = {}): Promise<{ server: MtqpServe
   redisClients.push(budgetRedis)
   if (setup.redisPort === undefined)
     await waitFor(() => budgetRedis.status === 'ready', 5000, 'budget Redis ready')
+  const budget = new FailedTrackBudget(budgetRedis, {
+    prefix: `mtqp${process.pid}-budget${servers.length}:`,
+    perClient: cfg.failedTrackLimit,
+    windowMs: cfg.failedTrackWindow * 1000,
+    perMinute: cfg.failedTrackGlobalLimit,
+  })
   const server = new MtqpServer({
     config: cfg,
     store: setup.store ?? store,
-    budget: new FailedTrackBudget(budgetRedis, {
-      prefix: `mtqp${process.pid}-budget${servers.length}:`,
-      perClient: cfg.failedTrackLimit,
-      windowMs: cfg.failedTrackWindow * 1000,
-      perMinute: cfg.failedTrackGlobalLimit,
-    }),
+    budget,
+    proxyBudget: budget.scoped('global'),
     // Haraka hands over tls_socket's options; here the same object every time, as the provider contract asks.
     tls: async () => (setup.withCertificate === false ? null : material),
     log,
@@ -368,6 +370,37 @@ test('MTQP-29: connections beyond max_connections and max_connections_per_ip get
     second.raw,
     '-TEMP/MTQP/unavailable/too-many-connections Too many connections from your address, call back later\r\n',
   )
+})
+
+test('[mtqp] failed_track_proxies: a proxy is held to the global ceiling and max_connections only', async () => {
+  const { port } = await startServer({
+    mtqp: {
+      failed_track_proxies: '127.0.0.1',
+      failed_track_limit: 1,
+      failed_track_global_limit: 3,
+      max_connections_per_ip: 1,
+      noinfo_delay: 0,
+    },
+  })
+  const proxy = [await MtqpTestClient.connect(port), await MtqpTestClient.connect(port)]
+  for (const c of proxy) await c.until(GREETING)
+  const other = await MtqpTestClient.connect(port, '127.0.0.1', '127.0.0.2')
+  await other.until(GREETING)
+  const crowded = await MtqpTestClient.connect(port, '127.0.0.1', '127.0.0.2')
+  await crowded.closed
+  assert.match(crowded.raw, /too-many-connections Too many connections from your address/)
+  // The proxy's two failures pass its address's limit of one; the other client's one reaches it; the ceiling is 3.
+  const answer = async (c: MtqpTestClient, envid: string) => {
+    const seen = c.raw.length
+    c.send(`TRACK ${envid} ${TV1_SECRET}\r\n`)
+    await waitFor(() => c.raw.slice(seen).endsWith('\r\n'), 5000, 'an answer')
+    return c.raw.slice(seen)
+  }
+  assert.equal(await answer(proxy[0] as MtqpTestClient, 'p1@h.example.com'), NOINFO)
+  assert.equal(await answer(proxy[1] as MtqpTestClient, 'p2@h.example.com'), NOINFO)
+  assert.equal(await answer(other, 'o1@h.example.com'), NOINFO)
+  assert.match(await answer(other, 'o2@h.example.com'), /^-TEMP\/too-many-failures /)
+  assert.match(await answer(proxy[0] as MtqpTestClient, 'p3@h.example.com'), /^-TEMP\/too-many-failures /)
 })
 
 test('MTQP-11: a suspended service greets -TEMP/MTQP/admin and closes', async () => {
