@@ -134,6 +134,9 @@ describe('the operator page on a real relay', () => {
       if (m.type() === 'error') problems.push(m.text())
     })
     page.on('pageerror', (e) => problems.push(e.message))
+    page.on('request', (r) => {
+      if (new URL(r.url()).origin !== new URL(base).origin) problems.push(`asked another site: ${r.url()}`)
+    })
     await page.goto(base)
     await page.getByLabel('Recipient domain', { exact: true }).fill(DOMAIN)
     await page.getByRole('button', { name: 'Search' }).click()

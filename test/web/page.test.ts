@@ -135,7 +135,7 @@ describe('the tracking page on a relay, in a browser', () => {
     }
   }
 
-  /** A fresh page, failing the test on any Content-Security-Policy violation or script error. */
+  /** A fresh page, failing the test on any Content-Security-Policy violation, script error or request elsewhere. */
   async function open(url = base): Promise<{ page: Page; problems: string[] }> {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } })
     const problems: string[] = []
@@ -143,6 +143,9 @@ describe('the tracking page on a relay, in a browser', () => {
       if (m.type() === 'error') problems.push(m.text())
     })
     page.on('pageerror', (e) => problems.push(e.message))
+    page.on('request', (r) => {
+      if (new URL(r.url()).origin !== new URL(url).origin) problems.push(`asked another site: ${r.url()}`)
+    })
     await page.goto(url)
     return { page, problems }
   }
