@@ -1,6 +1,6 @@
 // The tracking page on Haraka's HTTP server ([web], README "Tracking page"): mounted from the `init_http` hook,
-// which Haraka runs once its config/http.ini listener is up, in every process that serves HTTP (HRK-22). Registered only when
-// [web] enabled=true: otherwise nothing is mounted and no hook runs.
+// which Haraka runs once its config/http.ini listener is up, in every process that serves HTTP (HRK-22). Registered
+// only when [web] enabled=true: otherwise nothing is mounted and no hook runs.
 import { readFileSync } from 'node:fs'
 import { dnsServerResolver } from '../client/discovery'
 import { TofuMemory } from '../client/tofu'
