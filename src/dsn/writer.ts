@@ -1,11 +1,13 @@
 // Writes RFC 3464 delivery status notifications: the message/delivery-status body, and the whole multipart/report
 // message sent with MAIL FROM:<> (RFC 3461 §6, DSN-13, DSN-14). Pure: dates, the boundary and the message id come
 // from the caller. Fields share RFC 3886's grammar and are written by src/tsn's field writer.
+
+import { encode, wrap } from 'libqp'
 import { decodeXtext } from '../esmtp/xtext'
+import { type Note, originalRecipient, recipientAddress } from '../tsn/address'
 import { formatDateTime } from '../tsn/date'
 import { mapAll } from '../tsn/results'
 import { CRLF } from '../tsn/syntax'
-import type { TypedValue } from '../tsn/types'
 import { date, emitBlock, type Field, text, typed } from '../tsn/writer'
 import { err, ok, type Result } from '../util/result'
 import { humanReadable, subjectOf } from './human'
@@ -15,33 +17,18 @@ import type { DeliveryReport, DsnRecipient, ReturnedContent } from './types'
 const UTC = 0
 
 /**
- * An address as an RFC 3464 typed value: `rfc822` for printable US-ASCII, else RFC 6533's `utf-8` type with every
- * other character written `\x{HEX}` (AMB-39), so the field stays 7-bit.
+ * One recipient's group. Addresses are written as the tracking answer writes them (src/tsn/address): an ORCPT that
+ * cannot be read at all is left out, with a note, rather than written as something it does not say.
  */
-export function addressValue(address: string): TypedValue {
-  if (/^[\x21-\x7e]+$/.test(address)) return { type: 'rfc822', value: address }
-  const value = Array.from(address, (c) =>
-    /[\x21-\x5b\x5d-\x7e]/.test(c) ? c : `\\x{${c.codePointAt(0)!.toString(16).toUpperCase()}}`,
-  ).join('')
-  return { type: 'utf-8', value }
-}
-
-/** ORCPT `addr-type;xtext` as Original-Recipient: decoded (RFC 3461 §4.2), or as received when it does not decode. */
-function originalRecipient(orcpt: string): TypedValue {
-  const semi = orcpt.indexOf(';')
-  const type = semi > 0 ? orcpt.slice(0, semi) : 'rfc822'
-  const raw = semi > 0 ? orcpt.slice(semi + 1) : orcpt
-  const decoded = decodeXtext(raw)
-  const value = decoded !== null && /^[\x21-\x7e]+$/.test(decoded) ? decoded : raw
-  return { type, value }
-}
-
-function recipientBlock(r: DsnRecipient): Result<string> {
+function recipientBlock(r: DsnRecipient, note: Note): Result<string> {
   const fields: Result<Field>[] = []
   if (r.originalRecipient !== null) {
-    fields.push(typed('Original-Recipient', originalRecipient(r.originalRecipient), false))
+    const original = originalRecipient(r.originalRecipient, note)
+    if (original === null)
+      note(`unreadable ORCPT ${JSON.stringify(r.originalRecipient)}: no Original-Recipient`)
+    else fields.push(typed('Original-Recipient', original, false))
   }
-  fields.push(typed('Final-Recipient', addressValue(r.finalRecipient), false))
+  fields.push(typed('Final-Recipient', recipientAddress(r.finalRecipient, note), false))
   fields.push(ok(['Action', r.action]))
   fields.push(
     /^[245]\.\d{1,3}\.\d{1,3}$/.test(r.status) ? ok(['Status', r.status]) : err(`Status: ${r.status}`),
@@ -60,7 +47,7 @@ function recipientBlock(r: DsnRecipient): Result<string> {
  * The message/delivery-status body (RFC 3464 §2.1): per-message fields, then a blank line before each recipient's
  * group. Original-Envelope-Id only when ENVID was received, xtext-decoded (DSN-13). Lines end in CRLF.
  */
-export function formatDeliveryStatus(report: DeliveryReport): Result<string> {
+export function formatDeliveryStatus(report: DeliveryReport, note: Note = () => {}): Result<string> {
   if (report.recipients.length === 0) return err('a report needs at least one recipient (RFC 3464 §2.1)')
   const fields: Result<Field>[] = []
   if (report.envid !== null) {
@@ -77,7 +64,11 @@ export function formatDeliveryStatus(report: DeliveryReport): Result<string> {
   if (!head.ok) return head
   const message = emitBlock(head.value)
   if (!message.ok) return message
-  const groups = mapAll(report.recipients, recipientBlock, (i) => `recipient ${i + 1}`)
+  const groups = mapAll(
+    report.recipients,
+    (r) => recipientBlock(r, note),
+    (i) => `recipient ${i + 1}`,
+  )
   if (!groups.ok) return groups
   return ok([message.value, ...groups.value].join(CRLF))
 }
@@ -132,6 +123,8 @@ export interface ReportMessage {
   returned: ReturnedContent
   /** The original Subject:, unfolded, for the human-readable part; null when it had none. */
   originalSubject: string | null
+  /** Told what was repaired or left out of an address, for the operator's log. */
+  note?: Note
 }
 
 const is8bit = (s: string) => /[^\x00-\x7f]/.test(s)
@@ -150,7 +143,7 @@ function safe(value: string): string {
  * (message/rfc822). Auto-Submitted: auto-replied (RFC 3834 §5) so that auto-responders stay quiet.
  */
 export function formatReportMessage(m: ReportMessage): Result<string> {
-  const status = formatDeliveryStatus(m.report)
+  const status = formatDeliveryStatus(m.report, m.note)
   if (!status.ok) return status
   const when = formatDateTime(m.date, UTC)
   if (!when.ok) return when
@@ -177,10 +170,11 @@ export function formatReportMessage(m: ReportMessage): Result<string> {
     '',
     delimiter,
     `Content-Type: text/plain; charset=${is8bit(human) ? 'utf-8' : 'us-ascii'}`,
-    ...(is8bit(human) ? ['Content-Transfer-Encoding: 8bit'] : []),
+    // Quoted-printable keeps the report 7-bit, for a next hop without 8BITMIME (RFC 6152), yet readable.
+    ...(is8bit(human) ? ['Content-Transfer-Encoding: quoted-printable'] : []),
     'Content-Description: Notification',
     '',
-    human,
+    is8bit(human) ? wrap(encode(Buffer.from(human, 'utf8')), 76) : human,
     delimiter,
     'Content-Type: message/delivery-status',
     'Content-Description: Delivery report',

@@ -96,6 +96,7 @@ async function send(plugin: MtrkPlugin, key: string, items: Pending[]): Promise<
       now: Date.now(),
       messageId: `${randomBytes(12).toString('hex')}.dsn@${s.reportingMta}`,
       boundary: boundaryFromBytes(randomBytes(16)),
+      note: (n) => plugin.logwarn(`DSN for ${key}: ${n}`),
     })
     const what = recipients.map((r) => `<${r.finalRecipient}> ${r.action} ${r.status}`).join(', ')
     if (!text.ok) {

@@ -3,9 +3,10 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { composeReport, headerValue, type OriginalMessage } from '../../src/dsn/compose'
 import type { DsnRecipient } from '../../src/dsn/types'
-import { addressValue, formatDeliveryStatus, returnKind } from '../../src/dsn/writer'
+import { formatDeliveryStatus, returnKind } from '../../src/dsn/writer'
 import { decodeXtext, encodeXtext } from '../../src/esmtp/xtext'
 import { parseDateTime } from '../../src/tsn/date'
+import { ADDRESS_CASES } from '../tsn/address-cases'
 import { field, parseReports } from './python'
 
 const MESSAGE = [
@@ -171,12 +172,45 @@ test('bad input is refused, not written: header injection, a status that is not 
   assert.equal(bad({}), true)
 })
 
-test('a non-ASCII address is written in the utf-8 type, 7-bit (AMB-39)', () => {
-  assert.deepEqual(addressValue('bob@remote.test'), { type: 'rfc822', value: 'bob@remote.test' })
-  assert.deepEqual(addressValue('j\u00f6rg@b\u00fccher.test'), {
-    type: 'utf-8',
-    value: 'j\\x{F6}rg@b\\x{FC}cher.test',
+test('AMB-39: SMTPUTF8 and UTF-8 ORCPT recipients get the Final- and Original-Recipient the tracking answer writes, read by Python email', () => {
+  const notes: string[] = []
+  const recipients = ADDRESS_CASES.map(([address, orcpt]) => ({
+    ...failed,
+    finalRecipient: address,
+    originalRecipient: orcpt,
+  }))
+  const text = compose(original(), recipients, { note: (n: string) => notes.push(n) })
+  assert.match(text.split('\r\n\r\n--')[0]!, /^[\x00-\x7f]*$/, 'the report headers are 7-bit')
+  const [py] = parseReports([text])
+  assert.deepEqual(py!.defects, [])
+  const status = py!.parts[1]!
+  assert.equal(status.type, 'message/delivery-status')
+  assert.deepEqual(status.defects, [])
+  ADDRESS_CASES.forEach(([address, orcpt, final, originalValue], i) => {
+    const g = status.recipients![i]
+    assert.equal(field(g, 'Final-Recipient'), final, address)
+    // DSN-13: Original-Recipient only when ORCPT was received.
+    assert.equal(field(g, 'Original-Recipient'), originalValue ?? undefined, `${orcpt}`)
   })
+  assert.deepEqual(notes, ['ORCPT octets are neither printable nor UTF-8: written in xtext'])
+  // The status part is 7-bit whatever the addresses (RFC 3464 §2.1).
+  assert.match(text.split('message/delivery-status')[1]!.split('\r\n--')[0]!, /^[\x00-\x7f]*$/)
+})
+
+test('an ORCPT that cannot be read is left out, noted, not written as something it does not say', () => {
+  const notes: string[] = []
+  const r = formatDeliveryStatus(
+    {
+      reportingMta: 'r.test',
+      envid: null,
+      arrival: new Date(0),
+      recipients: [{ ...failed, originalRecipient: 'rfc822;a+2' }],
+    },
+    (n) => notes.push(n),
+  )
+  assert.ok(r.ok)
+  assert.doesNotMatch(r.value, /Original-Recipient/)
+  assert.match(notes.join(), /unreadable ORCPT/)
 })
 
 test('returnKind: full only for failures whose RET (or the default) asks for it and that fit', () => {
