@@ -4,10 +4,18 @@
 
 import { encode, wrap } from 'libqp'
 import { decodeXtext } from '../esmtp/xtext'
-import { type Note, originalRecipient, recipientAddress } from '../tsn/address'
+import {
+  isFieldValue,
+  mtaName,
+  type Note,
+  originalRecipient,
+  recipientAddress,
+  reportingMta,
+} from '../tsn/address'
 import { formatDateTime } from '../tsn/date'
 import { mapAll } from '../tsn/results'
-import { CRLF } from '../tsn/syntax'
+import { CRLF, isAtom } from '../tsn/syntax'
+import type { TypedValue } from '../tsn/types'
 import { date, emitBlock, type Field, text, typed } from '../tsn/writer'
 import { err, ok, type Result } from '../util/result'
 import { humanReadable, subjectOf } from './human'
@@ -16,16 +24,24 @@ import type { DeliveryReport, DsnRecipient, ReturnedContent } from './types'
 /** Dates in reports are written in UTC: the relay's zone is nobody's business (AMB-32). */
 const UTC = 0
 
+/** An ORCPT `type;value` as received, when both halves can stand in a field as they are; else null. */
+function asReceived(orcpt: string): TypedValue | null {
+  const semi = orcpt.indexOf(';')
+  const type = orcpt.slice(0, semi)
+  const value = orcpt.slice(semi + 1)
+  return semi > 0 && isAtom(type) && isFieldValue(value) ? { type, value } : null
+}
+
 /**
- * One recipient's group. Addresses are written as the tracking answer writes them (src/tsn/address): an ORCPT that
- * cannot be read at all is left out, with a note, rather than written as something it does not say.
+ * One recipient's group. Addresses are written as the tracking answer writes them (src/tsn/address).
  */
 function recipientBlock(r: DsnRecipient, note: Note): Result<string> {
   const fields: Result<Field>[] = []
   if (r.originalRecipient !== null) {
-    const original = originalRecipient(r.originalRecipient, note)
+    // RFC 3461 §6.3(d): MUST be supplied when ORCPT was received; one that does not decode is shown as received.
+    const original = originalRecipient(r.originalRecipient, note) ?? asReceived(r.originalRecipient)
     if (original === null)
-      note(`unreadable ORCPT ${JSON.stringify(r.originalRecipient)}: no Original-Recipient`)
+      note(`ORCPT ${JSON.stringify(r.originalRecipient)} cannot be written: no Original-Recipient`)
     else fields.push(typed('Original-Recipient', original, false))
   }
   fields.push(typed('Final-Recipient', recipientAddress(r.finalRecipient, note), false))
@@ -33,7 +49,12 @@ function recipientBlock(r: DsnRecipient, note: Note): Result<string> {
   fields.push(
     /^[245]\.\d{1,3}\.\d{1,3}$/.test(r.status) ? ok(['Status', r.status]) : err(`Status: ${r.status}`),
   )
-  if (r.remoteMta !== null) fields.push(typed('Remote-MTA', { type: 'dns', value: r.remoteMta }, true))
+  if (r.remoteMta !== null) {
+    // A next hop named by an address literal is no `dns;` name: written as the tracking answer writes it (AMB-30).
+    const remote = mtaName(r.remoteMta)
+    if (remote === null) note(`Remote-MTA ${JSON.stringify(r.remoteMta)} cannot be written: left out`)
+    else fields.push(typed('Remote-MTA', remote, true))
+  }
   if (r.diagnosticCode !== null) fields.push(text('Diagnostic-Code', r.diagnosticCode, true))
   if (r.lastAttempt !== null) fields.push(date('Last-Attempt-Date', r.lastAttempt, UTC))
   if (r.action === 'delayed' && r.willRetryUntil !== null) {
@@ -58,7 +79,7 @@ export function formatDeliveryStatus(report: DeliveryReport, note: Note = () => 
         : text('Original-Envelope-Id', decoded, true),
     )
   }
-  fields.push(typed('Reporting-MTA', { type: 'dns', value: report.reportingMta }, true))
+  fields.push(typed('Reporting-MTA', reportingMta(report.reportingMta, note), true))
   fields.push(date('Arrival-Date', report.arrival, UTC))
   const head = mapAll(fields, (f) => f)
   if (!head.ok) return head

@@ -213,6 +213,8 @@ export function readQueuedMessage(
     })
     stream.on('end', () => finish(true))
     stream.on('error', () => finish(false))
+    // Closed without an end (destroyed elsewhere, a file removed under it): settled all the same, never left hanging.
+    stream.on('close', () => finish(false))
   })
 }
 

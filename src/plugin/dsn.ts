@@ -320,7 +320,9 @@ export async function dsn_bounce(
   err: BounceError,
 ): Promise<void> {
   let answered = false
+  let guard: ReturnType<typeof setTimeout> | undefined
   const answer = (code?: number) => {
+    clearTimeout(guard)
     if (answered) return
     answered = true
     next(code)
@@ -339,17 +341,17 @@ export async function dsn_bounce(
       )
       return answer(constants.ok)
     }
-    const original = await queuedOriginal(this, hmail, note, true)
-    const guard = setTimeout(() => {
+    // Armed before the queue file is read: a read that never ends must not hold the bounce past Haraka's timeout.
+    guard = setTimeout(() => {
       hmail.logwarn(this, 'DSN not queued in time: Haraka sends its own bounce')
       answer()
     }, BOUNCE_GUARD_MS)
+    const original = await queuedOriginal(this, hmail, note, true)
     let left = wanted.length
     let allQueued = true
     const done = (queued: boolean) => {
       allQueued &&= queued
       if (--left > 0) return
-      clearTimeout(guard)
       answer(allQueued ? constants.ok : undefined)
     }
     for (const r of wanted) {

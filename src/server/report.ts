@@ -14,12 +14,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { diagnosticCode } from '../dsn/status'
 import type { StoredMessage, StoredRecipient } from '../model/records'
-import { isFieldValue, originalRecipient, recipientAddress } from '../tsn/address'
+import { isFieldValue, mtaName, originalRecipient, recipientAddress, reportingMta } from '../tsn/address'
 import { formatDateTime } from '../tsn/date'
 import { isStrictStatusCode, quote } from '../tsn/syntax'
-import type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
+import type { Action, RecipientStatus, TrackingStatus } from '../tsn/types'
 import { decodeBase64Strict } from '../util/base64'
-import { isDnsName } from '../util/dns-name'
 
 export interface ReportInput {
   /** The xtext-decoded envid of the TRACK, which the records were looked up by (AMB-7). */
@@ -174,25 +173,6 @@ function status(r: StoredRecipient, note: (text: string) => void): string {
     return s
   note(`status ${quote(s)} does not fit action ${r.action}; reporting ${DEFAULT_STATUS[r.action]}`)
   return DEFAULT_STATUS[r.action]
-}
-
-/** Reporting-MTA (TSN-6): `dns;` for a host name; for a stored name that cannot be written, a placeholder. */
-function reportingMta(name: string, note: (text: string) => void): TypedValue {
-  const typed = mtaName(name)
-  if (typed !== null) return typed
-  note('Reporting-MTA name cannot be written; reporting x-local-hostname; unknown')
-  return { type: 'x-local-hostname', value: 'unknown' }
-}
-
-/**
- * An MTA name as written in Reporting-MTA and Remote-MTA: `dns; <name>` for a DNS name (AMB-30); a name that is not
- * one (e.g. an address literal or a single label) as `x-local-hostname`, which TSN-6 suggests when no FQDN is known.
- * Parentheses would read as a comment and whitespace would not survive, so such names are refused.
- */
-function mtaName(name: string): TypedValue | null {
-  if (isDnsName(name, { allowSingleLabel: false })) return { type: 'dns', value: name }
-  if (isFieldValue(name) && !/[\s()]/.test(name)) return { type: 'x-local-hostname', value: name }
-  return null
 }
 
 /** A date RFC 5322 can carry (years 1900-9999), or null. */

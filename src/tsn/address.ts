@@ -1,9 +1,11 @@
-// Addresses in the 7-bit per-recipient fields that message/tracking-status (RFC 3886 §3.3) and message/delivery-status
-// (RFC 3464 §2.3) share: Final-Recipient from the RCPT address, Original-Recipient from the ORCPT as received. One
-// reading for the tracking answer and the delivery status notification alike, so both write an address the same way.
+// Addresses and MTA names in the 7-bit fields that message/tracking-status (RFC 3886 §3) and message/delivery-status
+// (RFC 3464 §2.2-2.3) share: Final-Recipient from the RCPT address, Original-Recipient from the ORCPT as received,
+// Reporting-MTA and Remote-MTA from host names. One reading for the tracking answer and the delivery status
+// notification alike, so both write them the same way.
 // Pure.
 import { decodeUtf8Addr, encodeUtf8AddrXtext, isUtf8AddrType, UTF8_ADDR_TYPE } from '../esmtp/utf8-addr'
 import { decodeXtextOctets, encodeXtext } from '../esmtp/xtext'
+import { isDnsName } from '../util/dns-name'
 import { isAtom } from './syntax'
 import type { TypedValue } from './types'
 
@@ -69,6 +71,25 @@ export function originalRecipient(orcpt: string, note: Note): TypedValue | null 
   if (text.length === 0) return null
   note('ORCPT octets are neither printable nor UTF-8: written in xtext')
   return { type, value: bounded(encodeXtext(text), note) }
+}
+
+/** Reporting-MTA (TSN-6): `dns;` for a host name; for a stored name that cannot be written, a placeholder. */
+export function reportingMta(name: string, note: Note): TypedValue {
+  const typed = mtaName(name)
+  if (typed !== null) return typed
+  note('Reporting-MTA name cannot be written; reporting x-local-hostname; unknown')
+  return { type: 'x-local-hostname', value: 'unknown' }
+}
+
+/**
+ * An MTA name as written in Reporting-MTA and Remote-MTA: `dns; <name>` for a DNS name (AMB-30); a name that is not
+ * one (e.g. an address literal or a single label) as `x-local-hostname`, which TSN-6 suggests when no FQDN is known.
+ * Parentheses would read as a comment and whitespace would not survive, so such names are refused.
+ */
+export function mtaName(name: string): TypedValue | null {
+  if (isDnsName(name, { allowSingleLabel: false })) return { type: 'dns', value: name }
+  if (isFieldValue(name) && !/[\s()]/.test(name)) return { type: 'x-local-hostname', value: name }
+  return null
 }
 
 function strictUtf8(octets: Uint8Array): string | null {

@@ -168,8 +168,27 @@ test('bad input is refused, not written: header injection, a status that is not 
     }).ok
   assert.equal(bad({ status: '5.1' }), false)
   assert.equal(bad({ diagnosticCode: 'smtp; 550\r\nBcc: x' }), false)
-  assert.equal(bad({ remoteMta: 'a (b)' }), false)
   assert.equal(bad({}), true)
+})
+
+test('MTA names as the tracking answer writes them (AMB-30, TSN-6): a name that is no FQDN never costs the report', () => {
+  const notes: string[] = []
+  const status = (reportingMta: string, remoteMta: string) => {
+    const r = formatDeliveryStatus(
+      { reportingMta, envid: null, arrival: new Date(0), recipients: [{ ...failed, remoteMta }] },
+      (n) => notes.push(n),
+    )
+    assert.ok(r.ok, r.ok ? '' : r.error)
+    return r.value
+  }
+  const single = status('localhost', '[192.0.2.1]')
+  assert.match(single, /^Reporting-MTA: x-local-hostname; localhost\r$/m)
+  assert.match(single, /^Remote-MTA: x-local-hostname; \[192\.0\.2\.1\]\r$/m)
+  assert.deepEqual(notes, [])
+  const unwritable = status('bad name', 'a (b)')
+  assert.match(unwritable, /^Reporting-MTA: x-local-hostname; unknown\r$/m)
+  assert.doesNotMatch(unwritable, /Remote-MTA/)
+  assert.equal(notes.length, 2, notes.join())
 })
 
 test('AMB-39: SMTPUTF8 and UTF-8 ORCPT recipients get the Final- and Original-Recipient the tracking answer writes, read by Python email', () => {
@@ -197,20 +216,25 @@ test('AMB-39: SMTPUTF8 and UTF-8 ORCPT recipients get the Final- and Original-Re
   assert.match(text.split('message/delivery-status')[1]!.split('\r\n--')[0]!, /^[\x00-\x7f]*$/)
 })
 
-test('an ORCPT that cannot be read is left out, noted, not written as something it does not say', () => {
+test('RFC 3461 §6.3(d): an ORCPT that does not decode is written as received; one that cannot stand in a field is left out, noted', () => {
   const notes: string[] = []
-  const r = formatDeliveryStatus(
-    {
-      reportingMta: 'r.test',
-      envid: null,
-      arrival: new Date(0),
-      recipients: [{ ...failed, originalRecipient: 'rfc822;a+2' }],
-    },
-    (n) => notes.push(n),
-  )
-  assert.ok(r.ok)
-  assert.doesNotMatch(r.value, /Original-Recipient/)
-  assert.match(notes.join(), /unreadable ORCPT/)
+  const status = (orcpt: string) => {
+    const r = formatDeliveryStatus(
+      {
+        reportingMta: 'r.test',
+        envid: null,
+        arrival: new Date(0),
+        recipients: [{ ...failed, originalRecipient: orcpt }],
+      },
+      (n) => notes.push(n),
+    )
+    assert.ok(r.ok, r.ok ? '' : r.error)
+    return r.value
+  }
+  assert.match(status('rfc822;a+2'), /^Original-Recipient: rfc822; a\+2\r$/m)
+  assert.deepEqual(notes, [])
+  assert.doesNotMatch(status('no semicolon'), /Original-Recipient/)
+  assert.match(notes.join(), /cannot be written/)
 })
 
 test('returnKind: full only for failures whose RET (or the default) asks for it and that fit', () => {
