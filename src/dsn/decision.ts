@@ -6,7 +6,7 @@ import { parseNotify } from '../esmtp/params'
 export type ReportAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded'
 
 /**
- * Which reports of success and delay go to senders (backscatter policy). `all`: as RFC 3461 asks, for every message.
+ * Which reports of success and delay go to senders (backscatter policy, AMB-42). `all`: as RFC 3461 asks, for every message.
  * `relay_clients`: only for messages from clients allowed to relay (authenticated users, relay ACLs), whose return
  * paths are not forged; failure reports are sent either way.
  */
@@ -59,7 +59,10 @@ export interface DelayClock {
   interval: number
 }
 
-/** A delay report is due: first after `firstAfter` in the queue, then at most once per `interval`, never per retry. */
+/**
+ * A delay report is due: first after `firstAfter` in the queue, then at most once per `interval`, never per retry
+ * (AMB-44).
+ */
 export function delayReportDue(c: DelayClock): boolean {
   if (c.now - c.queuedAt < c.firstAfter * 1000) return false
   return c.lastReport === null || c.now - c.lastReport >= c.interval * 1000

@@ -108,8 +108,8 @@ export interface ReturnChoice {
 }
 
 /**
- * `full` only for a failure report whose RET (or the default when RET is absent) asks for it and whose message fits
- * max; `headers` otherwise. Success and delay reports return headers only (§4.3).
+ * `full` only for a failure report whose RET (or the default when RET is absent, AMB-41) asks for it and whose
+ * message fits max; `headers` otherwise. Success and delay reports return headers only (§4.3).
  */
 export function returnKind(c: ReturnChoice): 'headers' | 'full' {
   const wanted = c.ret === null ? c.defaultRet : c.ret.toUpperCase() === 'FULL' ? 'full' : 'headers'

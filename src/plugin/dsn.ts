@@ -34,7 +34,7 @@ const CLIENT_NOTE = 'mtrk_relay_client'
 const DELAY_NOTE = 'mtrk_delay_report'
 /** Headers are read up to this many octets: more is no header block anyone needs back. */
 const HEADER_LIMIT = 256 * 1024
-/** A bounce hook answers by then whatever happens: Haraka's plugin_timeout (30 s) would drop the bounce. */
+/** A bounce hook answers by then whatever happens: Haraka's plugin_timeout (30 s) would drop the bounce (AMB-45). */
 const BOUNCE_GUARD_MS = 20_000
 
 /** One recipient's report waiting for the others of its message. */
@@ -311,7 +311,7 @@ export async function dsn_deferred(
 /**
  * Failed: our `failed` report replaces Haraka's bounce (OK suppresses it) for the recipients whose NOTIFY allows it;
  * none at all when NOTIFY excludes FAILURE (§5.2.6(b)). When our report cannot be written or queued, Haraka's own
- * bounce goes out (CONT). About a bounce (MAIL FROM:<>) nothing is sent: Haraka logs its double bounce.
+ * bounce goes out (CONT, AMB-45). About a bounce (MAIL FROM:<>) nothing is sent: Haraka logs its double bounce.
  */
 export async function dsn_bounce(
   this: MtrkPlugin,
