@@ -47,6 +47,21 @@ export function reportWanted(notify: string | null, action: ReportAction, ctx: R
   return notifyAsks(notify, action)
 }
 
+/**
+ * The last delay report's time when none is remembered (AMB-44). It is kept on the queued message in memory: Haraka
+ * does not rewrite a queue file on a retry, so after a restart it is gone. The previous deferral then stands in for it
+ * if a report was due by then: the latest time one could have gone. So a restart never sends an extra report; it may
+ * postpone the next one by less than one interval. Null: no report can have been sent.
+ */
+export function assumedLastReport(
+  queuedAt: number,
+  previousDeferral: number | null,
+  firstAfter: number,
+): number | null {
+  if (previousDeferral === null) return null
+  return previousDeferral - queuedAt >= firstAfter * 1000 ? previousDeferral : null
+}
+
 export interface DelayClock {
   /** ms since the epoch the message entered the queue. */
   queuedAt: number

@@ -37,6 +37,18 @@ export function mxName(mx: HarakaMx | undefined): string | null {
 }
 
 /**
+ * When the queue file was deferred before the attempt now ending, from what survives a restart: the file's name
+ * carries this attempt's time (next_attempt), which that deferral set to its own time plus the interval it was given
+ * (outbound/hmail.js deferred_respond; the deferred hook runs before the rename). ms since the epoch; null on a first
+ * attempt (num_failures is 1 by the deferred hook) or a name that is not Haraka's.
+ */
+export function previousDeferral(hmail: HMailItem, schedule: readonly number[]): number | null {
+  const nextAttempt = Number(hmail.filename.split('_')[1])
+  const interval = hmail.num_failures >= 2 ? schedule[hmail.num_failures - 2] : undefined
+  return Number.isSafeInteger(nextAttempt) && interval !== undefined ? nextAttempt - interval * 1000 : null
+}
+
+/**
  * Identifies one outcome of one delivery attempt of one queue file: a replayed hook gives the same id, another attempt
  * (a retry, or the queue file a split made, which has its own uid) a different one.
  */

@@ -7,10 +7,16 @@ import { randomBytes } from 'node:crypto'
 import * as constants from 'haraka-constants'
 import { Coalescer } from '../dsn/coalesce'
 import { composeReport, type OriginalMessage } from '../dsn/compose'
-import { delayReportDue, type ReportAction, type ReportContext, reportWanted } from '../dsn/decision'
+import {
+  assumedLastReport,
+  delayReportDue,
+  type ReportAction,
+  type ReportContext,
+  reportWanted,
+} from '../dsn/decision'
 import { diagnosticCode } from '../dsn/status'
 import type { DsnRecipient } from '../dsn/types'
-import { hopOf, queueReport, readQueuedMessage, retrySchedule } from '../haraka/outbound'
+import { hopOf, previousDeferral, queueReport, readQueuedMessage, retrySchedule } from '../haraka/outbound'
 import type {
   BounceError,
   DeferredParams,
@@ -280,22 +286,28 @@ export async function dsn_deferred(
     const note = readNote(notes)
     const last = notes[DELAY_NOTE]
     const queuedAt = hmail.todo.queue_time ?? note?.arrival ?? now
+    const schedule = retrySchedule(this)
+    const firstAfter = s.config.dsn.delayReportAfter
     const due =
       s.config.dsn.enabled &&
       delayReportDue({
         queuedAt,
-        lastReport: typeof last === 'number' ? last : null,
+        lastReport:
+          typeof last === 'number'
+            ? last
+            : assumedLastReport(queuedAt, previousDeferral(hmail, schedule), firstAfter),
         now,
-        firstAfter: s.config.dsn.delayReportAfter,
+        firstAfter,
         interval: s.config.dsn.delayReportInterval,
       })
     const ctx = contextOf(this, hmail.todo.mail_from, notes)
     const { result, reports } = deferredReports(hmail, params)
     const wanted = due ? reports.filter((r) => reportWanted(notifyOf(note, r.key), 'delayed', ctx)) : []
     if (wanted.length > 0) {
-      // Kept on the queue file's in-memory todo, which every retry reuses (and a split copies).
+      // Kept on the queue file's in-memory todo, which every retry reuses (and a split copies); a restart loses it,
+      // and assumedLastReport stands in (AMB-44).
       notes[DELAY_NOTE] = now
-      const giveUp = giveUpTime(queuedAt, retrySchedule(this), hmail.num_failures, now)
+      const giveUp = giveUpTime(queuedAt, schedule, hmail.num_failures, now)
       const original = await queuedOriginal(this, hmail, note, false)
       for (const r of wanted) {
         const recipient = dsnRecipient(note, r, 'delayed', classify(result, r).status, giveUp)
