@@ -37,13 +37,14 @@ export function mxName(mx: HarakaMx | undefined): string | null {
 }
 
 /**
- * When the queue file was deferred before the attempt now ending, from what survives a restart: the file's name
- * carries this attempt's time (next_attempt), which that deferral set to its own time plus the interval it was given
- * (outbound/hmail.js deferred_respond; the deferred hook runs before the rename). ms since the epoch; null on a first
- * attempt (num_failures is 1 by the deferred hook) or a name that is not Haraka's.
+ * When the queue file was deferred before the attempt now ending, from what survives a restart (HRK-22): the file's
+ * name carries this attempt's time (next_attempt), which that deferral set to its own time plus the interval it was
+ * given (outbound/hmail.js deferred_respond; the deferred hook runs before the rename). ms since the epoch; null on a
+ * first attempt (num_failures is 1 by the deferred hook) or a name not in Haraka's current seven-part layout.
  */
 export function previousDeferral(hmail: HMailItem, schedule: readonly number[]): number | null {
-  const nextAttempt = Number(hmail.filename.split('_')[1])
+  const parts = hmail.filename.split('_')
+  const nextAttempt = parts.length === 7 ? Number(parts[1]) : Number.NaN
   const interval = hmail.num_failures >= 2 ? schedule[hmail.num_failures - 2] : undefined
   return Number.isSafeInteger(nextAttempt) && interval !== undefined ? nextAttempt - interval * 1000 : null
 }
