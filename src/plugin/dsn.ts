@@ -337,7 +337,13 @@ export async function dsn_bounce(
     clearTimeout(guard)
     if (answered) return
     answered = true
-    next(code)
+    // Called from a timer or a report's callback too: what Haraka's callback throws must not become an unhandled
+    // rejection, which would stop Haraka (HRK-11).
+    try {
+      next(code)
+    } catch (e) {
+      hmail.logerror(this, `DSN: Haraka's bounce callback threw: ${e instanceof Error ? e.stack : String(e)}`)
+    }
   }
   try {
     const s = state(this)

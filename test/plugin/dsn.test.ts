@@ -91,6 +91,25 @@ test("a report that cannot be queued: logged, and Haraka's own bounce goes out (
   )
 })
 
+test('a bounce callback that throws is logged, never an unhandled rejection (HRK-11), whichever path answers', async () => {
+  const { p } = plugin()
+  const logged: string[] = []
+  const h = Object.assign(queued('<s@h.test>', 'FAILURE'), {
+    logerror: (_p: unknown, m: unknown) => logged.push(String(m)),
+  })
+  const throwing = () => {
+    throw new Error('boom in Haraka')
+  }
+  // Answered from the report's callback, after the coalescing window (queueing fails under the fixtures).
+  await (p as unknown as { dsn_bounce: (...a: unknown[]) => Promise<void> }).dsn_bounce(
+    throwing,
+    h,
+    refused(h.todo.rcpt_to),
+  )
+  await waitFor(() => logged.length > 0, 5000, 'the callback error logged')
+  assert.match(logged[0] ?? '', /bounce callback threw: Error: boom in Haraka/)
+})
+
 test('deferred: always CONT (anything else deletes the mail); the delay report time is kept only when one is due', async () => {
   const later = plugin()
   const h1 = queued('<s@h.test>', null)
