@@ -293,6 +293,7 @@ export const OPTIONS = {
         true,
         "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2, AMB-21); turning it on again needs a restart",
       ),
+      // AMB-44: the delay report timing.
       delayReportAfter: opt(
         int(0, 365 * DAY),
         4 * 3600,
@@ -303,6 +304,7 @@ export const OPTIONS = {
         DAY,
         'seconds at least between two `delayed` reports about the same recipients',
       ),
+      // AMB-43: the coalescing window.
       coalesceMs: opt(
         int(0, 10_000),
         2000,
@@ -313,11 +315,13 @@ export const OPTIONS = {
         1024 * 1024,
         'octets up to which a failure report returns the whole message for RET=FULL; a larger one: its headers only',
       ),
+      // AMB-41: the default when RET is absent.
       returnWithoutRet: opt(
         oneOf(['headers', 'full'] as const),
         'headers',
         'what a failure report returns when the sender gave no RET (RFC 3461 §4.3 leaves it to the MTA): `headers` sends no copy of the content to a possibly forged sender',
       ),
+      // AMB-42: the backscatter policy.
       successDelayReports: opt(
         oneOf(['all', 'relay_clients'] as const),
         'all',

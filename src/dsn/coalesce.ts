@@ -1,6 +1,6 @@
 // Recipients of one message whose outcomes become known together get one report (RFC 3461 §5.2.8): Haraka delivers a
 // message as one queue file per destination domain, each with its own hooks, so outcomes are gathered per key for a
-// short window and then handed over at once. Pure: the timer is injected.
+// short window and then handed over at once (AMB-43). Pure: the timer is injected.
 
 export type Schedule = (fn: () => void, ms: number) => { cancel(): void }
 

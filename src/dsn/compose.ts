@@ -1,5 +1,6 @@
 // From what the relay knows about a message and a batch of recipient outcomes to the report message to queue.
 // Pure: the clock, the message id and the boundary are passed in.
+import type { Note } from '../tsn/address'
 import type { Result } from '../util/result'
 import type { DeliveryReport, DsnRecipient, ReturnedContent } from './types'
 import { formatReportMessage, headerBlock, returnKind, toCrlf } from './writer'
@@ -30,6 +31,8 @@ export interface ComposeOptions {
   now: number
   messageId: string
   boundary: string
+  /** Told what was repaired or left out of an address (src/tsn/address), for the operator's log. */
+  note?: Note
 }
 
 /** The unfolded value of the first header field `name` in a header block, or null. */
@@ -73,5 +76,6 @@ export function composeReport(
     boundary: opts.boundary,
     returned,
     originalSubject: headerValue(headers, 'Subject'),
+    ...(opts.note ? { note: opts.note } : {}),
   })
 }

@@ -6,7 +6,7 @@ import { parseNotify } from '../esmtp/params'
 export type ReportAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded'
 
 /**
- * Which reports of success and delay go to senders (backscatter policy). `all`: as RFC 3461 asks, for every message.
+ * Which reports of success and delay go to senders (backscatter policy, AMB-42). `all`: as RFC 3461 asks, for every message.
  * `relay_clients`: only for messages from clients allowed to relay (authenticated users, relay ACLs), whose return
  * paths are not forged; failure reports are sent either way.
  */
@@ -47,6 +47,21 @@ export function reportWanted(notify: string | null, action: ReportAction, ctx: R
   return notifyAsks(notify, action)
 }
 
+/**
+ * The last delay report's time when none is remembered (AMB-44). It is kept on the queued message in memory: Haraka
+ * does not rewrite a queue file on a retry, so after a restart it is gone. The previous deferral then stands in for it
+ * if a report was due by then: the latest time one could have gone. So a restart never sends an extra report; it may
+ * postpone the next one by less than one interval. Null: no report can have been sent.
+ */
+export function assumedLastReport(
+  queuedAt: number,
+  previousDeferral: number | null,
+  firstAfter: number,
+): number | null {
+  if (previousDeferral === null) return null
+  return previousDeferral - queuedAt >= firstAfter * 1000 ? previousDeferral : null
+}
+
 export interface DelayClock {
   /** ms since the epoch the message entered the queue. */
   queuedAt: number
@@ -59,7 +74,10 @@ export interface DelayClock {
   interval: number
 }
 
-/** A delay report is due: first after `firstAfter` in the queue, then at most once per `interval`, never per retry. */
+/**
+ * A delay report is due: first after `firstAfter` in the queue, then at most once per `interval`, never per retry
+ * (AMB-44).
+ */
 export function delayReportDue(c: DelayClock): boolean {
   if (c.now - c.queuedAt < c.firstAfter * 1000) return false
   return c.lastReport === null || c.now - c.lastReport >= c.interval * 1000

@@ -1,10 +1,20 @@
 // Writes RFC 3464 delivery status notifications: the message/delivery-status body, and the whole multipart/report
 // message sent with MAIL FROM:<> (RFC 3461 §6, DSN-13, DSN-14). Pure: dates, the boundary and the message id come
 // from the caller. Fields share RFC 3886's grammar and are written by src/tsn's field writer.
+
+import { encode, wrap } from 'libqp'
 import { decodeXtext } from '../esmtp/xtext'
+import {
+  isFieldValue,
+  mtaName,
+  type Note,
+  originalRecipient,
+  recipientAddress,
+  reportingMta,
+} from '../tsn/address'
 import { formatDateTime } from '../tsn/date'
 import { mapAll } from '../tsn/results'
-import { CRLF } from '../tsn/syntax'
+import { CRLF, isAtom } from '../tsn/syntax'
 import type { TypedValue } from '../tsn/types'
 import { date, emitBlock, type Field, text, typed } from '../tsn/writer'
 import { err, ok, type Result } from '../util/result'
@@ -14,39 +24,37 @@ import type { DeliveryReport, DsnRecipient, ReturnedContent } from './types'
 /** Dates in reports are written in UTC: the relay's zone is nobody's business (AMB-32). */
 const UTC = 0
 
-/**
- * An address as an RFC 3464 typed value: `rfc822` for printable US-ASCII, else RFC 6533's `utf-8` type with every
- * other character written `\x{HEX}` (AMB-39), so the field stays 7-bit.
- */
-export function addressValue(address: string): TypedValue {
-  if (/^[\x21-\x7e]+$/.test(address)) return { type: 'rfc822', value: address }
-  const value = Array.from(address, (c) =>
-    /[\x21-\x5b\x5d-\x7e]/.test(c) ? c : `\\x{${c.codePointAt(0)!.toString(16).toUpperCase()}}`,
-  ).join('')
-  return { type: 'utf-8', value }
-}
-
-/** ORCPT `addr-type;xtext` as Original-Recipient: decoded (RFC 3461 §4.2), or as received when it does not decode. */
-function originalRecipient(orcpt: string): TypedValue {
+/** An ORCPT `type;value` as received, when both halves can stand in a field as they are; else null. */
+function asReceived(orcpt: string): TypedValue | null {
   const semi = orcpt.indexOf(';')
-  const type = semi > 0 ? orcpt.slice(0, semi) : 'rfc822'
-  const raw = semi > 0 ? orcpt.slice(semi + 1) : orcpt
-  const decoded = decodeXtext(raw)
-  const value = decoded !== null && /^[\x21-\x7e]+$/.test(decoded) ? decoded : raw
-  return { type, value }
+  const type = orcpt.slice(0, semi)
+  const value = orcpt.slice(semi + 1)
+  return semi > 0 && isAtom(type) && isFieldValue(value) ? { type, value } : null
 }
 
-function recipientBlock(r: DsnRecipient): Result<string> {
+/**
+ * One recipient's group. Addresses are written as the tracking answer writes them (src/tsn/address).
+ */
+function recipientBlock(r: DsnRecipient, note: Note): Result<string> {
   const fields: Result<Field>[] = []
   if (r.originalRecipient !== null) {
-    fields.push(typed('Original-Recipient', originalRecipient(r.originalRecipient), false))
+    // RFC 3461 §6.3(d): MUST be supplied when ORCPT was received; one that does not decode is shown as received.
+    const original = originalRecipient(r.originalRecipient, note) ?? asReceived(r.originalRecipient)
+    if (original === null)
+      note(`ORCPT ${JSON.stringify(r.originalRecipient)} cannot be written: no Original-Recipient`)
+    else fields.push(typed('Original-Recipient', original, false))
   }
-  fields.push(typed('Final-Recipient', addressValue(r.finalRecipient), false))
+  fields.push(typed('Final-Recipient', recipientAddress(r.finalRecipient, note), false))
   fields.push(ok(['Action', r.action]))
   fields.push(
     /^[245]\.\d{1,3}\.\d{1,3}$/.test(r.status) ? ok(['Status', r.status]) : err(`Status: ${r.status}`),
   )
-  if (r.remoteMta !== null) fields.push(typed('Remote-MTA', { type: 'dns', value: r.remoteMta }, true))
+  if (r.remoteMta !== null) {
+    // A next hop named by an address literal is no `dns;` name: written as the tracking answer writes it (AMB-30).
+    const remote = mtaName(r.remoteMta)
+    if (remote === null) note(`Remote-MTA ${JSON.stringify(r.remoteMta)} cannot be written: left out`)
+    else fields.push(typed('Remote-MTA', remote, true))
+  }
   if (r.diagnosticCode !== null) fields.push(text('Diagnostic-Code', r.diagnosticCode, true))
   if (r.lastAttempt !== null) fields.push(date('Last-Attempt-Date', r.lastAttempt, UTC))
   if (r.action === 'delayed' && r.willRetryUntil !== null) {
@@ -60,7 +68,7 @@ function recipientBlock(r: DsnRecipient): Result<string> {
  * The message/delivery-status body (RFC 3464 §2.1): per-message fields, then a blank line before each recipient's
  * group. Original-Envelope-Id only when ENVID was received, xtext-decoded (DSN-13). Lines end in CRLF.
  */
-export function formatDeliveryStatus(report: DeliveryReport): Result<string> {
+export function formatDeliveryStatus(report: DeliveryReport, note: Note = () => {}): Result<string> {
   if (report.recipients.length === 0) return err('a report needs at least one recipient (RFC 3464 §2.1)')
   const fields: Result<Field>[] = []
   if (report.envid !== null) {
@@ -71,13 +79,17 @@ export function formatDeliveryStatus(report: DeliveryReport): Result<string> {
         : text('Original-Envelope-Id', decoded, true),
     )
   }
-  fields.push(typed('Reporting-MTA', { type: 'dns', value: report.reportingMta }, true))
+  fields.push(typed('Reporting-MTA', reportingMta(report.reportingMta, note), true))
   fields.push(date('Arrival-Date', report.arrival, UTC))
   const head = mapAll(fields, (f) => f)
   if (!head.ok) return head
   const message = emitBlock(head.value)
   if (!message.ok) return message
-  const groups = mapAll(report.recipients, recipientBlock, (i) => `recipient ${i + 1}`)
+  const groups = mapAll(
+    report.recipients,
+    (r) => recipientBlock(r, note),
+    (i) => `recipient ${i + 1}`,
+  )
   if (!groups.ok) return groups
   return ok([message.value, ...groups.value].join(CRLF))
 }
@@ -96,8 +108,8 @@ export interface ReturnChoice {
 }
 
 /**
- * `full` only for a failure report whose RET (or the default when RET is absent) asks for it and whose message fits
- * max; `headers` otherwise. Success and delay reports return headers only (§4.3).
+ * `full` only for a failure report whose RET (or the default when RET is absent, AMB-41) asks for it and whose
+ * message fits max; `headers` otherwise. Success and delay reports return headers only (§4.3).
  */
 export function returnKind(c: ReturnChoice): 'headers' | 'full' {
   const wanted = c.ret === null ? c.defaultRet : c.ret.toUpperCase() === 'FULL' ? 'full' : 'headers'
@@ -132,6 +144,8 @@ export interface ReportMessage {
   returned: ReturnedContent
   /** The original Subject:, unfolded, for the human-readable part; null when it had none. */
   originalSubject: string | null
+  /** Told what was repaired or left out of an address, for the operator's log. */
+  note?: Note
 }
 
 const is8bit = (s: string) => /[^\x00-\x7f]/.test(s)
@@ -150,7 +164,7 @@ function safe(value: string): string {
  * (message/rfc822). Auto-Submitted: auto-replied (RFC 3834 §5) so that auto-responders stay quiet.
  */
 export function formatReportMessage(m: ReportMessage): Result<string> {
-  const status = formatDeliveryStatus(m.report)
+  const status = formatDeliveryStatus(m.report, m.note)
   if (!status.ok) return status
   const when = formatDateTime(m.date, UTC)
   if (!when.ok) return when
@@ -177,10 +191,11 @@ export function formatReportMessage(m: ReportMessage): Result<string> {
     '',
     delimiter,
     `Content-Type: text/plain; charset=${is8bit(human) ? 'utf-8' : 'us-ascii'}`,
-    ...(is8bit(human) ? ['Content-Transfer-Encoding: 8bit'] : []),
+    // Quoted-printable keeps the report 7-bit, for a next hop without 8BITMIME (RFC 6152), yet readable.
+    ...(is8bit(human) ? ['Content-Transfer-Encoding: quoted-printable'] : []),
     'Content-Description: Notification',
     '',
-    human,
+    is8bit(human) ? wrap(encode(Buffer.from(human, 'utf8')), 76) : human,
     delimiter,
     'Content-Type: message/delivery-status',
     'Content-Description: Delivery report',

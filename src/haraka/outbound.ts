@@ -37,6 +37,19 @@ export function mxName(mx: HarakaMx | undefined): string | null {
 }
 
 /**
+ * When the queue file was deferred before the attempt now ending, from what survives a restart (HRK-23): the file's
+ * name carries this attempt's time (next_attempt), which that deferral set to its own time plus the interval it was
+ * given (outbound/hmail.js deferred_respond; the deferred hook runs before the rename). ms since the epoch; null on a
+ * first attempt (num_failures is 1 by the deferred hook) or a name not in Haraka's current seven-part layout.
+ */
+export function previousDeferral(hmail: HMailItem, schedule: readonly number[]): number | null {
+  const parts = hmail.filename.split('_')
+  const nextAttempt = parts.length === 7 ? Number(parts[1]) : Number.NaN
+  const interval = hmail.num_failures >= 2 ? schedule[hmail.num_failures - 2] : undefined
+  return Number.isSafeInteger(nextAttempt) && interval !== undefined ? nextAttempt - interval * 1000 : null
+}
+
+/**
  * Identifies one outcome of one delivery attempt of one queue file: a replayed hook gives the same id, another attempt
  * (a retry, or the queue file a split made, which has its own uid) a different one.
  */
@@ -213,6 +226,8 @@ export function readQueuedMessage(
     })
     stream.on('end', () => finish(true))
     stream.on('error', () => finish(false))
+    // Closed without an end (destroyed elsewhere, a file removed under it): settled all the same, never left hanging.
+    stream.on('close', () => finish(false))
   })
 }
 

@@ -7,10 +7,16 @@ import { randomBytes } from 'node:crypto'
 import * as constants from 'haraka-constants'
 import { Coalescer } from '../dsn/coalesce'
 import { composeReport, type OriginalMessage } from '../dsn/compose'
-import { delayReportDue, type ReportAction, type ReportContext, reportWanted } from '../dsn/decision'
+import {
+  assumedLastReport,
+  delayReportDue,
+  type ReportAction,
+  type ReportContext,
+  reportWanted,
+} from '../dsn/decision'
 import { diagnosticCode } from '../dsn/status'
 import type { DsnRecipient } from '../dsn/types'
-import { hopOf, queueReport, readQueuedMessage, retrySchedule } from '../haraka/outbound'
+import { hopOf, previousDeferral, queueReport, readQueuedMessage, retrySchedule } from '../haraka/outbound'
 import type {
   BounceError,
   DeferredParams,
@@ -34,7 +40,7 @@ const CLIENT_NOTE = 'mtrk_relay_client'
 const DELAY_NOTE = 'mtrk_delay_report'
 /** Headers are read up to this many octets: more is no header block anyone needs back. */
 const HEADER_LIMIT = 256 * 1024
-/** A bounce hook answers by then whatever happens: Haraka's plugin_timeout (30 s) would drop the bounce. */
+/** A bounce hook answers by then whatever happens: Haraka's plugin_timeout (30 s) would drop the bounce (AMB-45). */
 const BOUNCE_GUARD_MS = 20_000
 
 /** One recipient's report waiting for the others of its message. */
@@ -96,6 +102,7 @@ async function send(plugin: MtrkPlugin, key: string, items: Pending[]): Promise<
       now: Date.now(),
       messageId: `${randomBytes(12).toString('hex')}.dsn@${s.reportingMta}`,
       boundary: boundaryFromBytes(randomBytes(16)),
+      note: (n) => plugin.logwarn(`DSN for ${key}: ${n}`),
     })
     const what = recipients.map((r) => `<${r.finalRecipient}> ${r.action} ${r.status}`).join(', ')
     if (!text.ok) {
@@ -279,22 +286,28 @@ export async function dsn_deferred(
     const note = readNote(notes)
     const last = notes[DELAY_NOTE]
     const queuedAt = hmail.todo.queue_time ?? note?.arrival ?? now
+    const schedule = retrySchedule(this)
+    const firstAfter = s.config.dsn.delayReportAfter
     const due =
       s.config.dsn.enabled &&
       delayReportDue({
         queuedAt,
-        lastReport: typeof last === 'number' ? last : null,
+        lastReport:
+          typeof last === 'number'
+            ? last
+            : assumedLastReport(queuedAt, previousDeferral(hmail, schedule), firstAfter),
         now,
-        firstAfter: s.config.dsn.delayReportAfter,
+        firstAfter,
         interval: s.config.dsn.delayReportInterval,
       })
     const ctx = contextOf(this, hmail.todo.mail_from, notes)
     const { result, reports } = deferredReports(hmail, params)
     const wanted = due ? reports.filter((r) => reportWanted(notifyOf(note, r.key), 'delayed', ctx)) : []
     if (wanted.length > 0) {
-      // Kept on the queue file's in-memory todo, which every retry reuses (and a split copies).
+      // Kept on the queue file's in-memory todo, which every retry reuses (and a split copies); a restart loses it,
+      // and assumedLastReport stands in (AMB-44).
       notes[DELAY_NOTE] = now
-      const giveUp = giveUpTime(queuedAt, retrySchedule(this), hmail.num_failures, now)
+      const giveUp = giveUpTime(queuedAt, schedule, hmail.num_failures, now)
       const original = await queuedOriginal(this, hmail, note, false)
       for (const r of wanted) {
         const recipient = dsnRecipient(note, r, 'delayed', classify(result, r).status, giveUp)
@@ -310,7 +323,7 @@ export async function dsn_deferred(
 /**
  * Failed: our `failed` report replaces Haraka's bounce (OK suppresses it) for the recipients whose NOTIFY allows it;
  * none at all when NOTIFY excludes FAILURE (§5.2.6(b)). When our report cannot be written or queued, Haraka's own
- * bounce goes out (CONT). About a bounce (MAIL FROM:<>) nothing is sent: Haraka logs its double bounce.
+ * bounce goes out (CONT, AMB-45). About a bounce (MAIL FROM:<>) nothing is sent: Haraka logs its double bounce.
  */
 export async function dsn_bounce(
   this: MtrkPlugin,
@@ -319,10 +332,18 @@ export async function dsn_bounce(
   err: BounceError,
 ): Promise<void> {
   let answered = false
+  let guard: ReturnType<typeof setTimeout> | undefined
   const answer = (code?: number) => {
+    clearTimeout(guard)
     if (answered) return
     answered = true
-    next(code)
+    // Called from a timer or a report's callback too: what Haraka's callback throws must not become an unhandled
+    // rejection, which would stop Haraka (HRK-11).
+    try {
+      next(code)
+    } catch (e) {
+      hmail.logerror(this, `DSN: Haraka's bounce callback threw: ${e instanceof Error ? e.stack : String(e)}`)
+    }
   }
   try {
     const s = state(this)
@@ -338,17 +359,17 @@ export async function dsn_bounce(
       )
       return answer(constants.ok)
     }
-    const original = await queuedOriginal(this, hmail, note, true)
-    const guard = setTimeout(() => {
+    // Armed before the queue file is read: a read that never ends must not hold the bounce past Haraka's timeout.
+    guard = setTimeout(() => {
       hmail.logwarn(this, 'DSN not queued in time: Haraka sends its own bounce')
       answer()
     }, BOUNCE_GUARD_MS)
+    const original = await queuedOriginal(this, hmail, note, true)
     let left = wanted.length
     let allQueued = true
     const done = (queued: boolean) => {
       allQueued &&= queued
       if (--left > 0) return
-      clearTimeout(guard)
       answer(allQueued ? constants.ok : undefined)
     }
     for (const r of wanted) {

@@ -13,14 +13,12 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { diagnosticCode } from '../dsn/status'
-import { decodeUtf8Addr, encodeUtf8AddrXtext, isUtf8AddrType, UTF8_ADDR_TYPE } from '../esmtp/utf8-addr'
-import { decodeXtextOctets, encodeXtext } from '../esmtp/xtext'
 import type { StoredMessage, StoredRecipient } from '../model/records'
+import { isFieldValue, mtaName, originalRecipient, recipientAddress, reportingMta } from '../tsn/address'
 import { formatDateTime } from '../tsn/date'
-import { isAtom, isStrictStatusCode, quote } from '../tsn/syntax'
-import type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
+import { isStrictStatusCode, quote } from '../tsn/syntax'
+import type { Action, RecipientStatus, TrackingStatus } from '../tsn/types'
 import { decodeBase64Strict } from '../util/base64'
-import { isDnsName } from '../util/dns-name'
 
 export interface ReportInput {
   /** The xtext-decoded envid of the TRACK, which the records were looked up by (AMB-7). */
@@ -43,14 +41,6 @@ export interface Report {
 /** SHA-1 digests are 20 octets (ERR-3885-1). */
 const CERTIFIER_OCTETS = 20
 const DUMMY_CERTIFIER = Buffer.alloc(CERTIFIER_OCTETS)
-
-/**
- * Longest field value and address type written. Real values are far shorter (an address path is at most 256
- * octets, an ENVID 100, an ORCPT 500), and with these bounds `Original-Recipient: <type>; <value>` fits one
- * 998-octet line, so the writer never has to fold and cannot fail on a word too long to fold (MTQP-5).
- */
-const MAX_VALUE_OCTETS = 900
-const MAX_TYPE_OCTETS = 64
 
 /** ESC-3 and AMB-33: the status reported when the stored one is unusable for the action. */
 const DEFAULT_STATUS: Readonly<Record<Action, string>> = {
@@ -183,84 +173,6 @@ function status(r: StoredRecipient, note: (text: string) => void): string {
     return s
   note(`status ${quote(s)} does not fit action ${r.action}; reporting ${DEFAULT_STATUS[r.action]}`)
   return DEFAULT_STATUS[r.action]
-}
-
-/**
- * An address as accepted, in a 7-bit field (TSN-2): `rfc822; addr` when it is printable US-ASCII, otherwise RFC 6533's
- * `utf-8; <utf-8-addr-xtext>` (AMB-39), e.g. `utf-8; j\x{F6}rg@example.org`, which the client reads back.
- */
-function recipientAddress(address: string, note: (text: string) => void): TypedValue {
-  if (isFieldValue(address)) return { type: 'rfc822', value: address }
-  if (address === '') {
-    note('empty address written as x-unknown; unknown')
-    return { type: 'x-unknown', value: 'unknown' }
-  }
-  return { type: UTF8_ADDR_TYPE, value: bounded(encodeUtf8AddrXtext(address), note) }
-}
-
-/** A value longer than one line can hold is cut, with a note: written as well as it can be (AMB-39). */
-function bounded(value: string, note: (text: string) => void): string {
-  if (value.length <= MAX_VALUE_OCTETS) return value
-  note(`address of ${value.length} characters cut to ${MAX_VALUE_OCTETS}`)
-  return value.slice(0, MAX_VALUE_OCTETS)
-}
-
-/**
- * `addr-type ";" address` as received (RFC 3461 §4.2), shown decoded (AMB-14): a `utf-8` address, or an rfc822 one
- * whose octets are UTF-8, in RFC 6533's 7-bit form (AMB-39); other octets that cannot be shown in their xtext form.
- * Null when the ORCPT is not usable at all (no ";", a type that is not an atom, malformed xtext).
- */
-function originalRecipient(orcpt: string, note: (text: string) => void): TypedValue | null {
-  const semi = orcpt.indexOf(';')
-  if (semi === -1) return null
-  const type = orcpt.slice(0, semi)
-  if (!isAtom(type) || type.length > MAX_TYPE_OCTETS) return null
-  const coded = orcpt.slice(semi + 1)
-  if (isUtf8AddrType(type)) {
-    const address = decodeUtf8Addr(coded)
-    return address === null ? null : recipientAddress(address, note)
-  }
-  const octets = decodeXtextOctets(coded)
-  if (octets === null) return null
-  const text = Buffer.from(octets).toString('latin1')
-  if (isFieldValue(text)) return { type, value: text }
-  const utf8 = strictUtf8(octets)
-  if (utf8 !== null && type.toLowerCase() === 'rfc822') return recipientAddress(utf8, note)
-  if (text.length === 0) return null
-  note('ORCPT octets are neither printable nor UTF-8: written in xtext')
-  return { type, value: bounded(encodeXtext(text), note) }
-}
-
-function strictUtf8(octets: Uint8Array): string | null {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(octets)
-  } catch {
-    return null
-  }
-}
-
-/** Reporting-MTA (TSN-6): `dns;` for a host name; for a stored name that cannot be written, a placeholder. */
-function reportingMta(name: string, note: (text: string) => void): TypedValue {
-  const typed = mtaName(name)
-  if (typed !== null) return typed
-  note('Reporting-MTA name cannot be written; reporting x-local-hostname; unknown')
-  return { type: 'x-local-hostname', value: 'unknown' }
-}
-
-/**
- * An MTA name as written in Reporting-MTA and Remote-MTA: `dns; <name>` for a DNS name (AMB-30); a name that is not
- * one (e.g. an address literal or a single label) as `x-local-hostname`, which TSN-6 suggests when no FQDN is known.
- * Parentheses would read as a comment and whitespace would not survive, so such names are refused.
- */
-function mtaName(name: string): TypedValue | null {
-  if (isDnsName(name, { allowSingleLabel: false })) return { type: 'dns', value: name }
-  if (isFieldValue(name) && !/[\s()]/.test(name)) return { type: 'x-local-hostname', value: name }
-  return null
-}
-
-/** A value the writer accepts on one line: printable US-ASCII (TSN-2), not empty, no surrounding whitespace. */
-function isFieldValue(s: string): boolean {
-  return s.length > 0 && s.length <= MAX_VALUE_OCTETS && /^[\x20-\x7e]+$/.test(s) && s.trim() === s
 }
 
 /** A date RFC 5322 can carry (years 1900-9999), or null. */

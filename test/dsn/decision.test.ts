@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import {
+  assumedLastReport,
   delayReportDue,
   notifyAsks,
   type ReportAction,
@@ -71,6 +72,36 @@ test('delay reports: first after firstAfter in the queue, then at most once per 
           last = now
         }
       }
+    }),
+  )
+})
+
+test('AMB-44: after a restart the previous deferral stands in for the forgotten report time: never an extra report', () => {
+  assert.equal(assumedLastReport(0, null, 3600), null, 'a first attempt: nothing can have been sent')
+  assert.equal(assumedLastReport(0, 3599_000, 3600), null, 'no report was due by the previous deferral')
+  assert.equal(assumedLastReport(0, 3600_000, 3600), 3600_000)
+  const base = { queuedAt: 0, firstAfter: 3600, interval: 86400 }
+  // Property: deferrals at any times, restarts (the remembered time lost) before any of them; reports stay at least
+  // `interval` apart, and the first still comes once a deferral is `firstAfter` in the queue and the one before not.
+  const deferral = fc.record({ step: fc.integer({ min: 1, max: 200_000_000 }), restart: fc.boolean() })
+  fc.assert(
+    fc.property(fc.array(deferral, { maxLength: 40 }), (deferrals) => {
+      let now = 0
+      let previous: number | null = null
+      let remembered: number | null = null
+      const sent: number[] = []
+      for (const { step, restart } of deferrals) {
+        now += step
+        if (restart) remembered = null
+        const lastReport = remembered ?? assumedLastReport(0, previous, base.firstAfter)
+        if (delayReportDue({ ...base, lastReport, now })) {
+          remembered = now
+          sent.push(now)
+        }
+        previous = now
+      }
+      for (let i = 1; i < sent.length; i++) assert.ok(sent[i]! - sent[i - 1]! >= 86400_000, `${sent}`)
+      if (sent.length === 0) assert.ok(now < 3600_000, 'a deferral past firstAfter sends the first report')
     }),
   )
 })

@@ -25,6 +25,8 @@ let off: HarakaInstance | null = null
 /** The final relay of an MTRK chain: A relays b.relay.test to it, it delivers locally. */
 let b: HarakaInstance | null = null
 let postfix: PostfixInstance | null = null
+/** [dsn] success_delay_reports=relay_clients; relaying allowed to 127.0.0.2 only (the relay plugin's ACL). */
+let rc: HarakaInstance | null = null
 
 const reportsTo = (sender: string): StoredMail[] => peer.messages().filter((m) => m.rcpt_tos.includes(sender))
 
@@ -92,6 +94,7 @@ before(async () => {
     { name: 'dsn', ehlo: ['ENHANCEDSTATUSCODES', 'DSN'] },
     { name: 'plain', ehlo: ['ENHANCEDSTATUSCODES'] },
     { name: 'sink', ehlo: ['ENHANCEDSTATUSCODES', '8BITMIME'], store: true },
+    { name: 'lmtp', ehlo: ['ENHANCEDSTATUSCODES'], lmtp: true },
   ])
   if (postfixAvailable()) {
     // Postfix holds what it receives, so postcat can show the envelope records it kept (ENVID, RET, NOTIFY, ORCPT).
@@ -110,10 +113,11 @@ before(async () => {
     },
     mtrk: { dsn: { coalesce_ms: COALESCE_MS } },
   })
-  const routes: Record<string, { port: number; name: string }> = {
+  const routes: Record<string, { port: number; name: string; lmtp?: boolean }> = {
     'b.relay.test': { port: b.smtpPort, name: 'mx.b.test' },
     'dsn.relay.test': { port: peer.ports.dsn ?? 0, name: 'mx.dsn.test' },
     'plain.relay.test': { port: peer.ports.plain ?? 0, name: 'mx.plain.test' },
+    'lmtp.relay.test': { port: peer.ports.lmtp ?? 0, name: 'lmtp.store.test', lmtp: true },
     // Nothing listens there: connection refused.
     'closed.relay.test': { port: await freePort(), name: 'mx.closed.test' },
     // Reports go back to the senders: to the sink.
@@ -129,15 +133,27 @@ before(async () => {
   }
   const plugins = ['aliases', 'test_rcpt', 'mtrk', 'test_queue', 'test_mx']
   const dsn = { coalesce_ms: COALESCE_MS, delay_report_after: 0, delay_report_interval: 3600 }
-  ;[a, off] = await Promise.all([
+  ;[a, off, rc] = await Promise.all([
     startHaraka({ redisPort, me: 'mx.a.test', plugins, files, mtrk: { dsn } }),
     startHaraka({ redisPort, me: 'mx.off.test', plugins, files, mtrk: { dsn: { ...dsn, enabled: false } } }),
+    startHaraka({
+      redisPort,
+      me: 'mx.rc.test',
+      plugins: ['relay', ...plugins],
+      files: {
+        ...files,
+        'relay.ini': '[relay]\nacl=true\nforce_routing=false\n',
+        relay_acl_allow: '127.0.0.2/32\n',
+      },
+      mtrk: { dsn: { ...dsn, success_delay_reports: 'relay_clients' } },
+    }),
   ])
 })
 
 after(async () => {
   await a?.stop()
   await off?.stop()
+  await rc?.stop()
   await b?.stop()
   await postfix?.stop()
   await peer?.stop()
@@ -486,3 +502,47 @@ test('Postfix as a DSN-capable next hop: it keeps exactly the ENVID, RET, NOTIFY
     assert.deepEqual(reportsTo('t10@sender.test'), [], 'Postfix took NOTIFY: the report is its to send')
   })()
 })
+
+test(
+  'LMTP next hop: NOTIFY=SUCCESS gets a delivered report (RFC 3461 §5.2.3), over real SMTP and LMTP',
+  explained(async () => {
+    const sent = await send(a.smtpPort, 't15@sender.test', 'ENVID=t15', [
+      { to: 'u15@lmtp.relay.test', params: 'NOTIFY=SUCCESS ORCPT=rfc822;U15@lmtp.relay.test' },
+      { to: 'v15@lmtp.relay.test' },
+    ])
+    const [session] = await peer.waitForSessions('lmtp', /RCPT TO:<u15@lmtp\.relay\.test>/)
+    assert.ok(
+      session?.some((l) => /^LHLO /.test(l)),
+      'spoken as LMTP',
+    )
+    const [r] = await reports('t15@sender.test', 1)
+    assertShape(r, sent, 't15')
+    assert.equal(field(r?.headers, 'Subject'), 'Successful Mail Delivery Report')
+    assert.equal(groups(r).length, 1, 'no NOTIFY: no success report for v15 (RFC 3461 §5.2.3(c))')
+    const g = group(r, 'u15@lmtp.relay.test')
+    assert.equal(field(g, 'Action'), 'delivered')
+    assert.equal(field(g, 'Status'), '2.5.0')
+    assert.equal(field(g, 'Original-Recipient'), 'rfc822; U15@lmtp.relay.test')
+    assert.equal(field(g, 'Remote-MTA'), 'dns; lmtp.store.test')
+    assert.match(r?.parts[0]?.text ?? '', /was delivered/)
+  }),
+)
+
+/** One message from the given loopback address, so that the relay plugin's ACL tells the clients apart. */
+const sendFrom = (localAddress: string, from: string, to: string) =>
+  send(rc?.smtpPort ?? 0, from, '', [{ to, params: 'NOTIFY=SUCCESS,FAILURE' }], undefined, localAddress)
+
+test(
+  'backscatter policy relay_clients over real SMTP: a relay-allowed client gets its relayed report, another client none',
+  explained(async () => {
+    // Haraka hands a relay client's mail to outbound (here to a next hop without DSN: relayed, DSN-11), another
+    // client's to the local queue (delivered, were it allowed). The unlisted client first: by the time the listed
+    // one's report is in and quiet followed, any report to the other would be too.
+    await sendFrom('127.0.0.1', 't16a@sender.test', 'u16a@local.test')
+    await sendFrom('127.0.0.2', 't16b@sender.test', 'ok-16b@plain.relay.test')
+    const [r] = await reports('t16b@sender.test', 1)
+    assert.equal(field(group(r, 'ok-16b@plain.relay.test'), 'Action'), 'relayed')
+    assert.equal(field(r?.parts[1]?.message, 'Reporting-MTA'), 'dns; mx.rc.test')
+    assert.deepEqual(reportsTo('t16a@sender.test'), [], 'AMB-42: no success report for an unlisted client')
+  }),
+)

@@ -11,6 +11,7 @@ import {
   hopOf,
   installOutboundSeam,
   mxName,
+  previousDeferral,
   retrySchedule,
   seamPrototype,
 } from '../../src/haraka/outbound'
@@ -228,4 +229,18 @@ test('Remote-MTA names, attempt ids and the live retry schedule', () => {
   const fallback = retrySchedule(plugin(() => ({ cfg: {} })))
   assert.equal(fallback.length, 12, 'maxTempFailures=13 by default')
   assert.equal(fallback[0], 64)
+})
+
+test("HRK-23: the previous deferral's time, read from a queue file name as Haraka's qfile writes it", () => {
+  const qfile = load('outbound/qfile') as {
+    name: (o: { arrival?: number; next_attempt?: number; attempts?: number }) => string
+  }
+  const schedule = [5, 10, 20]
+  const at = (filename: string, failures: number) =>
+    previousDeferral({ filename, num_failures: failures } as unknown as HMailItem, schedule)
+  // The third attempt ends: the second deferral set next_attempt to its time plus schedule[1] seconds.
+  const third = qfile.name({ arrival: 1_700_000_000_000, next_attempt: 1_700_000_100_000, attempts: 2 })
+  assert.equal(at(third, 3), 1_700_000_100_000 - 10_000)
+  assert.equal(at(qfile.name({ attempts: 0 }), 1), null, 'a first attempt had no deferral before it')
+  assert.equal(at('1484878079415_0_12345_8888.mta1.example.com', 2), null, "Haraka's old four-part names")
 })

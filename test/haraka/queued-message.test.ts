@@ -44,3 +44,12 @@ test('an unreadable queue file gives what was read (nothing), never an error', a
   const m = await readQueuedMessage(hmail(['x'], true), 1000, false)
   assert.deepEqual(m, { content: '', complete: false, size: 1 })
 })
+
+test('a stream closed without an end or an error (destroyed elsewhere) still settles, incomplete', async () => {
+  const stalled = new Readable({ read() {} })
+  stalled.push(Buffer.from('Subject: x\r\n'))
+  setImmediate(() => stalled.destroy())
+  const h = { data_stream: () => stalled, file_size: 100, data_start: 10 } as unknown as HMailItem
+  const m = await readQueuedMessage(h, 1000, true)
+  assert.deepEqual(m, { content: 'Subject: x\r\n', complete: false, size: 90 })
+})

@@ -15,6 +15,8 @@ export interface ListenerSpec {
   ehloTls?: string[]
   /** Keep every message this listener accepts (a sink for reports): see Peer.messages. */
   store?: boolean
+  /** Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
+  lmtp?: boolean
 }
 
 /** A message a storing listener accepted. */
@@ -92,6 +94,7 @@ export async function startPeer(listeners: ListenerSpec[]): Promise<Peer> {
         ehlo: l.ehlo,
         ehlo_tls: l.ehloTls ?? null,
         store: l.store ?? false,
+        lmtp: l.lmtp ?? false,
       })),
     }),
   )

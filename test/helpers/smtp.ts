@@ -22,8 +22,12 @@ export class SmtpClient {
     socket.on('error', () => {})
   }
 
-  static async connect(port: number): Promise<{ client: SmtpClient; greeting: Reply }> {
-    const socket = connect(port, '127.0.0.1')
+  /** localAddress: the loopback address to connect from (127.0.0.2 is another client to an ACL). */
+  static async connect(
+    port: number,
+    localAddress?: string,
+  ): Promise<{ client: SmtpClient; greeting: Reply }> {
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) })
     const client = new SmtpClient(socket)
     await new Promise<void>((res, rej) => {
       socket.once('connect', res)

@@ -91,6 +91,25 @@ test("a report that cannot be queued: logged, and Haraka's own bounce goes out (
   )
 })
 
+test('a bounce callback that throws is logged, never an unhandled rejection (HRK-11), whichever path answers', async () => {
+  const { p } = plugin()
+  const logged: string[] = []
+  const h = Object.assign(queued('<s@h.test>', 'FAILURE'), {
+    logerror: (_p: unknown, m: unknown) => logged.push(String(m)),
+  })
+  const throwing = () => {
+    throw new Error('boom in Haraka')
+  }
+  // Answered from the report's callback, after the coalescing window (queueing fails under the fixtures).
+  await (p as unknown as { dsn_bounce: (...a: unknown[]) => Promise<void> }).dsn_bounce(
+    throwing,
+    h,
+    refused(h.todo.rcpt_to),
+  )
+  await waitFor(() => logged.length > 0, 5000, 'the callback error logged')
+  assert.match(logged[0] ?? '', /bounce callback threw: Error: boom in Haraka/)
+})
+
 test('deferred: always CONT (anything else deletes the mail); the delay report time is kept only when one is due', async () => {
   const later = plugin()
   const h1 = queued('<s@h.test>', null)
@@ -108,6 +127,31 @@ test('deferred: always CONT (anything else deletes the mail); the delay report t
   const h3 = queued('<s@h.test>', 'FAILURE')
   await callHook(never.p, 'dsn_deferred', h3, { delay: 64, err: 'Tried all MXs' })
   assert.equal(h3.todo.notes.mtrk_delay_report, undefined, 'NOTIFY without DELAY: no report, no state')
+})
+
+test('AMB-44: after a restart (no remembered report time) the queue file name stands in: no extra delay report', async () => {
+  const interval = 3600
+  const { p } = plugin({ delayReportAfter: 0, delayReportInterval: interval })
+  // The third attempt: the second deferral set next_attempt to its own time plus the second interval (128 s).
+  const queuedAt = Date.now() - 2 * interval * 1000
+  const third = (nextAttempt: number) => {
+    const h = Object.assign(queued('<s@h.test>', 'DELAY'), {
+      num_failures: 3,
+      filename: `${queuedAt}_${nextAttempt}_2_3_UID_4_host`,
+    })
+    h.todo.queue_time = queuedAt
+    return h
+  }
+  const soon = third(Date.now() - 1000)
+  assert.equal((await callHook(p, 'dsn_deferred', soon, { delay: 256, err: 'Tried all MXs' })).rc, undefined)
+  assert.equal(
+    soon.todo.notes.mtrk_delay_report,
+    undefined,
+    'a report may have gone at the previous deferral',
+  )
+  const long = third(Date.now() - interval * 1000)
+  await callHook(p, 'dsn_deferred', long, { delay: 256, err: 'Tried all MXs' })
+  assert.equal(typeof long.todo.notes.mtrk_delay_report, 'number', 'an interval since the previous deferral')
 })
 
 test('a broken hmail never throws into Haraka: deferred continues, bounce falls back to CONT', async () => {

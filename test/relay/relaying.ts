@@ -26,15 +26,19 @@ export interface Rcpt {
   params?: string
 }
 
-/** Sends one message with exactly these MAIL and RCPT lines; returns when it is queued. */
+/**
+ * Sends one message with exactly these MAIL and RCPT lines; returns when it is queued. localAddress: the loopback
+ * address to send from (another client, to an ACL).
+ */
 export async function send(
   port: number,
   from: string,
   mailParams: string,
   rcpts: Rcpt[],
   body = 'Subject: relaying test\n\nhello\n',
+  localAddress?: string,
 ): Promise<number> {
-  const { client } = await SmtpClient.connect(port)
+  const { client } = await SmtpClient.connect(port, localAddress)
   try {
     await client.cmd('EHLO client.test')
     const mail = await client.cmd(`MAIL FROM:<${from}>${mailParams ? ` ${mailParams}` : ''}`)
