@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs'
 import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
 import { startRedis } from '../test/helpers/redis'
 import { SmtpClient } from '../test/helpers/smtp'
+import { phase, ratio } from './bound'
 import { profileArgs } from './profile'
 
 const CERTIFIER = 'VheLhqV/rCKJmplkGFwsyW59pYk'
+const ROUNDS = 3
 
 function rssKiB(pid: number | undefined): number {
   const status = pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : ''
@@ -46,29 +48,39 @@ async function load(
 
 export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
   const redis = await startRedis()
-  const without = await startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] })
-  const withPlugin = await startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() })
+  const without = await phase('smtp: start Haraka without mtrk', 60, () =>
+    startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] }),
+  )
+  const withPlugin = await phase('smtp: start Haraka with mtrk', 60, () =>
+    startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() }),
+  )
   try {
     // Warm up both (JIT, TLD lists, connection pools) before measuring.
-    await load(without, 200, connections, 'warm-a')
-    await load(withPlugin, 200, connections, 'warm-b')
+    await phase('smtp: warm-up', 120, async () => {
+      await load(without, 200, connections, 'warm-a')
+      await load(withPlugin, 200, connections, 'warm-b')
+    })
     const rates = { without: 0, with: 0 }
-    // Alternate the two twice so a machine-wide slowdown hits both alike.
-    for (let round = 0; round < 2; round++) {
-      rates.without += await load(without, count, connections, `a${round}-`)
-      rates.with += await load(withPlugin, count, connections, `b${round}-`)
+    // Alternate the two so a machine-wide slowdown hits both alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      rates.without += await phase(`smtp: without mtrk, round ${round + 1}`, 180, () =>
+        load(without, count, connections, `a${round}-`),
+      )
+      rates.with += await phase(`smtp: with mtrk, round ${round + 1}`, 180, () =>
+        load(withPlugin, count, connections, `b${round}-`),
+      )
     }
     const mem = { without: rssKiB(without.pid()), with: rssKiB(withPlugin.pid()) }
     const keys = await redis.client().dbsize()
     console.log(
-      `SMTP, ${count} messages x 2 rounds over ${connections} connections, 1 KB each, MTRK+DSN parameters`,
+      `SMTP, ${count} messages x ${ROUNDS} rounds alternated over ${connections} connections, 1 KB each, MTRK+DSN parameters`,
     )
-    console.log(`  Haraka without mtrk: ${(rates.without / 2).toFixed(0)} msg/s, RSS ${mem.without} KiB`)
+    console.log(`  Haraka without mtrk: ${(rates.without / ROUNDS).toFixed(0)} msg/s, RSS ${mem.without} KiB`)
     console.log(
-      `  Haraka with mtrk:    ${(rates.with / 2).toFixed(0)} msg/s, RSS ${mem.with} KiB (${keys} envid keys in Redis)`,
+      `  Haraka with mtrk:    ${(rates.with / ROUNDS).toFixed(0)} msg/s, RSS ${mem.with} KiB (${keys} envid keys in Redis)`,
     )
-    console.log(`  throughput ratio with/without: ${(rates.with / rates.without).toFixed(3)}`)
-    console.log(`  memory ratio with/without:     ${(mem.with / mem.without).toFixed(3)}`)
+    console.log(`  throughput ratio with/without: ${ratio(rates.with, rates.without)}`)
+    console.log(`  memory ratio with/without:     ${ratio(mem.with, mem.without)}`)
   } finally {
     await without.stop()
     await withPlugin.stop()
