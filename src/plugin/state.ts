@@ -99,7 +99,7 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
     config: s.config.mtqp,
     store: storeOf(plugin),
     tls: harakaTlsProvider(plugin),
-    log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+    log: { debug: (m) => plugin.logdebug(m), info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     ...(chain === undefined ? {} : { chain }),
   })
   s.mtqp = server

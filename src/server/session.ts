@@ -21,7 +21,7 @@
 import type { MtqpConfig } from '../config/config'
 import { decodeXtext } from '../esmtp/xtext'
 import type { StoredMessage } from '../model/records'
-import type { BadCommand, StarttlsCommand, TrackCommand } from '../mtqp/command'
+import type { BadCommand, Command, StarttlsCommand, TrackCommand } from '../mtqp/command'
 import { parseCommand } from '../mtqp/command'
 import type { FramedLine } from '../mtqp/framing'
 import { greetingResponse } from '../mtqp/greeting'
@@ -64,6 +64,8 @@ export interface ChainRequest {
 export type ChainFn = (request: ChainRequest) => Promise<TrackingStatus[]>
 
 export interface MtqpLog {
+  /** Every answered TRACK: at 10^4 TRACKs a second, a line each at info level would cost more than the answer. */
+  debug(msg: string): void
   info(msg: string): void
   warn(msg: string): void
 }
@@ -155,6 +157,12 @@ export function connectionLimitGreeting(scope: 'total' | 'client'): string {
 
 type Phase = 'command' | 'handshake' | 'closed'
 
+/** A line waiting for its answer: parsed once on arrival (null: overlong), with its TRACK's store read once started. */
+interface Queued {
+  cmd: Command | null
+  read?: Promise<StoredMessage[]>
+}
+
 export class MtqpSession {
   readonly #o: SessionOptions
   #phase: Phase = 'command'
@@ -162,14 +170,14 @@ export class MtqpSession {
   /** MTQP-25: TLS is up but below adequate_tls_version. */
   #insecure = false
   #badCommands = 0
-  readonly #queue: FramedLine[] = []
+  readonly #queue: Queued[] = []
   /** A TRACK is waiting for the store. */
   #busy = false
   /**
-   * Store reads started ahead for TRACKs waiting in the queue. MTQP-9 orders the replies, not the reads: a pipelined
+   * Queued TRACKs whose store read started ahead (Queued.read). MTQP-9 orders the replies, not the reads: a pipelined
    * batch then costs about one store round trip instead of one per TRACK.
    */
-  readonly #prefetched = new Map<string, Promise<StoredMessage[]>>()
+  #prefetched = 0
   #idleWaiters: Array<() => void> = []
 
   constructor(opts: SessionOptions) {
@@ -195,7 +203,9 @@ export class MtqpSession {
   /** Lines framed by LineDecoder, in order. Ignored while TLS is being negotiated (MTQP-26) or after the end. */
   receive(items: readonly FramedLine[]): void {
     if (this.#phase !== 'command') return
-    this.#queue.push(...items)
+    const { config } = this.#o
+    for (const item of items)
+      this.#queue.push({ cmd: item.kind === 'overlong' ? null : parseCommand(item.line, config) })
     this.#pump()
   }
 
@@ -249,9 +259,10 @@ export class MtqpSession {
   /** Answer queued lines in order until one has to wait for the store (MTQP-9). */
   #pump(): void {
     while (!this.#busy && this.#phase === 'command') {
-      const item = this.#queue.shift()
-      if (item === undefined) break
-      const pending = this.#handle(item)
+      const queued = this.#queue.shift()
+      if (queued === undefined) break
+      if (queued.read !== undefined) this.#prefetched--
+      const pending = this.#handle(queued)
       if (pending !== undefined) {
         this.#busy = true
         this.#prefetch()
@@ -278,23 +289,21 @@ export class MtqpSession {
   #prefetch(): void {
     const { config, store } = this.#o
     if (this.#insecure || (config.starttls === 'required' && !this.#tlsActive)) return
-    for (const item of this.#queue) {
-      if (this.#prefetched.size >= MAX_PREFETCH) return
-      const cmd = item.kind === 'line' ? parseCommand(item.line, config) : null
+    for (const queued of this.#queue) {
+      if (this.#prefetched >= MAX_PREFETCH) return
+      const { cmd } = queued
       // Nothing after STARTTLS or QUIT is answered in this phase.
       if (cmd?.verb === 'STARTTLS' || cmd?.verb === 'QUIT') return
-      if (cmd?.verb !== 'TRACK') continue
-      const envid = decodeXtext(cmd.envid) ?? cmd.envid
-      if (this.#prefetched.has(envid)) continue
-      const read = store.lookup(envid)
-      read.catch(() => {}) // a failure is reported when this TRACK's turn comes
-      this.#prefetched.set(envid, read)
+      if (cmd?.verb !== 'TRACK' || queued.read !== undefined) continue
+      // One read per TRACK, also for the same envid: each answer reflects the store after its command arrived.
+      queued.read = store.lookup(decodeXtext(cmd.envid) ?? cmd.envid)
+      queued.read.catch(() => {}) // a failure is reported when this TRACK's turn comes
+      this.#prefetched++
     }
   }
 
   /** Answer one line; returns a promise when the answer has to wait for the store. */
-  #handle(item: FramedLine): Promise<void> | undefined {
-    const cmd = item.kind === 'overlong' ? null : parseCommand(item.line, this.#o.config)
+  #handle({ cmd, read }: Queued): Promise<void> | undefined {
     // MTQP-25: an inadequately protected session answers everything but QUIT with -ERR/insecure.
     if (this.#insecure && cmd?.verb !== 'QUIT') return this.#send(REPLY.insecure)
     if (cmd === null) return this.#bad(REPLY.overlong) // MTQP-4
@@ -309,7 +318,7 @@ export class MtqpSession {
       case 'STARTTLS':
         return this.#starttls(cmd)
       case 'TRACK':
-        return this.#track(cmd)
+        return this.#track(cmd, read)
     }
   }
 
@@ -330,27 +339,31 @@ export class MtqpSession {
     // MTQP-24, MTQP-26: nothing the client sent after STARTTLS in plaintext is processed.
     this.#phase = 'handshake'
     this.#queue.length = 0
+    this.#prefetched = 0
     this.#o.output({ kind: 'start-tls' })
     return undefined
   }
 
-  #track(cmd: TrackCommand): Promise<void> | undefined {
+  #track(cmd: TrackCommand, read: Promise<StoredMessage[]> | undefined): Promise<void> | undefined {
     const { config, budget, client } = this.#o
     if (config.starttls === 'required' && !this.#tlsActive) return this.#send(REPLY.tlsRequired)
     const now = this.#o.now()
     if (!budget.allows(client, now)) return this.#send(REPLY.tooManyFailures)
     // AMB-7: the store is keyed by the decoded envid. The parser only accepts xtext, so decoding succeeds.
     const envid = decodeXtext(cmd.envid) ?? cmd.envid
-    return this.#answerTrack(envid, cmd, now)
+    return this.#answerTrack(envid, cmd, now, read)
   }
 
-  async #answerTrack(envid: string, cmd: TrackCommand, now: number): Promise<void> {
+  async #answerTrack(
+    envid: string,
+    cmd: TrackCommand,
+    now: number,
+    read: Promise<StoredMessage[]> | undefined,
+  ): Promise<void> {
     const { store, log, client } = this.#o
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
     let records: StoredMessage[]
-    const read = this.#prefetched.get(envid)
-    this.#prefetched.delete(envid)
     try {
       records = await (read ?? store.lookup(envid))
     } catch (e) {
@@ -382,7 +395,7 @@ export class MtqpSession {
       this.#send(REPLY.trackStoreDown)
       return
     }
-    log.info(`${name}: ${parts.length} part(s)`)
+    log.debug(`${name}: ${parts.length} part(s)`)
     this.#o.output({ kind: 'write', data: answer.value })
   }
 
@@ -414,6 +427,7 @@ export class MtqpSession {
   #end(): void {
     this.#phase = 'closed'
     this.#queue.length = 0
+    this.#prefetched = 0
     this.#wakeIdle()
   }
 

@@ -47,7 +47,7 @@ export async function realServer(opts: {
     config: config.mtqp,
     store: { available: true, lookup: async (envid) => opts.records.filter((m) => m.envid === envid) },
     tls: async () => material,
-    log: { info: () => {}, warn: () => {} },
+    log: { debug: () => {}, info: () => {}, warn: () => {} },
     ...(opts.chain === undefined ? {} : { chain: opts.chain }),
   })
   const { port } = await server.listen({ host: '127.0.0.1', port: opts.port ?? 0 })

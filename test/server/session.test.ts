@@ -168,7 +168,11 @@ function harness(setup: Setup = {}) {
     sleep: async (ms) => {
       setup.sleeps?.push(ms)
     },
-    log: { info: (m) => setup.logs?.push(m), warn: (m) => setup.logs?.push(m) },
+    log: {
+      debug: (m) => setup.logs?.push(m),
+      info: (m) => setup.logs?.push(m),
+      warn: (m) => setup.logs?.push(m),
+    },
     output: (o) => {
       if (o.kind === 'write') {
         out.push(o.data)
