@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { decodeUtf8Addr, encodeUtf8AddrXtext, isUtf8AddrType, UTF8_ADDR_TYPE } from '../esmtp/utf8-addr'
 import { decodeXtextOctets, encodeXtext } from '../esmtp/xtext'
 import type { StoredMessage, StoredRecipient } from '../model/records'
-import { formatDateTime } from '../tsn/date'
+import { MAX_YEAR, MIN_YEAR } from '../tsn/date'
 import { isAtom, isStrictStatusCode, quote } from '../tsn/syntax'
 import type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
 import { decodeBase64Strict } from '../util/base64'
@@ -200,6 +200,8 @@ function originalRecipient(orcpt: string, note: (text: string) => void): TypedVa
   const type = orcpt.slice(0, semi)
   if (!isAtom(type) || type.length > MAX_TYPE_OCTETS) return null
   const coded = orcpt.slice(semi + 1)
+  // The common case, read without decoding: xtext without "+" that is printable US-ASCII stands for itself.
+  if (!coded.includes('+') && isFieldValue(coded) && !isUtf8AddrType(type)) return { type, value: coded }
   if (isUtf8AddrType(type)) {
     const address = decodeUtf8Addr(coded)
     return address === null ? null : recipientAddress(address, note)
@@ -247,8 +249,8 @@ function isFieldValue(s: string): boolean {
   return s.length > 0 && s.length <= MAX_VALUE_OCTETS && /^[\x20-\x7e]+$/.test(s) && s.trim() === s
 }
 
-/** A date RFC 5322 can carry (years 1900-9999), or null. */
+/** A date RFC 5322 can carry (years 1900-9999 at +0000, the zone written), or null. */
 function writableDate(ms: number): Date | null {
-  const d = new Date(ms)
-  return formatDateTime(d).ok ? d : null
+  const year = new Date(ms).getUTCFullYear()
+  return year >= MIN_YEAR && year <= MAX_YEAR ? new Date(ms) : null
 }
