@@ -16,6 +16,13 @@ function rssKiB(pid: number | undefined): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
 }
 
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  const stat = pid ? readFileSync(`/proc/${pid}/stat`, 'utf8') : ''
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 /** Sends `count` messages over `connections` parallel SMTP sessions; returns messages per second. */
 async function load(
   haraka: HarakaInstance,
@@ -49,7 +56,7 @@ async function load(
 export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
   const redis = await startRedis()
   const without = await phase('smtp: start Haraka without mtrk', 60, () =>
-    startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] }),
+    startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'], nodeArgs: profileArgs() }),
   )
   const withPlugin = await phase('smtp: start Haraka with mtrk', 60, () =>
     startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() }),
@@ -61,13 +68,28 @@ export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
       await load(withPlugin, 200, connections, 'warm-b')
     })
     const rates = { without: 0, with: 0 }
+    // CPU per message is steadier than throughput on a shared machine; Redis's share is the Lua write script.
+    const cpu = { without: 0, with: 0, redis: 0 }
+    const redisCpu = async () => {
+      const info = await redis.client().info('cpu')
+      return ['used_cpu_user', 'used_cpu_sys'].reduce(
+        (sum, f) => sum + Number(new RegExp(`${f}:([\\d.]+)`).exec(info)?.[1]),
+        0,
+      )
+    }
+    const measured = async (h: HarakaInstance, which: 'without' | 'with', tag: string) => {
+      const [before, redisBefore] = [cpuSeconds(h.pid()), await redisCpu()]
+      rates[which] += await load(h, count, connections, tag)
+      cpu[which] += cpuSeconds(h.pid()) - before
+      if (which === 'with') cpu.redis += (await redisCpu()) - redisBefore
+    }
     // Alternate the two so a machine-wide slowdown hits both alike.
     for (let round = 0; round < ROUNDS; round++) {
-      rates.without += await phase(`smtp: without mtrk, round ${round + 1}`, 180, () =>
-        load(without, count, connections, `a${round}-`),
+      await phase(`smtp: without mtrk, round ${round + 1}`, 180, () =>
+        measured(without, 'without', `a${round}-`),
       )
-      rates.with += await phase(`smtp: with mtrk, round ${round + 1}`, 180, () =>
-        load(withPlugin, count, connections, `b${round}-`),
+      await phase(`smtp: with mtrk, round ${round + 1}`, 180, () =>
+        measured(withPlugin, 'with', `b${round}-`),
       )
     }
     const mem = { without: rssKiB(without.pid()), with: rssKiB(withPlugin.pid()) }
@@ -81,6 +103,10 @@ export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
     )
     console.log(`  throughput ratio with/without: ${ratio(rates.with, rates.without)}`)
     console.log(`  memory ratio with/without:     ${ratio(mem.with, mem.without)}`)
+    const us = (seconds: number) => ((seconds / (count * ROUNDS)) * 1e6).toFixed(0)
+    console.log(
+      `  CPU per message: Haraka without ${us(cpu.without)} µs, with ${us(cpu.with)} µs (ratio ${ratio(cpu.with, cpu.without)}); Redis ${us(cpu.redis)} µs`,
+    )
   } finally {
     await without.stop()
     await withPlugin.stop()
