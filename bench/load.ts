@@ -10,6 +10,8 @@ export interface LoadResult {
   p50: number
   p99: number
   answers: number
+  /** Answers including the warm-up, for CPU per answer. */
+  total: number
   failures: number
 }
 
@@ -56,6 +58,7 @@ export function runLoad(
   const warmupMs = Math.min(2000, seconds * 250)
   let latencies = new Float64Array(1 << 16)
   let n = 0
+  let total = 0
   let failures = 0
   let measuring = false
   let stopping = false
@@ -80,6 +83,7 @@ export function runLoad(
             for (let i = 0; i < depth; i++) send()
             return
           }
+          total++
           const at = performance.now()
           const began = sent.shift() ?? at
           if (measuring) {
@@ -109,6 +113,7 @@ export function runLoad(
           p50: percentile(sorted, 0.5),
           p99: percentile(sorted, 0.99),
           answers: n,
+          total,
           failures,
         })
       }, seconds * 1000)

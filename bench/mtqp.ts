@@ -14,6 +14,7 @@ import { startRedis } from '../test/helpers/redis'
 import { phase, ratio } from './bound'
 import type { LoadResult } from './load'
 import { storeMessage, type TrackedMessage, trackedMessage } from './messages'
+import { cpuSeconds } from './proc'
 import { profileArgs } from './profile'
 import { runBench, spawnBench } from './spawn'
 
@@ -43,13 +44,24 @@ function captureAnswer(port: number, line: string): Promise<string> {
   })
 }
 
-async function load(port: number, clients: number, depth: number, seconds: number, line: string) {
-  const out = await runBench('load', [port, clients, depth, seconds, line])
-  return JSON.parse(out) as LoadResult
+type Measured = LoadResult & { cpuUs: number }
+
+/** One load run against `port`, with the CPU the server process `pid` spent per answer, in µs. */
+async function load(
+  pid: number | undefined,
+  port: number,
+  clients: number,
+  depth: number,
+  seconds: number,
+  line: string,
+): Promise<Measured> {
+  const before = cpuSeconds(pid)
+  const r = JSON.parse(await runBench('load', [port, clients, depth, seconds, line])) as LoadResult
+  return { ...r, cpuUs: ((cpuSeconds(pid) - before) / r.total) * 1e6 }
 }
 
-const fmt = (r: LoadResult) =>
-  `${r.rate.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.failures ? `  (${r.failures} failed)` : ''}`
+const fmt = (r: Measured) =>
+  `${r.rate.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  CPU ${r.cpuUs.toFixed(0).padStart(3)} µs${r.failures ? `  (${r.failures} failed)` : ''}`
 
 /** The TRACK line that opens `m`. */
 export const trackLine = (m: TrackedMessage) => `TRACK ${m.header.envidXtext} ${m.secret}`
@@ -83,14 +95,14 @@ export async function benchMtqp(seconds = 5): Promise<void> {
       `MTQP TRACK of one message with 2 recipients (${answer.length}-octet answer), ${seconds} s per run, ${ROUNDS} rounds alternated`,
     )
     for (const { clients, depth } of SHAPES) {
-      const runs: { relay: LoadResult; ceiling: LoadResult }[] = []
+      const runs: { relay: Measured; ceiling: Measured }[] = []
       for (let round = 0; round < ROUNDS; round++) {
         const bound = seconds * 2 + 30
         const relay = await phase(`mtqp: TRACK ${clients}x${depth} round ${round + 1}`, bound, () =>
-          load(haraka.mtqpPort, clients, depth, seconds, line),
+          load(haraka.pid(), haraka.mtqpPort, clients, depth, seconds, line),
         )
         const top = await phase(`mtqp: ceiling ${clients}x${depth} round ${round + 1}`, bound, () =>
-          load(ceilingPort, clients, depth, seconds, line),
+          load(started.pid, ceilingPort, clients, depth, seconds, line),
         )
         runs.push({ relay, ceiling: top })
       }
@@ -109,7 +121,10 @@ export async function benchMtqp(seconds = 5): Promise<void> {
         `    TRACK/ceiling rate ${ratio(
           sum((r) => r.relay.rate),
           sum((r) => r.ceiling.rate),
-        )}` + `; redis-benchmark HGETALL ${hgetall.toFixed(0)}/s`,
+        )}, CPU per answer ${ratio(
+          sum((r) => r.relay.cpuUs),
+          sum((r) => r.ceiling.cpuUs),
+        )}; redis-benchmark HGETALL ${hgetall.toFixed(0)}/s`,
       )
     }
   } finally {

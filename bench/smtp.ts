@@ -1,27 +1,15 @@
 // SMTP throughput and memory of Haraka with the mtrk plugin against Haraka without it, measured in the same run
 // on the same machine: prints the ratio, not absolute numbers that depend on the machine.
 //   npm run bench -- smtp [messages] [connections]
-import { readFileSync } from 'node:fs'
 import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
 import { startRedis } from '../test/helpers/redis'
 import { SmtpClient } from '../test/helpers/smtp'
 import { phase, ratio } from './bound'
+import { cpuSeconds, rssKiB } from './proc'
 import { profileArgs } from './profile'
 
 const CERTIFIER = 'VheLhqV/rCKJmplkGFwsyW59pYk'
 const ROUNDS = 3
-
-function rssKiB(pid: number | undefined): number {
-  const status = pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : ''
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  const stat = pid ? readFileSync(`/proc/${pid}/stat`, 'utf8') : ''
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
-}
 
 /** Sends `count` messages over `connections` parallel SMTP sessions; returns messages per second. */
 async function load(
