@@ -18,6 +18,7 @@ const TEST_COMMANDS = [
   'py-aiosmtpd:python3-aiosmtpd',
   '/usr/sbin/dnsmasq:dnsmasq-base',
   '/usr/sbin/postfix:postfix',
+  '/usr/bin/chromium:chromium',
 ]
 
 function ensureCommands(): void {

@@ -1,4 +1,6 @@
 // Package entry point: Haraka loads it as the `mtrk` plugin and copies these functions onto its Plugin object.
+
+export { dsn_accepted, dsn_bounce, dsn_deferred, dsn_delivered, dsn_note_client } from './plugin/dsn'
 export {
   advertise_mtrk,
   check_mail_params,
@@ -13,3 +15,4 @@ export {
   start_mtqp,
 } from './plugin/mtrk'
 export { record_bounce, record_deferred, record_delivered, relay_attempt } from './plugin/relay'
+export { mount_web } from './plugin/web'

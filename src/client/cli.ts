@@ -10,7 +10,7 @@ import { MIN_INACTIVITY_TIMEOUT_MS, type StarttlsPolicy } from './connection'
 import { dnsServerResolver, type HopTarget } from './discovery'
 import { DEFAULT_MAX_HOPS } from './follow'
 import { DEFAULT_TIMEOUT, newTracking } from './new-tracking'
-import { renderNewTracking, renderReport } from './render'
+import { renderNewTracking, renderProgress, renderReport } from './render'
 import { mostPressing } from './timeline'
 import { defaultTofuPath, TofuFile } from './tofu'
 import { type TrackingReport, type TrackOptions, type TrackTarget, trackMessages, uriTarget } from './track'
@@ -20,6 +20,8 @@ export interface CliIo {
   stderr(text: string): void
   readStdin(): Promise<string>
   env: NodeJS.ProcessEnv
+  /** Whether stderr is a terminal: only then does `mtqp track` show progress while hops answer. */
+  stderrIsTTY?: boolean
 }
 
 /** Exit statuses (documented in `mtqp track --help` and README). */
@@ -90,6 +92,8 @@ Output:
   --show-secret         print URIs with their secret (hidden as *** by default)
   --bracket-envid       send the envid inside <...> as RFC 3887's examples do (some old servers want it)
   -h, --help            this text
+
+On a terminal, standard error shows each server as it is asked and as it answers.
 
 Exit status (for several messages: the first that applies of 2, 1, 4, 3, 0):
   0  delivered, or relayed beyond tracking, for every recipient
@@ -194,6 +198,10 @@ async function track(args: readonly string[], io: CliIo): Promise<number> {
     io.stderr(`${m}\n`)
   }
   const { opts, tofu } = await trackOptions(v, io, warn)
+  if (io.stderrIsTTY === true) {
+    const several = messages.length > 1
+    opts.progress = (e) => io.stderr(renderProgress(e, several ? e.message + 1 : undefined))
+  }
   const reports = await trackMessages(
     messages.map((m) => m.message),
     opts,
@@ -409,5 +417,6 @@ function processIo(): CliIo {
       return Buffer.concat(chunks).toString('utf8')
     },
     env: process.env,
+    stderrIsTTY: process.stderr.isTTY === true,
   }
 }

@@ -25,6 +25,14 @@ export interface FollowOptions {
   maxHops?: number
   /** false: ask the first server only and record the referrals as not followed. Default true. */
   follow?: boolean
+  /** Hears every hop as it is asked and as it settles, for showing progress while hops answer. Must not throw. */
+  progress?: (event: HopEvent) => void
+}
+
+/** A hop about to be asked ('asking'), or settled: answered, failed or not asked ('done'). */
+export interface HopEvent {
+  phase: 'asking' | 'done'
+  hop: Readonly<Hop>
 }
 
 export type SkipReason = 'loop' | 'hop-limit' | 'not-followed'
@@ -96,7 +104,7 @@ class Follower {
   async start(first: HopTarget, answered: QueryResult | null): Promise<Hop[]> {
     this.#asked.add(hostKey(first.host))
     if (answered === null) this.#schedule(this.#ask(first, null, 1, new Set()))
-    else this.#expand(this.#add(first, null, 1, answered), new Set())
+    else this.#expand(this.#settled(this.#add(first, null, 1, answered)), new Set())
     // Branches that meet are not awaited by each other (they could wait in a circle); everything is awaited here.
     while (this.#pending.size > 0) await Promise.all(this.#pending)
     return this.#hops
@@ -105,6 +113,15 @@ class Follower {
   #add(target: HopTarget, parent: number | null, depth: number, outcome: HopOutcome): Hop {
     const hop: Hop = { id: this.#hops.length, target, parent, depth, outcome }
     this.#hops.push(hop)
+    return hop
+  }
+
+  #skip(target: HopTarget, parent: number, depth: number, outcome: HopOutcome): void {
+    this.#settled(this.#add(target, parent, depth, outcome))
+  }
+
+  #settled(hop: Hop): Hop {
+    this.#opts.progress?.({ phase: 'done', hop })
     return hop
   }
 
@@ -124,8 +141,9 @@ class Follower {
       failure: 'aborted',
       reason: 'no answer in time',
     })
+    this.#opts.progress?.({ phase: 'asking', hop })
     hop.outcome = await this.#opts.query(target, this.#opts.request)
-    this.#expand(hop, path)
+    this.#expand(this.#settled(hop), path)
   }
 
   #expand(hop: Hop, ancestors: ReadonlySet<string>): void {
@@ -142,7 +160,7 @@ class Follower {
       const target: HopTarget = { kind: 'mta', host }
       const depth = hop.depth + 1
       if (path.has(key)) {
-        this.#add(target, hop.id, depth, {
+        this.#skip(target, hop.id, depth, {
           kind: 'skipped',
           why: 'loop',
           reason: `${host} was already asked on this path`,
@@ -150,13 +168,13 @@ class Follower {
       } else if (this.#asked.has(key)) {
         // Another branch reached the same host: its answer serves both.
       } else if (this.#opts.follow === false) {
-        this.#add(target, hop.id, depth, {
+        this.#skip(target, hop.id, depth, {
           kind: 'skipped',
           why: 'not-followed',
           reason: 'following referrals is off',
         })
       } else if (depth > maxHops) {
-        this.#add(target, hop.id, depth, {
+        this.#skip(target, hop.id, depth, {
           kind: 'skipped',
           why: 'hop-limit',
           reason: `the limit of ${maxHops} hops was reached`,

@@ -51,6 +51,7 @@ export {
   followFrom,
   followReferrals,
   type Hop,
+  type HopEvent,
   type HopOutcome,
   hostKey,
   referrals,
@@ -64,7 +65,7 @@ export {
   SECRET_OCTETS,
 } from './new-tracking'
 export { mtqpQuerier, type QuerierOptions } from './querier'
-export { type RenderOptions, renderNewTracking, renderReport } from './render'
+export { type RenderOptions, renderNewTracking, renderProgress, renderReport } from './render'
 export {
   buildTimelines,
   mostPressing,

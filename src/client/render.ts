@@ -1,7 +1,7 @@
 // Tracking reports and new-message set-ups as text for people. Every string a server chose goes through printable()
 // so a hostile answer cannot drive the terminal. Pure: the time zone is a parameter.
 import { formatDateTime } from '../tsn/date'
-import type { Hop } from './follow'
+import type { Hop, HopEvent } from './follow'
 import type { NewTracking } from './new-tracking'
 import type { RecipientState, TimelineStep } from './timeline'
 import type { TrackingReport } from './track'
@@ -78,6 +78,7 @@ function stepLines(
   if (s.lastAttemptDate !== undefined) details.push(`last attempt ${date(s.lastAttemptDate)}`)
   if (s.willRetryUntil !== undefined) details.push(`retrying until ${date(s.willRetryUntil)}`)
   if (details.length > 0) lines.push(`     ${' '.repeat(12)}${details.join(', ')}`)
+  if (s.diagnostic !== undefined) lines.push(`     ${' '.repeat(12)}said: ${printable(s.diagnostic)}`)
   return lines
 }
 
@@ -97,6 +98,19 @@ function hopLine(hop: Hop): string {
     case 'skipped':
       return `${target}: not asked: ${printable(o.reason)}`
   }
+}
+
+/**
+ * One line of progress while hops answer (`mtqp track` on a terminal): the hop about to be asked, or how it settled.
+ * `message` (1-based) prefixes the line when several messages are tracked at once.
+ */
+export function renderProgress(event: HopEvent, message?: number): string {
+  const { hop } = event
+  const prefix = `${message === undefined ? '' : `[${message}] `}${hop.id + 1}. `
+  if (event.phase === 'done') return `${prefix}${hopLine(hop)}\n`
+  const t = hop.target
+  const port = t.kind === 'server' && t.port !== undefined ? `:${t.port}` : ''
+  return `${prefix}asking ${printable(t.host)}${port} ...\n`
 }
 
 /** A server and how it was found; with `session`, also how the session was protected. */

@@ -34,6 +34,8 @@ export interface TimelineStep {
   remoteMta?: TypedValue
   lastAttemptDate?: Date
   willRetryUntil?: Date
+  /** Why, as the reporting MTA heard it: its Diagnostic-Code (AMB-40), e.g. `smtp; 550 5.1.1 No such user`. */
+  diagnostic?: string
 }
 
 export interface RecipientTimeline {
@@ -205,6 +207,8 @@ function step(g: Group): TimelineStep {
   if (r.remoteMta !== undefined) s.remoteMta = r.remoteMta
   if (r.lastAttemptDate !== undefined) s.lastAttemptDate = r.lastAttemptDate
   if (r.willRetryUntil !== undefined) s.willRetryUntil = r.willRetryUntil
+  const diagnostic = r.extensions?.find((e) => e.name.toLowerCase() === 'diagnostic-code')
+  if (diagnostic !== undefined) s.diagnostic = diagnostic.value
   return s
 }
 

@@ -3,7 +3,7 @@ import { parseMtqpUri } from '../uri/mtqp-uri'
 import { decodeBase64Strict } from '../util/base64'
 import { err, ok, type Result } from '../util/result'
 import type { HopTarget } from './discovery'
-import { followReferrals, type Hop, type SkipReason } from './follow'
+import { followReferrals, type Hop, type HopEvent, type SkipReason } from './follow'
 import { mtqpQuerier, type QuerierOptions } from './querier'
 import { buildTimelines, overallState, type RecipientState, type RecipientTimeline } from './timeline'
 import type { Querier, QueryFailure, TrackRequest } from './types'
@@ -16,6 +16,8 @@ export interface TrackOptions extends QuerierOptions {
   /** The transport; default mtqpQuerier(these options). Messages tracked in one call share it, so TRACKs for the
    *  same server are pipelined (MTQPC-8). */
   querier?: Querier
+  /** Hears each hop of each message (its index in the list) as it is asked and as it settles. Must not throw. */
+  progress?: (event: HopEvent & { message: number }) => void
 }
 
 export interface TrackingReport {
@@ -46,12 +48,14 @@ export async function trackMessages(
 ): Promise<TrackingReport[]> {
   const query = opts.querier ?? mtqpQuerier(opts)
   return Promise.all(
-    messages.map(async ({ target, request }) => {
+    messages.map(async ({ target, request }, message) => {
+      const { progress } = opts
       const hops = await followReferrals(target, {
         request,
         query,
         maxHops: opts.maxHops,
         follow: opts.follow,
+        ...(progress === undefined ? {} : { progress: (e: HopEvent) => progress({ ...e, message }) }),
       })
       return reportOf(request.envid, hops)
     }),

@@ -11,6 +11,8 @@ export type MainConfig = SectionValues<Options['main']>
 export type RedisConfig = SectionValues<Options['redis']>
 export type MtqpConfig = SectionValues<Options['mtqp']>
 export type RelayConfig = SectionValues<Options['relay']>
+export type TraceConfig = SectionValues<Options['trace']>
+export type WebConfig = SectionValues<Options['web']>
 export type MtrkConfig = { [S in keyof Options]: SectionValues<Options[S]> }
 
 /** [mtqp] starttls: never offer it, offer it when a certificate is installed, or also demand it (MTQP-13, MTQP-21). */

@@ -50,6 +50,13 @@ export function text(expected: string): Kind<string> {
   return { expected, parse: (t) => t, format: String }
 }
 
+/** An absolute URL path of plain segments (`/mtrk`, `/tools/track`), without a trailing slash. */
+export const urlPath: Kind<string> = {
+  expected: 'a URL path such as /mtrk (letters, digits, - . _ ~ between slashes)',
+  parse: (t) => (/^(?:\/[A-Za-z0-9._~-]+)+$/.test(t) && !/\/\.\.?(?:\/|$)/.test(t) ? t : undefined),
+  format: String,
+}
+
 export const endpoint: Kind<Endpoint> = {
   expected: 'host:port or [v6]:port',
   parse: (t) => parseEndpoint(t) ?? undefined,

@@ -13,6 +13,7 @@ import {
   type Kind,
   oneOf,
   text,
+  urlPath,
 } from './kinds'
 
 /** One option; T is the kind's value type, D the default's (null: unset, which `doc` says the meaning of). */
@@ -187,9 +188,20 @@ export const OPTIONS = {
       failedTrackLimit: opt(
         int(0, 1000000),
         20,
-        'TRACKs answered `-ERR/noinfo` per client address and window before TRACK gets `-TEMP/too-many-failures`; 0: no limit',
+        'TRACKs answered `-ERR/noinfo` per client address (IPv6: per /64) and window before TRACK gets `-TEMP/too-many-failures`; counted in Redis, shared by every relay; 0: no limit',
       ),
       failedTrackWindow: opt(int(1, 7 * DAY), 3600, 'seconds of the `failed_track_limit` window'),
+      failedTrackGlobalLimit: opt(
+        int(0, 1000000),
+        600,
+        'failed TRACKs of all clients together per minute, counted in Redis across every relay, before TRACK gets `-TEMP/too-many-failures`; 0: no ceiling',
+      ),
+      slotIdleTimeoutMs: opt(
+        int(1, MIN_INACTIVITY_TIMEOUT, 1000),
+        10_000,
+        'seconds without a complete command after which a connection gives up its slot to a newcomer when all `max_connections` are taken (oldest idle first)',
+        { key: 'slot_idle_timeout' },
+      ),
       starttls: opt(
         oneOf(['off', 'on', 'required'] as const),
         'on',
@@ -260,6 +272,153 @@ export const OPTIONS = {
         bool,
         true,
         'pass MTRK, ENVID, RET, NOTIFY and ORCPT on to next hops that advertise MTRK or DSN (RFC 3885 §3.3, RFC 3461 §5.2); `false`: none is sent, and relayed recipients are reported `relayed`, never `transferred`',
+      ),
+    },
+  },
+  dsn: {
+    note: 'Delivery status notifications (RFC 3461 §5-6, RFC 3464). The relay advertises DSN, so it sends the reports senders ask for with NOTIFY, and its reports replace Haraka\'s own bounces for every message. See README "Delivery status notifications".',
+    options: {
+      enabled: opt(
+        bool,
+        true,
+        "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2, AMB-21); turning it on again needs a restart",
+      ),
+      delayReportAfter: opt(
+        int(0, 365 * DAY),
+        4 * 3600,
+        'seconds a message waits in the queue before its sender gets a `delayed` report (NOTIFY with DELAY, or no NOTIFY); never one per retry',
+      ),
+      delayReportInterval: opt(
+        int(60, 365 * DAY),
+        DAY,
+        'seconds at least between two `delayed` reports about the same recipients',
+      ),
+      coalesceMs: opt(
+        int(0, 10_000),
+        2000,
+        "milliseconds the outcomes of one message are gathered into one report (Haraka delivers once per destination domain); kept well below Haraka's 30 s plugin timeout, since the bounce hook waits for it",
+      ),
+      maxReturnSize: opt(
+        int(0, 100 * 1024 * 1024),
+        1024 * 1024,
+        'octets up to which a failure report returns the whole message for RET=FULL; a larger one: its headers only',
+      ),
+      returnWithoutRet: opt(
+        oneOf(['headers', 'full'] as const),
+        'headers',
+        'what a failure report returns when the sender gave no RET (RFC 3461 §4.3 leaves it to the MTA): `headers` sends no copy of the content to a possibly forged sender',
+      ),
+      successDelayReports: opt(
+        oneOf(['all', 'relay_clients'] as const),
+        'all',
+        "who gets `delivered`, `relayed`, `expanded` and `delayed` reports: `all` who ask (RFC 3461; an MTRK chain's final relay needs it), or `relay_clients` only (authenticated or relay-allowed clients) against backscatter; failure reports go to every sender",
+      ),
+    },
+  },
+  journal: {
+    note: 'Where tracking writes wait while Redis cannot be reached (README.md, "Failure modes"): an append-only file per Haraka process, replayed in paced batches when Redis is back and at start-up.',
+    options: {
+      dir: opt(
+        text('a directory'),
+        null,
+        'directory of the journal files, relative to the Haraka instance directory (next to `queue`, never inside it: Haraka treats every entry there as a queue file); every process of the instance uses it, so give each instance its own',
+        { defaultText: '`mtrk-journal` in the Haraka directory' },
+      ),
+      maxBytes: opt(
+        int(1, 1024 * 1024, 1024 * 1024),
+        1024 * 1024 * 1024,
+        'MiB one Haraka process (each cluster worker) may hold in its journal; writes beyond it are lost, counted and logged',
+        { key: 'max_size' },
+      ),
+      fsyncMs: opt(
+        int(1, 60_000),
+        1000,
+        'milliseconds between an append and its fdatasync: what a machine crash can lose',
+        { key: 'fsync_interval' },
+      ),
+      replayBatch: opt(
+        int(1, 10_000),
+        100,
+        'writes replayed at a time when Redis is back; the next batch waits for the answers',
+      ),
+      replayPauseMs: opt(
+        int(0, 10_000),
+        10,
+        'milliseconds between replay batches, leaving the event loop and Redis to live mail',
+        { key: 'replay_pause' },
+      ),
+    },
+  },
+  trace: {
+    note:
+      'The operator trace ("Message trace" in README.md): what `mtrk-trace` and the trace library find. Every message ' +
+      'this relay accepts, with or without MTRK, is recorded with its envelope, Message-ID, client IP and HELO, ' +
+      'queue ids and every delivery attempt, never its body, and indexed by each of them and by time. Trace records ' +
+      'are never answered over MTQP.',
+    options: {
+      enabled: opt(
+        bool,
+        true,
+        'record every accepted message for the operator trace; `false`: nothing is added to the trace (MTRK mail is still tracked for MTQP)',
+      ),
+      retention: opt(
+        int(3600, 90 * DAY),
+        3 * DAY,
+        'seconds a trace record and its index entries are kept from arrival; longer while the message is still queued (`[main] queued_grace` beyond the give-up time)',
+      ),
+    },
+  },
+  web: {
+    note:
+      "The tracking page for senders, served by Haraka's own HTTP server (config/http.ini `listen`; HTTPS when that " +
+      'port is 443 and Haraka has a certificate) under `path`. It asks the tracking servers with the same code as ' +
+      '`mtqp track`. Off by default: nothing is mounted and no hook is registered; turning it on needs a restart.',
+    options: {
+      enabled: opt(bool, false, 'serve the tracking page and its JSON API'),
+      path: opt(urlPath, '/mtrk', 'the URL path the page and its API live under'),
+      server: opt(
+        endpoint,
+        null,
+        "the tracking server asked for an envid and secret given without a link, by the name its certificate has; unset: this relay's own MTQP listener on loopback (without TLS, so set this with `starttls=required`)",
+      ),
+      starttls: opt(
+        oneOf(['off', 'opportunistic', 'required'] as const),
+        'opportunistic',
+        'STARTTLS towards the tracking servers asked (RFC 3887 §6): `off`, `opportunistic` (when offered) or `required`',
+      ),
+      caFile: opt(
+        text('a file path'),
+        null,
+        "PEM file of the authorities trusted for the tracking servers' certificates; unset: the system's",
+        { key: 'ca' },
+      ),
+      dnsServers: opt(
+        dnsServers,
+        null,
+        "name servers for finding the tracking servers of relays (SRV `_mtqp._tcp`); unset: the system's",
+      ),
+      maxHops: opt(int(1, 100), 10, 'tracking servers asked at most along one path, the first included'),
+      trackTimeoutMs: opt(
+        int(10, 3600, 1000),
+        150_000,
+        'seconds one tracking may take in all; then the page shows what is known and which servers did not answer',
+        { key: 'track_timeout' },
+      ),
+      maxTrackings: opt(
+        int(1, 10000),
+        20,
+        'trackings running at once; beyond, the page answers "busy, try again shortly" (HTTP 503)',
+      ),
+      operator: opt(
+        bool,
+        false,
+        'serve the operator page (message trace: search, attempts, outcomes per hour) under `path`/operator/, behind HTTP Basic authentication',
+      ),
+      operatorUser: opt(text('a user name'), 'operator', 'the user name the operator page asks for'),
+      operatorPasswordHash: opt(
+        text('scrypt$<salt base64>$<hash base64>'),
+        null,
+        'the scrypt hash of the operator password (README "Operator page" says how to make it); unset: the operator page refuses everyone',
       ),
     },
   },

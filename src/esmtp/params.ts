@@ -39,6 +39,15 @@ export interface Orcpt {
   address: string
 }
 
+export interface Notify {
+  /** As received (DSN-10). */
+  raw: string
+  never: boolean
+  success: boolean
+  failure: boolean
+  delay: boolean
+}
+
 export interface MailParams {
   envid?: Envid
   /** RET as received, FULL or HDRS in any case. */
@@ -49,8 +58,7 @@ export interface MailParams {
 }
 
 export interface RcptParams {
-  /** NOTIFY as received (DSN-10), validated. */
-  notify?: string
+  notify?: Notify
   orcpt?: Orcpt
 }
 
@@ -149,7 +157,7 @@ export function parseMtrk(value: string | null): Result<Mtrk> {
  * word, NEVER with another word, no word at all. Empty list elements and repeated words are RFC 822 list syntax
  * that Postfix accepts too, so they are accepted (AMB-38).
  */
-export function parseNotify(value: string | null): Result<string> {
+export function parseNotify(value: string | null): Result<Notify> {
   if (!value) return err('NOTIFY requires a value')
   const items = value
     .toUpperCase()
@@ -163,9 +171,17 @@ export function parseNotify(value: string | null): Result<string> {
     seen.add(item)
   }
   if (seen.size === 0) return err('NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY')
-  if (seen.has('NEVER') && seen.size > 1)
-    return err('NOTIFY=NEVER cannot be combined with SUCCESS, FAILURE or DELAY')
-  return ok(value)
+  if (seen.has('NEVER')) {
+    if (seen.size > 1) return err('NOTIFY=NEVER cannot be combined with SUCCESS, FAILURE or DELAY')
+    return ok({ raw: value, never: true, success: false, failure: false, delay: false })
+  }
+  return ok({
+    raw: value,
+    never: false,
+    success: seen.has('SUCCESS'),
+    failure: seen.has('FAILURE'),
+    delay: seen.has('DELAY'),
+  })
 }
 
 /**

@@ -7,12 +7,3 @@ export function findEnhancedStatus(text: string | null | undefined): string | nu
   const m = ENHANCED.exec(text ?? '')
   return m ? `${m[1]}.${m[2]}.${m[3]}` : null
 }
-
-/**
- * The enhanced status code in a reply text whose class matches the outcome, else the class's catch-all
- * (x.0.0, RFC 3461 §6.3(g), ESC-3). A 4.x.x code in a reply that meant permanent failure is not trusted.
- */
-export function enhancedStatus(text: string | null | undefined, cls: '2' | '4' | '5'): string {
-  const found = findEnhancedStatus(text)
-  return found?.startsWith(`${cls}.`) ? found : `${cls}.0.0`
-}

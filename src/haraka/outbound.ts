@@ -170,3 +170,163 @@ export function hopOf(hmail: HMailItem): HopRecord | undefined {
 export function forgetHop(hmail: HMailItem): void {
   hops.delete(hmail)
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Delivery status notifications: reading the queued message back, and queueing a report (outbound.send_email).
+
+export interface QueuedMessage {
+  /** What was read, dot-stuffing undone. */
+  content: string
+  /** `content` is the whole message. */
+  complete: boolean
+  /** Octets of the message in the queue file. */
+  size: number
+}
+
+/**
+ * Reads a queued message back, at most `limit` octets; with `headersOnly`, stops once the header block ended. A queue
+ * file that cannot be read gives what was read so far (possibly nothing): a report never waits on a broken file.
+ */
+export function readQueuedMessage(
+  hmail: HMailItem,
+  limit: number,
+  headersOnly: boolean,
+): Promise<QueuedMessage> {
+  const size = Math.max(0, hmail.file_size - hmail.data_start)
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let read = 0
+    let settled = false
+    const finish = (complete: boolean) => {
+      if (settled) return
+      settled = true
+      // The queue file is dot-stuffed for SMTP (outbound/index.js process_delivery).
+      const text = Buffer.concat(chunks).subarray(0, limit).toString('utf8')
+      resolve({ content: text.replace(/(^|\n)\.\./g, '$1.'), complete: complete && read <= limit, size })
+    }
+    let stream: NodeJS.ReadableStream
+    try {
+      stream = hmail.data_stream()
+    } catch {
+      finish(false)
+      return
+    }
+    let tail = ''
+    stream.on('data', (chunk: Buffer | string) => {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      chunks.push(b)
+      read += b.length
+      // The empty line that ends the header block may straddle two chunks: look at this one and the last few octets.
+      const seen = tail + b.toString('latin1')
+      tail = seen.slice(-3)
+      const headersDone = headersOnly && /\r?\n\r?\n/.test(seen)
+      if (read > limit || headersDone) {
+        ;(stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
+        finish(false)
+      }
+    })
+    stream.on('end', () => finish(true))
+    stream.on('error', () => finish(false))
+  })
+}
+
+interface OutboundModule {
+  send_email(
+    from: string,
+    to: string,
+    contents: string,
+    next: (code: number, msg?: string) => void,
+    options?: { origin?: unknown },
+  ): void
+}
+
+/**
+ * Queues a report with MAIL FROM:<> to one recipient through Haraka's outbound queue (RFC 3461 §6.1). Resolves with
+ * null once queued, else with the reason it was not (a refused address, a queue that cannot write).
+ */
+export function queueReport(
+  plugin: HarakaPlugin,
+  to: string,
+  text: string,
+  ok: number,
+): Promise<string | null> {
+  return new Promise((resolve) => {
+    try {
+      const outbound = plugin.haraka_require('outbound') as OutboundModule
+      outbound.send_email(
+        '<>',
+        `<${to}>`,
+        text,
+        (code, msg) => resolve(code === ok ? null : String(msg ?? code)),
+        {
+          origin: plugin,
+        },
+      )
+    } catch (e) {
+      // One log line: a module error's message goes on with its require stack.
+      resolve((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? 'unknown error')
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Why no next hop could be reached. Haraka's reason is only "Tried all MXs" (hmail.js try_deliver); the connection
+// errors are logged, never passed on. Wrapping client_pool.get_client sees each connection's error, and wrapping
+// HMailItem.prototype.try_deliver sees which next hop each queue file is about to try (its first, before the shift).
+
+const CONNECT_SEAM = Symbol.for('haraka-plugin-mtrk.connect-errors')
+
+type GetClient = (mx: HarakaMx, cb: (err: unknown, socket: unknown) => void) => unknown
+interface Seamed {
+  [CONNECT_SEAM]?: true
+}
+
+/** The last connection error per next hop object, and the next hop each queue file tried last. */
+const connectErrors = new WeakMap<HarakaMx, string>()
+const lastTried = new WeakMap<HMailItem, HarakaMx>()
+
+/** Installs both wraps once per process; false when this Haraka lacks either (the reason then stays Haraka's). */
+export function watchConnections(plugin: HarakaPlugin): boolean {
+  try {
+    const pool = plugin.haraka_require('outbound/client_pool') as Seamed & { get_client?: GetClient }
+    const proto = (
+      plugin.haraka_require('outbound/hmail') as { prototype?: Seamed & { try_deliver?: unknown } }
+    ).prototype
+    const getClient = pool.get_client
+    const tryDeliver = proto?.try_deliver
+    if (!proto || typeof getClient !== 'function' || typeof tryDeliver !== 'function') return false
+    if (!pool[CONNECT_SEAM]) {
+      pool.get_client = function (this: unknown, mx, cb) {
+        return getClient.call(this, mx, (err, socket) => {
+          if (err) connectErrors.set(mx, `${mxName(mx) ?? 'next hop'}: ${String(err).split('\n')[0]}`)
+          else connectErrors.delete(mx)
+          cb(err, socket)
+        })
+      }
+      pool[CONNECT_SEAM] = true
+    }
+    if (!proto[CONNECT_SEAM]) {
+      proto.try_deliver = function (this: HMailItem & { mxlist?: HarakaMx[] }, ...args: unknown[]) {
+        const mx = this.mxlist?.[0]
+        if (mx) lastTried.set(this, mx)
+        return (tryDeliver as (...a: unknown[]) => unknown).apply(this, args)
+      }
+      proto[CONNECT_SEAM] = true
+    }
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Haraka's reason, with the connection error of the last next hop tried when Haraka only says it tried them all:
+ * `Tried all MXs (mx.far.test: connect ECONNREFUSED 192.0.2.1:25)`, so the sender sees why (AMB-40).
+ */
+export function explainedReason(hmail: HMailItem, reason: string): string {
+  const mx = lastTried.get(hmail)
+  const why = mx ? connectErrors.get(mx) : undefined
+  return why !== undefined && /^(?:Too many failures \()?Tried all MXs/.test(reason)
+    ? `${reason} (${why})`
+    : reason
+}

@@ -52,6 +52,8 @@ export interface HarakaTransaction {
   /** Set by Haraka when the queue answered: 'accepted', 'rejected' or 'deferred' (connection.js). */
   msg_status?: string
   results: HarakaResults
+  /** The parsed header of the message once DATA ended (haraka-email-message Header); get() answers '' for an absent field. */
+  header?: { lines(): string[]; get(name: string): string }
 }
 
 export interface ConnectionLogger {
@@ -69,6 +71,10 @@ export interface HarakaConnection extends ConnectionLogger {
   relaying: boolean
   transaction: HarakaTransaction | null
   capabilities: string[]
+  /** The client: `remote.ip` as Haraka normalised it (an IPv4-mapped IPv6 address as IPv4). */
+  remote?: { ip?: string }
+  /** What EHLO/HELO said: `hello.host`. */
+  hello?: { host?: string | null }
 }
 
 // Outbound (outbound/hmail.js, outbound/todo.js): what the delivery hooks and the outbound seam read.
@@ -101,6 +107,11 @@ export interface HMailItem extends ConnectionLogger {
   num_failures: number
   /** The queue file's name: `arrival_nextattempt_attempts_pid_uid_counter_host`. */
   filename: string
+  /** The message as stored in the queue file (dot-stuffed), from data_start to file_size (hmail.js data_stream). */
+  data_stream(): NodeJS.ReadableStream
+  /** Octets of the queue file, and where the message starts in it. */
+  file_size: number
+  data_start: number
 }
 
 /** A next hop as get_mx returned it (haraka-net-utils HarakaMx). */
@@ -144,4 +155,23 @@ export interface BounceError extends Error {
   mx?: HarakaMx
   bounced_rcpt?: OutboundRecipient[]
   deferred_rcpt?: OutboundRecipient[]
+}
+
+/**
+ * Haraka's Server object as the `init_http` hook receives it (server.js setup_http_listeners): `http.app` is the
+ * express application of config/http.ini's listener; a handler added with `use` sees every request before Haraka's
+ * static files and 404.
+ */
+export interface HarakaHttpServer {
+  http?: {
+    app?: {
+      use(
+        handler: (
+          req: import('node:http').IncomingMessage,
+          res: import('node:http').ServerResponse,
+          next: (err?: unknown) => void,
+        ) => void,
+      ): unknown
+    }
+  }
 }

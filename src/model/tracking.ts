@@ -1,6 +1,6 @@
 // From what Haraka knows about an accepted message to store writes. Pure: the clock and the queue schedule are
 // passed in, so every rule (TSN-13..15, AMB-33, MTRK-10) is unit-tested without Haraka.
-import { enhancedStatus } from '../esmtp/reply'
+import { failureStatus } from '../dsn/status'
 import { type EnvelopeAddress, fromExpansion, rcptKey, recipientNote, type TrackingNote } from './note'
 import type { MessageHeader, RecipientEvent, RecordWrite, StoredRecipient } from './records'
 import { keepUntil } from './retention'
@@ -104,6 +104,11 @@ export function baseRecipient(note: Tracked, rcpt: AcceptedRecipient, ctx: Write
   }
 }
 
+/** A queue's refusal, read by the mapping DSNs use too (AMB-40). */
+function refusalStatus(r: Extract<Acceptance, { kind: 'refused' }>): string {
+  return failureStatus({ temporary: r.temporary, reply: { code: r.code, text: r.reply }, reason: null })
+}
+
 /** The event of a final or queue-side outcome decided at acceptance time; null when the message is just queued. */
 function acceptanceEvent(note: Tracked, acceptance: Acceptance, ctx: WriteContext): RecipientEvent | null {
   if (acceptance.kind === 'queued') return null
@@ -115,8 +120,8 @@ function acceptanceEvent(note: Tracked, acceptance: Acceptance, ctx: WriteContex
         : acceptance.kind === 'relayed'
           ? (['relayed', '2.1.9'] as const) // TSN-21
           : acceptance.temporary
-            ? (['delayed', enhancedStatus(acceptance.reply, '4')] as const)
-            : (['failed', enhancedStatus(acceptance.reply, '5')] as const)
+            ? (['delayed', refusalStatus(acceptance)] as const)
+            : (['failed', refusalStatus(acceptance)] as const)
   const attempt = { id: `${ctx.txn}:accept`, at: ctx.now, action, status }
   return {
     at: ctx.now,

@@ -9,8 +9,10 @@ import { acceptPaddedCertifiers } from '../haraka/inbound'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '../haraka/types'
 import { ensureNote, rcptKey, readNote } from '../model/note'
 import { effectiveRetention } from '../model/retention'
+import { envidOf, messageIdOf, readTraceNote, stampTrace, traceAcceptanceWrite } from '../model/trace'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
 import { type Addressed, noteRedirection } from '../relay/redirect'
+import { drainReports, registerReports } from './dsn'
 import { registerRelaying } from './relay'
 import {
   EARLY,
@@ -22,6 +24,7 @@ import {
   storeOf,
   writeContext,
 } from './state'
+import { registerWeb } from './web'
 
 /** RFC 3461 §5.4 and RFC 3885 §2(5) ask for ≥ 1036-character RCPT and ≥ 1100-character MAIL lines (AMB-20). */
 const MIN_LINE_LENGTH = 1100
@@ -54,6 +57,9 @@ export function register(this: MtrkPlugin): void {
   // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8).
   if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
+  // Issue 9: our reports replace Haraka's bounces. Turning this on needs a restart; turning it off takes effect at once.
+  if (state(this).config.dsn.enabled) registerReports(this)
+  registerWeb(this)
 }
 
 /** Connects early in every process (master and cluster workers) so the first message does not wait for it. */
@@ -75,6 +81,7 @@ export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
 export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
   if (!s) return
+  drainReports(this)
   const mtqp = s.mtqp
   s.mtqp = null
   await mtqp?.close()
@@ -82,8 +89,12 @@ export async function shutdown(this: MtrkPlugin): Promise<void> {
   await s.store?.close()
 }
 
-/** MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. */
+/**
+ * MTRK-1, MTRK-2, AMB-21: EHLO advertises MTRK, and DSN whose ENVID/ORCPT MTRK builds on. With [dsn] enabled=false
+ * the relay sends no DSNs of its own, so it promises neither: DSN would be a false promise, and MTRK needs DSN.
+ */
 export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+  if (!state(this).config.dsn.enabled) return next()
   for (const keyword of ['MTRK', 'DSN']) {
     if (!connection.capabilities.includes(keyword)) connection.capabilities.push(keyword)
   }
@@ -155,7 +166,7 @@ export function check_rcpt_params(
   const { notify, orcpt } = r.params
   const txn = connection.transaction
   if (txn && (notify || orcpt)) {
-    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify ?? null }
+    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
   }
   // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it (note_redirection).
   if (txn) receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index: txn.rcpt_to.length - 1 })
@@ -178,10 +189,27 @@ export function note_redirection(this: MtrkPlugin, next: Next, connection: Harak
   next()
 }
 
-/** Arrival-Date and the start of the MTRK timeout: the end of DATA, before the message is queued (MTRK-7). */
+/**
+ * Arrival-Date and the start of the MTRK timeout: the end of DATA, before the message is queued (MTRK-7). With the
+ * operator trace on, what it keeps of the message goes into the notes here, so the queue file carries it to every
+ * delivery attempt (HRK-10).
+ */
 export function stamp_arrival(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
-  const note = readNote(connection.transaction?.notes)
-  if (note) note.arrival = Date.now()
+  const txn = connection.transaction
+  const note = readNote(txn?.notes)
+  const now = Date.now()
+  if (note) note.arrival = now
+  if (txn && state(this).config.trace.enabled) {
+    stampTrace(txn.notes, {
+      arrival: now,
+      from: txn.mail_from && !txn.mail_from.isNull() ? txn.mail_from.address : '',
+      messageId: messageIdOf(txn.header?.get('Message-ID')),
+      envid: envidOf(note),
+      tracked: isTracked(note),
+      clientIp: connection.remote?.ip ?? null,
+      helo: connection.hello?.host ?? null,
+    })
+  }
   next()
 }
 
@@ -191,54 +219,53 @@ function resultList(txn: HarakaTransaction, name: string, list: 'pass' | 'fail')
   return Array.isArray(v) ? v : []
 }
 
-/** Records a tracked message as accepted: queued for relaying, or delivered by a local queue plugin. */
-export function record_acceptance(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+/** The writes recording what became of a message at the queue: its tracking records, and its trace record. */
+function recordAccepted(
+  plugin: MtrkPlugin,
+  next: Next,
+  connection: HarakaConnection,
+  acceptance: (txn: HarakaTransaction) => Acceptance,
+): void {
   const txn = connection.transaction
   const note = readNote(txn?.notes)
-  if (!txn || !isTracked(note)) return next()
+  const trace = state(plugin).config.trace.enabled ? readTraceNote(txn?.notes) : null
+  if (!txn || (!isTracked(note) && !trace)) return next()
   recordAfter(
-    this,
+    plugin,
     next,
-    (m) => connection.logerror(this, m),
+    (m) => connection.logerror(plugin, m),
     () => {
-      let acceptance: Acceptance
-      if (resultList(txn, 'outbound', 'pass').includes('queued')) acceptance = { kind: 'queued' }
-      else acceptance = connection.relaying ? { kind: 'relayed' } : { kind: 'delivered' }
-      return acceptanceWrite(
-        note,
-        trackedRecipients(note, txn.rcpt_to),
-        acceptance,
-        writeContext(this, txn.uuid),
-      )
+      const a = acceptance(txn)
+      const ctx = writeContext(plugin, txn.uuid)
+      return [
+        isTracked(note) ? acceptanceWrite(note, trackedRecipients(note, txn.rcpt_to), a, ctx) : null,
+        trace
+          ? traceAcceptanceWrite(note, trace, txn.rcpt_to, a, {
+              ...ctx,
+              retention: state(plugin).config.trace.retention,
+            })
+          : null,
+      ]
     },
   )
 }
 
-/** A queue plugin that refused a tracked message: the client got 5xx or 4xx, recorded as failed or delayed. */
+/** Records a message as accepted: queued for relaying, or delivered by a local queue plugin. */
+export function record_acceptance(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+  recordAccepted(this, next, connection, (txn) => {
+    if (resultList(txn, 'outbound', 'pass').includes('queued')) return { kind: 'queued' }
+    return connection.relaying ? { kind: 'relayed' } : { kind: 'delivered' }
+  })
+}
+
+/** A queue plugin that refused a message: the client got 5xx or 4xx, recorded as failed or delayed. */
 export function record_queue_refusal(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
   const txn = connection.transaction
-  const note = readNote(txn?.notes)
   const refused = txn?.msg_status === 'rejected' || txn?.msg_status === 'deferred'
   const reply = txn ? resultList(txn, 'queue', 'fail').at(-1) : undefined
-  if (!txn || !isTracked(note) || !refused || reply === undefined) return next()
-  const temporary = txn.msg_status === 'deferred'
-  recordAfter(
-    this,
-    next,
-    (m) => connection.logerror(this, m),
-    () => {
-      const acceptance: Acceptance = {
-        kind: 'refused',
-        temporary,
-        code: temporary ? 450 : 550,
-        reply: String(reply),
-      }
-      return acceptanceWrite(
-        note,
-        trackedRecipients(note, txn.rcpt_to),
-        acceptance,
-        writeContext(this, txn.uuid),
-      )
-    },
-  )
+  if (!refused || reply === undefined) return next()
+  recordAccepted(this, next, connection, (t) => {
+    const temporary = t.msg_status === 'deferred'
+    return { kind: 'refused', temporary, code: temporary ? 450 : 550, reply: String(reply) }
+  })
 }

@@ -3,7 +3,16 @@
 // Mail first: these hooks always continue (CONT) at once, never throw, and write to the store without waiting.
 
 import { findEnhancedStatus } from '../esmtp/reply'
-import { attemptId, forgetHop, hopOf, installOutboundSeam, mxName, retrySchedule } from '../haraka/outbound'
+import {
+  attemptId,
+  explainedReason,
+  forgetHop,
+  hopOf,
+  installOutboundSeam,
+  mxName,
+  retrySchedule,
+  watchConnections,
+} from '../haraka/outbound'
 import type {
   BounceError,
   DeferredParams,
@@ -14,10 +23,12 @@ import type {
   OutboundRecipient,
 } from '../haraka/types'
 import { fromExpansion, rcptKey, readNote, recipientNote } from '../model/note'
+import { readTraceNote } from '../model/trace'
 import { isTracked, type Tracked } from '../model/tracking'
 import { mailParams, rcptParams } from '../relay/forwarding'
 import { type AttemptResult, giveUpTime, outcomeWrite, type RecipientReport } from '../relay/outcome'
 import type { Forwarder, HopRecord } from '../relay/session'
+import { traceOutcomeWrite } from '../relay/trace'
 import { EARLY, type MtrkPlugin, recordAfter, state, writeContext } from './state'
 
 export function registerRelaying(plugin: MtrkPlugin): void {
@@ -34,6 +45,8 @@ export function registerRelaying(plugin: MtrkPlugin): void {
         '"transferred". haraka-plugin-mtrk needs an update for this Haraka version.',
     )
   }
+  // Without it, an unreachable next hop is reported with Haraka's bare "Tried all MXs".
+  watchConnections(plugin)
   plugin.register_hook('send_email', 'relay_attempt', EARLY)
   plugin.register_hook('delivered', 'record_delivered', EARLY)
   plugin.register_hook('deferred', 'record_deferred', EARLY)
@@ -72,19 +85,25 @@ function trackedNote(hmail: HMailItem): Tracked | null {
   return isTracked(note) ? note : null
 }
 
+/** How one attempt ended, and what it said about each recipient it reports. */
+export interface Attempted {
+  result: AttemptResult
+  reports: RecipientReport[]
+}
+
 /** The transaction id the acceptance record used: the todo uuid without its per-domain `.N` (HRK-15). */
-const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
+export const txnOf = (hmail: HMailItem) => hmail.todo.uuid.replace(/\.\d+$/, '')
 
 /**
- * Continues the hook at once, then records one attempt's outcome for the recipients it reports; messages without a
- * tracking note (Haraka's own bounces among them) are left alone.
+ * Continues the hook at once, then records one attempt's outcome for the recipients it reports, in the tracking
+ * records and in the trace; messages with neither note (Haraka's own bounces among them) are left alone.
  */
 function recordOutcome(
   plugin: MtrkPlugin,
   next: Next,
   hmail: HMailItem,
   name: string,
-  attempt: () => { result: AttemptResult; reports: RecipientReport[] },
+  attempt: () => Attempted,
 ): void {
   recordAfter(
     plugin,
@@ -92,19 +111,30 @@ function recordOutcome(
     (m) => hmail.logerror(plugin, m),
     () => {
       const note = trackedNote(hmail)
-      if (!note) return null
+      const { enabled, retention } = state(plugin).config.trace
+      const trace = enabled ? readTraceNote(hmail.todo?.notes) : null
+      if (!note && !trace) return null
       const { result, reports } = attempt()
-      // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
-      const tracked = reports.filter((r) => !fromExpansion(recipientNote(note, r.key)))
-      if (tracked.length === 0) return null
       const ctx = writeContext(plugin, txnOf(hmail))
       const giveUp = giveUpTime(
-        hmail.todo.queue_time ?? note.arrival ?? ctx.now,
+        hmail.todo.queue_time ?? note?.arrival ?? trace?.arrival ?? ctx.now,
         retrySchedule(plugin),
         hmail.num_failures,
         ctx.now,
       )
-      return outcomeWrite(note, result, tracked, { ...ctx, attemptId: attemptId(hmail, name), giveUp })
+      const outcome = { ...ctx, attemptId: attemptId(hmail, name), giveUp }
+      // Addresses an expansion produced are not tracked (TSN-20); the expanded recipient's record is final already.
+      const tracked = note ? reports.filter((r) => !fromExpansion(recipientNote(note, r.key))) : []
+      return [
+        note && tracked.length > 0 ? outcomeWrite(note, result, tracked, outcome) : null,
+        trace
+          ? traceOutcomeWrite(readNote(hmail.todo.notes), trace, result, reports, {
+              ...outcome,
+              retention,
+              queueId: hmail.todo.uuid,
+            })
+          : null,
+      ]
     },
   )
 }
@@ -140,6 +170,48 @@ function attemptReport(r: OutboundRecipient, hop: HopRecord | undefined, err: st
   }
 }
 
+/** What an attempt that ended in `delivered` tells: the recipients the next hop accepted, with its reply to the data. */
+export function deliveredReports(hmail: HMailItem, params: DeliveredParams): Attempted {
+  const [host, , response, , , mode, okRecips] = params
+  const hop = hopOf(hmail)
+  const reply = hop?.dataReply
+  return {
+    result: { kind: 'accepted', lmtp: mode === 'LMTP', mtrkSent: hop?.mtrkSent ?? false },
+    reports: okRecips.map((r) => ({
+      key: rcptKey(r),
+      address: r.address,
+      host,
+      code: reply ? String(reply.code) : null,
+      status: reply ? findEnhancedStatus(reply.text) : null,
+      reply: reply?.text ?? response,
+    })),
+  }
+}
+
+/** What a `deferred` attempt tells: the recipients refused with 4xx, or all of them when the attempt failed. */
+export function deferredReports(hmail: HMailItem, params: DeferredParams): Attempted {
+  return {
+    result: { kind: 'temporary' },
+    reports: params.fail_recips
+      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
+      : hmail.todo.rcpt_to.map((r) =>
+          attemptReport(r, hopOf(hmail), explainedReason(hmail, String(params.err))),
+        ),
+  }
+}
+
+/** What a `bounce` tells: recipients refused with 5xx, out of retries, or all of them when the attempt failed. */
+export function bounceReports(hmail: HMailItem, err: BounceError): Attempted {
+  // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
+  const refused = err.bounced_rcpt ?? err.deferred_rcpt
+  return {
+    result: { kind: 'permanent' },
+    reports: refused
+      ? refused.map((r) => refusedReport(r, err.mx))
+      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), explainedReason(hmail, err.message))),
+  }
+}
+
 /** Accepted by the next hop: transferred, relayed or delivered (TSN-18, TSN-24). */
 export function record_delivered(
   this: MtrkPlugin,
@@ -147,22 +219,7 @@ export function record_delivered(
   hmail: HMailItem,
   params: DeliveredParams,
 ): void {
-  recordOutcome(this, next, hmail, 'accepted', () => {
-    const [host, , response, , , mode, okRecips] = params
-    const hop = hopOf(hmail)
-    const reply = hop?.dataReply
-    return {
-      result: { kind: 'accepted', lmtp: mode === 'LMTP', mtrkSent: hop?.mtrkSent ?? false },
-      reports: okRecips.map((r) => ({
-        key: rcptKey(r),
-        address: r.address,
-        host,
-        code: reply ? String(reply.code) : null,
-        status: reply ? findEnhancedStatus(reply.text) : null,
-        reply: reply?.text ?? response,
-      })),
-    }
-  })
+  recordOutcome(this, next, hmail, 'accepted', () => deliveredReports(hmail, params))
 }
 
 /** Temporarily failed: delayed, with Will-Retry-Until. Must continue (CONT): anything else deletes the mail. */
@@ -172,24 +229,10 @@ export function record_deferred(
   hmail: HMailItem,
   params: DeferredParams,
 ): void {
-  recordOutcome(this, next, hmail, 'deferred', () => ({
-    result: { kind: 'temporary' },
-    reports: params.fail_recips
-      ? params.fail_recips.map((r) => refusedReport(r, params.mx))
-      : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), String(params.err))),
-  }))
+  recordOutcome(this, next, hmail, 'deferred', () => deferredReports(hmail, params))
 }
 
 /** Permanently failed, or out of retries: failed with the remote's reply kept for the record. */
 export function record_bounce(this: MtrkPlugin, next: Next, hmail: HMailItem, err: BounceError): void {
-  recordOutcome(this, next, hmail, 'failed', () => {
-    // bounced_rcpt: refused at RCPT; deferred_rcpt: a split queue file's recipients, out of retries.
-    const refused = err.bounced_rcpt ?? err.deferred_rcpt
-    return {
-      result: { kind: 'permanent' },
-      reports: refused
-        ? refused.map((r) => refusedReport(r, err.mx))
-        : hmail.todo.rcpt_to.map((r) => attemptReport(r, hopOf(hmail), err.message)),
-    }
-  })
+  recordOutcome(this, next, hmail, 'failed', () => bounceReports(hmail, err))
 }

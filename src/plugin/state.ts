@@ -2,6 +2,7 @@
 // shared by the inbound hooks (./mtrk) and the relaying hooks (./relay).
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
+import { resolve } from 'node:path'
 import { dnsServerResolver } from '../client/discovery'
 import { applyRedisUrl, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
 import { formatEndpoint } from '../config/listen'
@@ -9,12 +10,13 @@ import type { ParamPolicy } from '../esmtp/params'
 import { queueLifetime } from '../haraka/outbound'
 import { harakaTlsProvider } from '../haraka/tls'
 import type { HarakaPlugin, Next } from '../haraka/types'
-import type { RecordWrite } from '../model/records'
 import type { WriteContext } from '../model/tracking'
 import { MtqpServer } from '../server/server'
 import type { ChainFn } from '../server/session'
+import { FailedTrackBudget, type FailedTrackLimits } from '../store/failed-track-budget'
+import { OutageJournal } from '../store/journal'
 import { createRedisClient } from '../store/redis'
-import { TrackingStore } from '../store/store'
+import { type StoreWrite, TrackingStore } from '../store/store'
 import { createChainer } from './chain'
 
 /**
@@ -28,6 +30,8 @@ export interface PluginState {
   policy: ParamPolicy
   reportingMta: string
   store: TrackingStore | null
+  /** The failed-TRACK budget in the store's Redis, shared by every node (MTQP-29). */
+  budget: FailedTrackBudget | null
   /** The MTQP listener, in the one process that runs it (the master in cluster mode). */
   mtqp: MtqpServer | null
 }
@@ -58,19 +62,25 @@ export function loadConfig(plugin: MtrkPlugin): void {
     },
     reportingMta: config.main.reportingMta ?? ((typeof me === 'string' && me.trim()) || os.hostname()),
     store: previous?.store ?? null,
+    budget: previous?.budget ?? null,
     mtqp: previous?.mtqp ?? null,
   }
-  // A changed Redis endpoint takes effect at once; writes the old client held for an outage go to the new one.
-  const redisChanged = JSON.stringify(previous?.config.redis) !== JSON.stringify(config.redis)
+  // A changed Redis endpoint (or journal) takes effect at once; the writes the old store held for an outage go
+  // through its journal to the new store.
+  const redisChanged =
+    JSON.stringify([previous?.config.redis, previous?.config.journal]) !==
+    JSON.stringify([config.redis, config.journal])
   if (previous?.store && redisChanged) {
-    const carried = previous.store.takePending()
-    void previous.store.close()
+    const old = previous.store
     plugin.mtrk.store = null
+    plugin.mtrk.budget = null
     const next = storeOf(plugin)
-    for (const write of carried) next.submit(write)
+    void old.close().then(() => next.replay())
   }
   // The listener takes its options when it starts: restart it when they, or the store it reads, changed.
   const mtqpChanged = JSON.stringify(previous?.config.mtqp) !== JSON.stringify(config.mtqp)
+  if (previous?.budget && !redisChanged && mtqpChanged)
+    plugin.mtrk.budget = previous.budget.withLimits(budgetLimits(config))
   if (previous?.mtqp && (redisChanged || mtqpChanged)) void restartMtqp(plugin, previous.mtqp)
 }
 
@@ -78,13 +88,41 @@ export function storeOf(plugin: MtrkPlugin): TrackingStore {
   const s = state(plugin)
   if (!s.store) {
     const client = createRedisClient(s.config.redis, `haraka-mtrk-${process.pid}`)
+    const log = { info: (m: string) => plugin.loginfo(m), warn: (m: string) => plugin.logwarn(m) }
     s.store = new TrackingStore(
       client,
-      { prefix: s.config.redis.prefix, historyLimit: s.config.main.historyLimit, pendingLimit: 10000 },
-      { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+      {
+        prefix: s.config.redis.prefix,
+        historyLimit: s.config.main.historyLimit,
+        journal: new OutageJournal({
+          dir: resolve(process.env.HARAKA ?? process.cwd(), s.config.journal.dir ?? 'mtrk-journal'),
+          maxBytes: s.config.journal.maxBytes,
+          fsyncMs: s.config.journal.fsyncMs,
+          batch: s.config.journal.replayBatch,
+          pauseMs: s.config.journal.replayPauseMs,
+          log,
+        }),
+      },
+      log,
     )
+    s.budget = new FailedTrackBudget(client, budgetLimits(s.config))
   }
   return s.store
+}
+
+function budgetLimits(config: MtrkConfig): FailedTrackLimits {
+  return {
+    prefix: config.redis.prefix,
+    perClient: config.mtqp.failedTrackLimit,
+    windowMs: config.mtqp.failedTrackWindow * 1000,
+    perMinute: config.mtqp.failedTrackGlobalLimit,
+  }
+}
+
+/** The failed-TRACK budget, in the Redis of the store, shared by the MTQP listener and the pages of every node. */
+export function budgetOf(plugin: MtrkPlugin): FailedTrackBudget {
+  storeOf(plugin)
+  return state(plugin).budget as FailedTrackBudget
 }
 
 /** Starts the MTQP listener. A listener that cannot start is logged; it never stops Haraka. */
@@ -98,6 +136,7 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
   const server = new MtqpServer({
     config: s.config.mtqp,
     store: storeOf(plugin),
+    budget: budgetOf(plugin),
     tls: harakaTlsProvider(plugin),
     log: { debug: (m) => plugin.logdebug(m), info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     ...(chain === undefined ? {} : { chain }),
@@ -166,18 +205,19 @@ export function recordAfter(
   plugin: MtrkPlugin,
   next: Next,
   logError: (msg: string) => void,
-  build: () => RecordWrite | null,
+  build: () => StoreWrite | null | ReadonlyArray<StoreWrite | null>,
 ): void {
-  let write: RecordWrite | null = null
+  let writes: ReadonlyArray<StoreWrite | null> = []
   try {
-    write = build()
+    const built = build()
+    writes = Array.isArray(built) ? built : [built as StoreWrite | null]
   } catch (e) {
     logError(`tracking not recorded: ${e instanceof Error ? e.stack : String(e)}`)
   }
   next()
-  if (!write) return
   try {
-    storeOf(plugin).submit(write)
+    // Submitted in one tick: a tracking write and its trace write leave in one network write.
+    for (const write of writes) if (write) storeOf(plugin).submit(write)
   } catch (e) {
     logError(`tracking not recorded: ${e instanceof Error ? e.message : String(e)}`)
   }

@@ -1,6 +1,7 @@
 // From one delivery attempt's result to store writes, per recipient (TSN-13..15, TSN-18, TSN-21, TSN-22, ESC-3).
 // Pure: the clock, the retry schedule and the attempt's identity are passed in.
 
+import { failureStatus, type RemoteReply } from '../dsn/status'
 import type { Attempt, RecipientEvent, RecordWrite } from '../model/records'
 import { keepUntil } from '../model/retention'
 import {
@@ -54,33 +55,41 @@ export function giveUpTime(
   return Math.max(queueTime + ms(intervals), now + ms(intervals.slice(Math.max(0, failures - 1))))
 }
 
-/** The status when it is of this class, else null. */
-const ofClass = (status: string | null, cls: '2' | '4' | '5') =>
-  status?.startsWith(`${cls}.`) ? status : null
+/** What the attempt said about a recipient, as far as its status goes. */
+export type Said = Pick<RecipientReport, 'code' | 'status' | 'reply'>
 
-/** The Action and Status a recipient gets from an attempt. */
-export function classify(result: AttemptResult, status: string | null): { action: Action; status: string } {
+/** The next hop's refusal in a report, or null when the report carries Haraka's own reason instead. */
+export function remoteReply(r: Said): RemoteReply | null {
+  return r.code === null ? null : { code: Number(r.code), text: r.reply ?? r.status ?? '' }
+}
+
+/**
+ * The Action and Status a recipient gets from an attempt. Failures take their status from the one mapping DSNs use
+ * too (src/dsn/status.ts, AMB-40).
+ */
+export function classify(result: AttemptResult, said: Said): { action: Action; status: string } {
   switch (result.kind) {
     case 'accepted': {
       // TSN-18, TSN-24: transferred only when the hop advertised MTRK and got it; 2.1.9 belongs to relayed (TSN-21).
-      const remote = ofClass(status, '2')
+      const remote = said.status?.startsWith('2.') ? said.status : null
       if (result.mtrkSent)
         return { action: 'transferred', status: remote && remote !== '2.1.9' ? remote : '2.4.0' }
       return result.lmtp ? { action: 'delivered', status: '2.5.0' } : { action: 'relayed', status: '2.1.9' }
     }
     case 'temporary':
-      return { action: 'delayed', status: ofClass(status, '4') ?? '4.0.0' }
-    case 'permanent':
-      // Retries exhausted on a 4.x.y reply: failed 5.x.y, as Haraka's own bounce reports it (hmail.js:1331-1339).
+    case 'permanent': {
+      const temporary = result.kind === 'temporary'
+      const reply = remoteReply(said)
       return {
-        action: 'failed',
-        status: ofClass(status, '5') ?? ofClass(status, '4')?.replace(/^4/, '5') ?? '5.0.0',
+        action: temporary ? 'delayed' : 'failed',
+        status: failureStatus({ temporary, reply, reason: reply ? null : said.reply }),
       }
+    }
   }
 }
 
 function recipientEvent(note: Tracked, result: AttemptResult, r: RecipientReport, ctx: OutcomeContext) {
-  const { action, status } = classify(result, r.status)
+  const { action, status } = classify(result, r)
   const queued = action === 'delayed'
   const attempt: Attempt = { id: ctx.attemptId, at: ctx.now, action, status }
   if (r.host !== null) attempt.host = r.host

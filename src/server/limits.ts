@@ -1,5 +1,6 @@
-// Per-client limits of the MTQP server (MTQP-29) that outlive a connection: which address a limit counts, and the
-// budget of failed TRACKs that slows down guessing of envids and secrets. Pure: the clock is a parameter.
+// Connection limits of the MTQP server (MTQP-29): which address a per-client limit counts, and which connection
+// gives up its slot when the table is full. The failed-TRACK budget itself lives in Redis, shared by every node
+// (src/store/failed-track-budget.ts). Pure: the clock is a parameter.
 import { isIPv4, isIPv6 } from 'node:net'
 
 /**
@@ -23,72 +24,28 @@ export function clientKey(address: string): string {
     .join(':')}::/64`
 }
 
-export interface FailedTrackBudgetOptions {
-  /** Failed TRACKs allowed per client and window; 0 turns the budget off. */
-  limit: number
-  /** Length of a window in ms. */
-  windowMs: number
-  /** Clients remembered at once; beyond it expired entries are swept, then the oldest forgotten. Default 10000. */
-  maxClients?: number
-}
-
-interface Window {
-  start: number
-  failures: number
+/** What the server knows of an open connection when choosing one to close. */
+export interface SlotUse {
+  /** Monotonic ms of the last complete command line, or of the connection's start. */
+  lastCommand: number
+  /** A command is being answered (a TRACK waiting for the store, answers of a pipelined batch). */
+  busy: boolean
 }
 
 /**
- * Counts TRACKs answered -ERR/noinfo per client in fixed windows. Once a client has spent its budget, every TRACK
- * from it is refused until the window ends, whatever envid it names, so the refusal itself reveals nothing (AMB-13).
- * Memory is bounded by maxClients.
+ * The connection to close so that a newcomer gets a slot when every slot is taken: the one idle longest, among
+ * those that are not answering anything and have not completed a command for `idleMs` (slow clients trickling
+ * bytes, or clients that hold a slot and do nothing). Undefined when every connection is in active use.
  */
-export class FailedTrackBudget {
-  readonly #limit: number
-  readonly #windowMs: number
-  readonly #maxClients: number
-  readonly #windows = new Map<string, Window>()
-
-  constructor(opts: FailedTrackBudgetOptions) {
-    this.#limit = opts.limit
-    this.#windowMs = opts.windowMs
-    this.#maxClients = opts.maxClients ?? 10000
+export function idlestSlot<T extends SlotUse>(
+  slots: Iterable<T>,
+  now: number,
+  idleMs: number,
+): T | undefined {
+  let pick: T | undefined
+  for (const slot of slots) {
+    if (slot.busy || now - slot.lastCommand < idleMs) continue
+    if (pick === undefined || slot.lastCommand < pick.lastCommand) pick = slot
   }
-
-  /** Whether `client` may TRACK at `now` (ms). */
-  allows(client: string, now: number): boolean {
-    if (this.#limit === 0) return true
-    const w = this.#current(client, now)
-    return w === undefined || w.failures < this.#limit
-  }
-
-  /** Count one failed TRACK of `client` at `now` (ms). */
-  fail(client: string, now: number): void {
-    if (this.#limit === 0) return
-    const w = this.#current(client, now)
-    if (w !== undefined) {
-      w.failures++
-      return
-    }
-    if (this.#windows.size >= this.#maxClients) this.#makeRoom(now)
-    this.#windows.set(client, { start: now, failures: 1 })
-  }
-
-  /** The client's window if it is still running; an ended one is forgotten. */
-  #current(client: string, now: number): Window | undefined {
-    const w = this.#windows.get(client)
-    if (w === undefined || now - w.start < this.#windowMs) return w
-    this.#windows.delete(client)
-    return undefined
-  }
-
-  #makeRoom(now: number): void {
-    for (const [client, w] of this.#windows) {
-      if (now - w.start >= this.#windowMs) this.#windows.delete(client)
-    }
-    // Still full: forget the oldest window (Map order is insertion order).
-    if (this.#windows.size >= this.#maxClients) {
-      const oldest = this.#windows.keys().next()
-      if (oldest.done !== true) this.#windows.delete(oldest.value)
-    }
-  }
+  return pick
 }

@@ -12,6 +12,7 @@
 //   log. One bad record never costs the client the others (formatTrackingBody fails the whole body on any error).
 
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { diagnosticCode } from '../dsn/status'
 import { decodeUtf8Addr, encodeUtf8AddrXtext, isUtf8AddrType, UTF8_ADDR_TYPE } from '../esmtp/utf8-addr'
 import { decodeXtextOctets, encodeXtext } from '../esmtp/xtext'
 import type { StoredMessage, StoredRecipient } from '../model/records'
@@ -156,7 +157,22 @@ function recipientStatus(r: StoredRecipient, note: (text: string) => void): Reci
   const retryUntil = r.willRetryUntil === null ? null : writableDate(r.willRetryUntil)
   // TSN-15, TSN-22: only while the message is in the queue, which is what `delayed` means.
   if (r.action === 'delayed' && retryUntil !== null) out.willRetryUntil = retryUntil
+  const diagnostic = lastDiagnostic(r)
+  if (diagnostic !== null) out.extensions = [{ name: 'Diagnostic-Code', value: diagnostic }]
   return out
+}
+
+/**
+ * AMB-40: why, in the sender's terms: the latest attempt's remote reply (`smtp; 550 5.1.1 ...`) or our own reason,
+ * written as delivery status notifications write it (src/dsn/status).
+ */
+function lastDiagnostic(r: StoredRecipient): string | null {
+  const last = r.history.at(-1)
+  if (last?.reply === undefined) return null
+  const code = last.code === undefined ? Number.NaN : Number(last.code)
+  return Number.isInteger(code)
+    ? diagnosticCode({ code, text: last.reply }, null)
+    : diagnosticCode(null, last.reply)
 }
 
 /** TSN-21: 2.1.9 with relayed and only with it; otherwise the stored code if it is well formed and fits the action. */

@@ -11,23 +11,29 @@
 //   material's own minVersion when that is newer. Contexts are cached per material object.
 // - The inactivity timer (MTQP-28) restarts on every complete command line, not on partial data, so trickling
 //   bytes does not keep a connection open.
+// - Fair slots: when every slot is taken, a newcomer is not refused while some connection has completed no command
+//   for slot_idle_timeout and is answering nothing; the one idle longest is closed and the newcomer served. So slow
+//   clients (one byte every few seconds never completes a line) and idle ones cannot lock others out, while the
+//   inactivity timer itself stays at the RFC's 10 minutes when slots are free. max_connections_per_ip still holds.
 // - Reading pauses while more than MAX_BACKLOG lines wait for an answer, or while answers wait in the socket's
 //   buffer for a client that does not read them: a client pipelining faster than Redis answers, or than it reads,
 //   is held back by TCP instead of filling memory.
 
 import { randomBytes as cryptoRandomBytes } from 'node:crypto'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { createSecureContext, type SecureContext, type SecureContextOptions, TLSSocket } from 'node:tls'
 import type { MtqpConfig } from '../config/config'
 import type { Endpoint } from '../config/listen'
 import { LineDecoder } from '../mtqp/framing'
-import { clientKey, FailedTrackBudget } from './limits'
+import { clientKey, idlestSlot, type SlotUse } from './limits'
 import {
   type ChainFn,
   connectionLimitGreeting,
   type MtqpLog,
   MtqpSession,
   type SessionOutput,
+  type TrackBudget,
   type TrackingSource,
 } from './session'
 import { certificateDnsNames, newerTlsVersion } from './tls'
@@ -42,6 +48,8 @@ export type TlsProvider = () => Promise<SecureContextOptions | null>
 export interface MtqpServerOptions {
   config: MtqpConfig
   store: TrackingSource
+  /** The failed-TRACK budget, shared with every other node through the store (MTQP-29). */
+  budget: TrackBudget
   tls: TlsProvider
   log: MtqpLog
   /** ms since the epoch; default Date.now. */
@@ -71,6 +79,14 @@ function pooledRandomBytes(n: number): Uint8Array {
   return out
 }
 
+/** An open connection's hold on a slot. */
+interface Slot extends SlotUse {
+  client: string
+  socket: Socket
+  /** Gives the slot back; only the first call counts. */
+  release(): void
+}
+
 /** Lines waiting for an answer before the socket stops being read. */
 const MAX_BACKLOG = 64
 
@@ -80,19 +96,14 @@ const LINGER_MS = 5000
 export class MtqpServer {
   readonly #o: MtqpServerOptions
   readonly #server: Server
-  readonly #budget: FailedTrackBudget
   readonly #sockets = new Set<Socket>()
   /** Open sessions per client key, for max_connections_per_ip. */
   readonly #perClient = new Map<string, number>()
-  #sessions = 0
+  readonly #slots = new Set<Slot>()
   readonly #contexts = new WeakMap<SecureContextOptions, TlsMaterial | null>()
 
   constructor(opts: MtqpServerOptions) {
     this.#o = opts
-    this.#budget = new FailedTrackBudget({
-      limit: opts.config.failedTrackLimit,
-      windowMs: opts.config.failedTrackWindow * 1000,
-    })
     // No Nagle: pipelined answers leave in several writes, and waiting for the client's delayed ACK between them
     // would stall every batch by tens of milliseconds.
     this.#server = createServer({ noDelay: true }, (socket) =>
@@ -103,7 +114,7 @@ export class MtqpServer {
 
   /** Open sessions (connections refused at a limit are not counted). */
   get sessions(): number {
-    return this.#sessions
+    return this.#slots.size
   }
 
   /** Listen on `endpoint` (default: the configured one); resolves with the bound address. */
@@ -146,27 +157,45 @@ export class MtqpServer {
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
     const client = clientKey(socket.remoteAddress ?? '')
-    const { maxConnections, maxConnectionsPerIp } = this.#o.config
+    const { maxConnections, maxConnectionsPerIp, slotIdleTimeoutMs } = this.#o.config
     const fromClient = this.#perClient.get(client) ?? 0
+    if (fromClient < maxConnectionsPerIp && this.#slots.size >= maxConnections) {
+      const idle = idlestSlot(this.#slots, performance.now(), slotIdleTimeoutMs)
+      if (idle !== undefined) {
+        this.#o.log.info(`MTQP ${idle.client}: idle connection closed to make room for ${client}`)
+        idle.release()
+        idle.socket.destroy()
+      }
+    }
     // MTQP-29: refuse with a negative greeting (MTQP-11) rather than a silent reset, so the client knows to retry.
-    if (this.#sessions >= maxConnections || fromClient >= maxConnectionsPerIp) {
-      const scope = this.#sessions >= maxConnections ? 'total' : 'client'
+    if (this.#slots.size >= maxConnections || fromClient >= maxConnectionsPerIp) {
+      const scope = fromClient >= maxConnectionsPerIp ? 'client' : 'total'
       this.#o.log.info(`MTQP ${client}: connection refused, too many connections (${scope})`)
       socket.write(connectionLimitGreeting(scope), 'latin1')
       hangUp(socket)
       return
     }
-    this.#sessions++
     this.#perClient.set(client, fromClient + 1)
-    socket.once('close', () => {
-      this.#sessions--
-      const left = (this.#perClient.get(client) ?? 1) - 1
-      if (left > 0) this.#perClient.set(client, left)
-      else this.#perClient.delete(client)
-    })
+    let held = true
+    const slot: Slot = {
+      client,
+      socket,
+      lastCommand: performance.now(),
+      busy: false,
+      release: () => {
+        if (!held) return
+        held = false
+        this.#slots.delete(slot)
+        const left = (this.#perClient.get(client) ?? 1) - 1
+        if (left > 0) this.#perClient.set(client, left)
+        else this.#perClient.delete(client)
+      },
+    }
+    this.#slots.add(slot)
+    socket.once('close', slot.release)
     this.#material().then(
-      (material) => this.#guard(socket, () => this.#serve(socket, client, material)),
-      (e: unknown) => this.#guard(socket, () => this.#serve(socket, client, null, e)),
+      (material) => this.#guard(socket, () => this.#serve(socket, slot, material)),
+      (e: unknown) => this.#guard(socket, () => this.#serve(socket, slot, null, e)),
     )
   }
 
@@ -194,10 +223,10 @@ export class MtqpServer {
     return material
   }
 
-  #serve(socket: Socket, client: string, material: TlsMaterial | null, failure?: unknown): void {
+  #serve(socket: Socket, slot: Slot, material: TlsMaterial | null, failure?: unknown): void {
     if (failure !== undefined) this.#o.log.warn(`MTQP: TLS provider failed, STARTTLS disabled: ${failure}`)
     if (socket.destroyed) return
-    new Connection(socket, client, material, this.#o, this.#budget).start()
+    new Connection(socket, slot, material, this.#o).start()
   }
 }
 
@@ -209,16 +238,13 @@ class Connection {
   readonly #timer: NodeJS.Timeout
   readonly #log: MtqpLog
   readonly #client: string
+  readonly #slot: Slot
   readonly #material: TlsMaterial | null
 
-  constructor(
-    socket: Socket,
-    client: string,
-    material: TlsMaterial | null,
-    o: MtqpServerOptions,
-    budget: FailedTrackBudget,
-  ) {
+  constructor(socket: Socket, slot: Slot, material: TlsMaterial | null, o: MtqpServerOptions) {
     this.#socket = socket
+    this.#slot = slot
+    const client = slot.client
     this.#client = client
     this.#material = material
     this.#log = o.log
@@ -227,10 +253,11 @@ class Connection {
       certificateNames: material === null ? null : material.names,
       client,
       store: o.store,
-      budget,
+      budget: o.budget,
       now: o.now ?? Date.now,
       randomBytes: o.randomBytes ?? pooledRandomBytes,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      monotonic: () => performance.now(),
+      sleepUntil,
       log: o.log,
       output: (out) => this.#output(out),
       ...(o.chain === undefined ? {} : { chain: o.chain }),
@@ -254,7 +281,9 @@ class Connection {
       const items = this.#decoder.push(chunk)
       if (items.length === 0) return
       this.#timer.refresh()
+      this.#slot.lastCommand = performance.now()
       this.#session.receive(items)
+      this.#noteBusy()
       const socket = this.#socket
       if (this.#session.backlog > MAX_BACKLOG) {
         socket.pause()
@@ -263,6 +292,16 @@ class Connection {
         socket.pause()
         socket.once('drain', () => socket.resume())
       }
+    })
+  }
+
+  /** Marks the slot busy while commands are being answered; their completion counts as activity. */
+  #noteBusy(): void {
+    if (this.#slot.busy || this.#session.backlog === 0) return
+    this.#slot.busy = true
+    this.#session.whenIdle().then(() => {
+      this.#slot.busy = false
+      this.#slot.lastCommand = performance.now()
     })
   }
 
@@ -331,6 +370,21 @@ class Connection {
       this.#socket.destroy()
     }
   }
+}
+
+/**
+ * Resolves at the first timer tick at or after `deadline` (performance.now ms). Timers take whole milliseconds and
+ * may fire early by a fraction of one, so it waits again until the deadline has really passed.
+ */
+function sleepUntil(deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const left = deadline - performance.now()
+      if (left <= 0) resolve()
+      else setTimeout(check, Math.ceil(left))
+    }
+    check()
+  })
 }
 
 /** End politely (flush, FIN or TLS close_notify), and destroy if the peer does not let the socket close in time. */

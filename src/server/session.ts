@@ -13,7 +13,9 @@
 //   connection is closed (MTQP-29): one reply per command is kept, and the code says why the server hangs up.
 // - Unknown envid, expired data and wrong secret all get the one -ERR/noinfo reply (AMB-12, AMB-13, MTQP-18) and
 //   count against the client's failed-TRACK budget; once it is spent, TRACK gets -TEMP/too-many-failures whatever
-//   it asks, so the refusal says nothing about any envid.
+//   it asks, so the refusal says nothing about any envid. Every TRACK reserves a failure before it is answered and
+//   gives it back when it succeeds, so concurrent TRACKs cannot overrun the budget; a budget that cannot be asked
+//   (Redis down) refuses the TRACK with -TEMP/unavailable: no store, no guessing.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
 // - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
 //   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
@@ -42,10 +44,12 @@ export interface TrackingSource {
   readonly available: boolean
 }
 
-/** The failed-TRACK budget shared by all connections (FailedTrackBudget fits). */
+/** The failed-TRACK budget shared by all connections and nodes (src/store/failed-track-budget.ts fits). */
 export interface TrackBudget {
-  allows(client: string, now: number): boolean
-  fail(client: string, now: number): void
+  /** Reserve one failed TRACK for `client`: false when its budget or the global one is spent; rejects when unknown. */
+  reserve(client: string): Promise<boolean>
+  /** Give back the reservation of a TRACK that succeeded. Never throws. */
+  release(client: string): void
 }
 
 /** What a chaining server needs to ask the next hops about a TRACK it has answered from its own store. */
@@ -91,9 +95,11 @@ export interface SessionOptions {
   budget: TrackBudget
   /** ms since the epoch */
   now(): number
+  /** Monotonic ms with sub-millisecond resolution (performance.now): the clock of the noinfo deadline. */
+  monotonic(): number
   randomBytes(n: number): Uint8Array
-  /** Resolves after `ms` milliseconds (the noinfo deadline). */
-  sleep(ms: number): Promise<void>
+  /** Resolves once monotonic() has reached `deadline`, at once if it has already (the noinfo deadline). */
+  sleepUntil(deadline: number): Promise<void>
   log: MtqpLog
   output(o: SessionOutput): void
   /** Chaining gateway (MTQP-30): absent, the answer is this server's own parts. */
@@ -344,29 +350,47 @@ export class MtqpSession {
     return undefined
   }
 
-  #track(cmd: TrackCommand, read: Promise<StoredMessage[]> | undefined): Promise<void> | undefined {
-    const { config, budget, client } = this.#o
-    if (config.starttls === 'required' && !this.#tlsActive) return this.#send(REPLY.tlsRequired)
-    const now = this.#o.now()
-    if (!budget.allows(client, now)) return this.#send(REPLY.tooManyFailures)
+  #track(cmd: TrackCommand, prefetched: Promise<StoredMessage[]> | undefined): Promise<void> | undefined {
+    if (this.#o.config.starttls === 'required' && !this.#tlsActive) return this.#send(REPLY.tlsRequired)
     // AMB-7: the store is keyed by the decoded envid. The parser only accepts xtext, so decoding succeeds.
     const envid = decodeXtext(cmd.envid) ?? cmd.envid
-    return this.#answerTrack(envid, cmd, now, read)
+    return this.#answerTrack(envid, cmd, this.#o.now(), this.#o.monotonic(), prefetched)
   }
 
+  /**
+   * `now` (epoch ms) dates the report; `arrived` (monotonic ms) is when the TRACK's turn came; `prefetched` is the
+   * store read started ahead for this TRACK, if any.
+   */
   async #answerTrack(
     envid: string,
     cmd: TrackCommand,
     now: number,
-    read: Promise<StoredMessage[]> | undefined,
+    arrived: number,
+    prefetched: Promise<StoredMessage[]> | undefined,
   ): Promise<void> {
-    const { store, log, client } = this.#o
+    const { store, log, client, budget } = this.#o
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
+    // Issued in the same tick, the reservation and the read share one round trip to Redis.
+    const read = prefetched ?? store.lookup(envid)
+    read.catch(() => {}) // reported below, when it matters
+    let allowed: boolean
+    try {
+      allowed = await budget.reserve(client)
+    } catch (e) {
+      log.warn(`${name}: failed-TRACK budget unavailable: ${e instanceof Error ? e.message : e}`)
+      this.#send(REPLY.trackStoreDown)
+      return
+    }
+    if (!allowed) {
+      this.#send(REPLY.tooManyFailures)
+      return
+    }
     let records: StoredMessage[]
     try {
-      records = await (read ?? store.lookup(envid))
+      records = await read
     } catch (e) {
+      budget.release(client)
       log.warn(`${name}: tracking store failed: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)
       return
@@ -375,14 +399,14 @@ export class MtqpSession {
     const report = buildReport({ envid, records, secret: cmd.secret, now })
     for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
-      this.#o.budget.fail(client, now)
       log.info(`${name}: noinfo`)
-      // AMB-13: whatever the store held, the refusal leaves at the same moment after the command arrived.
-      const wait = now + this.#o.config.noinfoDelayMs - this.#o.now()
-      if (wait > 0) await this.#o.sleep(wait)
+      // AMB-13: whatever the store held, the refusal leaves at one deadline after the command's turn came, on a
+      // sub-millisecond monotonic clock: rounding to whole ms or a wall-clock step would let the paths differ.
+      await this.#o.sleepUntil(arrived + this.#o.config.noinfoDelayMs)
       this.#send(REPLY.noinfo)
       return
     }
+    budget.release(client)
     const parts = await this.#chained(report.parts, cmd, name)
     if (this.#phase !== 'command') return
     const body = formatTrackingBody(parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))

@@ -43,7 +43,7 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
   if (!numOrNull(requestedTimeout) || !isNum(retention) || !strOrNull(ret)) return null
   const recipients: StoredRecipient[] = []
   for (const r of list(rcpts) ?? []) {
-    const decoded = decodeRecipient(txn, r)
+    const decoded = recipientOf(txn, r)
     if (decoded !== null) recipients.push(decoded)
   }
   return {
@@ -60,7 +60,7 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
   }
 }
 
-function decodeRecipient(txn: string, v: unknown): StoredRecipient | null {
+function recipientOf(txn: string, v: unknown): StoredRecipient | null {
   if (!Array.isArray(v) || v.length !== 12) return null
   const [
     key,
@@ -82,7 +82,7 @@ function decodeRecipient(txn: string, v: unknown): StoredRecipient | null {
     return null
   const history: Attempt[] = []
   for (const a of list(v[11]) ?? []) {
-    const decoded = decodeAttempt(txn, a)
+    const decoded = attemptOf(txn, a)
     if (decoded !== null) history.push(decoded)
   }
   const rcpt = address === 0 ? key : address
@@ -101,7 +101,7 @@ function decodeRecipient(txn: string, v: unknown): StoredRecipient | null {
   }
 }
 
-function decodeAttempt(txn: string, v: unknown): Attempt | null {
+function attemptOf(txn: string, v: unknown): Attempt | null {
   if (!Array.isArray(v) || v.length !== 7) return null
   const [id, at, action, status, host, code, reply] = v
   if (!isStr(id) || !isNum(at) || !isStr(action) || !isAction(action) || !isStr(status)) return null
@@ -111,4 +111,73 @@ function decodeAttempt(txn: string, v: unknown): Attempt | null {
   if (code !== null) a.code = code
   if (reply !== null) a.reply = reply
   return a
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The trace's recipient records (./trace): one object-JSON value per recipient, as APPLY_RECIPIENT writes them.
+
+type Json = Record<string, unknown>
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function decodeAttemptObject(v: unknown): Attempt | null {
+  if (
+    !isObject(v) ||
+    !isStr(v.id) ||
+    !isNum(v.at) ||
+    !isStr(v.action) ||
+    !isAction(v.action) ||
+    !isStr(v.status)
+  )
+    return null
+  const a: Attempt = { id: v.id, at: v.at, action: v.action, status: v.status }
+  if (isStr(v.host)) a.host = v.host
+  if (isStr(v.code)) a.code = v.code
+  if (isStr(v.reply)) a.reply = v.reply
+  return a
+}
+
+/** A trace recipient record, or null when it does not decode. */
+export function decodeRecipient(json: string): StoredRecipient | null {
+  let o: unknown
+  try {
+    o = JSON.parse(json)
+  } catch {
+    return null
+  }
+  if (!isObject(o)) return null
+  const {
+    address,
+    orcpt,
+    notify,
+    action,
+    status,
+    remoteMta,
+    lastAttempt,
+    willRetryUntil,
+    keepUntil,
+    updated,
+  } = o
+  if (!isStr(address) || !strOrNull(orcpt) || !strOrNull(notify) || !isStr(action) || !isAction(action))
+    return null
+  if (!isStr(status) || !strOrNull(remoteMta) || !numOrNull(lastAttempt) || !numOrNull(willRetryUntil))
+    return null
+  if (!isNum(keepUntil) || !isNum(updated)) return null
+  const history: Attempt[] = []
+  for (const a of list(o.history) ?? []) {
+    const decoded = decodeAttemptObject(a)
+    if (decoded !== null) history.push(decoded)
+  }
+  return {
+    address,
+    orcpt,
+    notify,
+    action,
+    status,
+    remoteMta,
+    lastAttempt,
+    willRetryUntil,
+    keepUntil,
+    updated,
+    history,
+  }
 }

@@ -12,6 +12,40 @@ declare module 'ioredis' {
 }
 
 /**
+ * Lua: `apply(key, field, base, event, limit)` upserts one recipient record in the hash `key` (base JSON used if
+ * absent, event JSON or ''). An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event
+ * was applied already; the attempt is appended to the bounded history once (its id makes a replayed event a no-op).
+ * Returns the record and its action before the write (nil when it was created). The trace script's recipient records
+ * (object JSON); the envid records have their own format, see RECORD_SCRIPT.
+ */
+export const APPLY_RECIPIENT = `
+local function apply(key, field, base, event, limit)
+  local current = redis.call('HGET', key, field)
+  local rec = cjson.decode(current or base)
+  local before = current and rec.action or nil
+  if event == '' then
+    if not current then redis.call('HSET', key, field, base) end
+  else
+    local ev = cjson.decode(event)
+    local seen = false
+    for _, a in ipairs(rec.history) do
+      if a.id == ev.attempt.id then seen = true end
+    end
+    if not seen then
+      if (tonumber(rec.updated) or 0) <= ev.at then
+        for k, v in pairs(ev.patch) do rec[k] = v end
+        rec.updated = ev.at
+      end
+      table.insert(rec.history, ev.attempt)
+      while #rec.history > limit do table.remove(rec.history, 1) end
+      redis.call('HSET', key, field, cjson.encode(rec))
+    end
+  end
+  return rec, before
+end
+`
+
+/**
  * Upserts one message and some of its recipients, applying delivery events, in one atomic round trip. The message is
  * one hash field, its transaction id, holding the format-2 array of codec.ts (README "Redis keys").
  * KEYS[1]  the envid hash

@@ -4,8 +4,13 @@
 import { ReplyError } from 'ioredis'
 import type { RecordWrite, StoredMessage } from '../model/records'
 import { decodeMessage } from './codec'
+import type { OutageJournal } from './journal'
 import type { RedisClient } from './redis'
 import { RECORD_COMMAND, RECORD_SCRIPT } from './scripts'
+import { TraceStore } from './trace'
+import { isTrace, type StoreWrite } from './write'
+
+export type { StoreWrite } from './write'
 
 export interface StoreLog {
   info(msg: string): void
@@ -15,8 +20,17 @@ export interface StoreLog {
 export interface StoreOptions {
   prefix: string
   historyLimit: number
-  /** Writes kept in memory while Redis is unreachable, replayed when it is back; the oldest are dropped beyond. */
-  pendingLimit: number
+  /**
+   * Where writes go that cannot reach Redis, replayed from there when it is back (and at start-up); null for a
+   * store that only reads (its writes during an outage are lost, and counted).
+   */
+  journal: OutageJournal | null
+}
+
+/** Stores not closed yet, whose held writes are journaled if the process exits first. */
+const openStores = new Set<TrackingStore>()
+const journalOnExit = () => {
+  for (const store of openStores) store.journalHeld()
 }
 
 /** ms between PINGs while Redis is unusable on an open connection (slow, or refusing commands). */
@@ -43,10 +57,13 @@ export class TrackingStore {
    * answers in time again.
    */
   private probe: NodeJS.Timeout | null = null
-  private batch: RecordWrite[] = []
+  private batch: StoreWrite[] = []
   private batchTimer: NodeJS.Timeout | null = null
-  private pending: RecordWrite[] = []
+  /** Writes sent and not answered yet, settling once answered or journaled. */
+  private readonly inFlight = new Map<StoreWrite, Promise<void>>()
+  /** Writes lost without a journal since the last report. */
   private dropped = 0
+  readonly trace: TraceStore
 
   constructor(
     private readonly client: RedisClient,
@@ -55,10 +72,19 @@ export class TrackingStore {
   ) {
     // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
     client.defineCommand(RECORD_COMMAND, { lua: RECORD_SCRIPT, numberOfKeys: 1 })
+    this.trace = new TraceStore(client, opts)
     // An 'error' without a listener would be an uncaught exception, which stops Haraka.
     client.on('error', (e: Error) => this.down(e.message))
     client.on('close', () => this.down('connection closed'))
     client.on('ready', () => this.ready())
+    openStores.add(this)
+    if (openStores.size === 1) process.once('exit', journalOnExit)
+  }
+
+  /** Journals what is still in memory, synchronously: the process exits without close() (Haraka's default). */
+  journalHeld(): void {
+    this.opts.journal?.appendSync([...this.batch, ...this.inFlight.keys()])
+    this.batch = []
   }
 
   /** Whether the last thing we heard from Redis was that it is ready. */
@@ -80,11 +106,17 @@ export class TrackingStore {
   }
 
   /**
-   * Writes without waiting and never fails: tracking must not hold up or endanger mail. A write that Redis refuses
-   * is kept for replay when Redis is back (writes are idempotent upserts), within a bounded buffer.
+   * Writes without waiting and never fails: tracking must not hold up or endanger mail. A write that cannot reach
+   * Redis goes to the outage journal, replayed when Redis is back (writes are idempotent upserts).
    */
-  submit(write: RecordWrite): void {
-    if (this.closed) return
+  submit(write: StoreWrite): void {
+    if (this.closed) {
+      // Deliveries finishing during shutdown: straight to disk, or counted as lost.
+      if (this.opts.journal) this.opts.journal.appendSync([write])
+      else this.dropped++
+      this.reportLosses()
+      return
+    }
     if (!this.available) {
       this.keep(write)
       return
@@ -100,17 +132,46 @@ export class TrackingStore {
     for (const write of writes) this.send(write)
   }
 
-  private send(write: RecordWrite): void {
-    this.record(write).catch((e: unknown) => {
-      const message = e instanceof Error ? e.message : String(e)
-      // Redis answered, but refused: replaying would fail the same way.
-      if (isReplyError(e)) {
-        this.log.warn(`Redis refused a tracking write for ${write.message.txn}: ${message}`)
-        return
-      }
-      this.down(message)
-      this.keep(write)
-    })
+  /** One write, to the envid records or to the operator trace. */
+  private apply(write: StoreWrite): Promise<void> {
+    return isTrace(write) ? this.trace.record(write) : this.record(write)
+  }
+
+  private send(write: StoreWrite): Promise<void> {
+    const sent = this.apply(write)
+      .catch((e: unknown) => {
+        const message = e instanceof Error ? e.message : String(e)
+        // Redis answered, but refused: replaying would fail the same way.
+        if (isReplyError(e)) {
+          const txn = isTrace(write) ? write.header.txn : write.message.txn
+          this.log.warn(
+            `Redis refused a ${isTrace(write) ? 'trace' : 'tracking'} write for ${txn}: ${message}`,
+          )
+          return
+        }
+        this.down(message)
+        this.keep(write)
+      })
+      .finally(() => this.inFlight.delete(write))
+    this.inFlight.set(write, sent)
+    return sent
+  }
+
+  /** One replay batch: resolves when Redis took every write, rejects (nothing kept twice) when it failed. */
+  private async replayBatch(writes: StoreWrite[]): Promise<void> {
+    const failures = await Promise.all(
+      writes.map((w) =>
+        this.apply(w).then(
+          () => null,
+          (e: unknown) => (isReplyError(e) ? null : e),
+        ),
+      ),
+    )
+    const failure = failures.find((f) => f !== null)
+    if (failure !== undefined) {
+      this.down(failure instanceof Error ? failure.message : String(failure))
+      throw failure
+    }
   }
 
   /** Every stored message with this (decoded) envid, in one round trip; rejects when Redis fails. */
@@ -124,29 +185,57 @@ export class TrackingStore {
     return messages.sort((a, b) => a.arrival - b.arrival)
   }
 
-  /** The writes held while Redis was away, handed over (to a store on another endpoint) and forgotten here. */
-  takePending(): RecordWrite[] {
-    const writes = this.pending
-    this.pending = []
-    return writes
-  }
-
+  /**
+   * Sends what is held in memory, waits for Redis's answers (at most command_timeout), journals whatever failed,
+   * and closes the journal and the connection: nothing held is dropped silently.
+   */
   async close(): Promise<void> {
     this.closed = true
     this.stopProbe()
     if (this.batchTimer) clearTimeout(this.batchTimer)
-    this.sendBatch() // written before the connection is let go
+    const held = this.batch
+    this.batch = []
+    const sent = this.available ? held.map((w) => this.send(w)) : held.map((w) => this.keep(w))
+    await Promise.all([...sent, ...this.inFlight.values()])
+    openStores.delete(this)
+    if (openStores.size === 0) process.removeListener('exit', journalOnExit)
+    await this.opts.journal?.close()
+    this.reportLosses()
     this.client.removeAllListeners('ready')
     this.client.removeAllListeners('close')
     await this.client.quit().catch(() => this.client.disconnect())
   }
 
-  private keep(write: RecordWrite): void {
-    this.pending.push(write)
-    if (this.pending.length > this.opts.pendingLimit) {
-      this.pending.shift()
-      this.dropped++
-    }
+  /** A write Redis could not take: into the journal, or lost (and counted) without one. */
+  private keep(write: StoreWrite): void {
+    if (this.opts.journal) this.opts.journal.append(write)
+    else this.dropped++
+  }
+
+  /** Logs writes lost since the last report, with their count. */
+  private reportLosses(): void {
+    const lost = this.dropped + (this.opts.journal?.takeLost() ?? 0)
+    this.dropped = 0
+    if (lost > 0) this.log.warn(`${lost} tracking writes lost (see README "Failure modes")`)
+  }
+
+  /**
+   * Replays the journal in paced batches (also called when another store on the same journal directory closed);
+   * a failure leaves the rest for the next time Redis is ready.
+   */
+  replay(): void {
+    const journal = this.opts.journal
+    if (!journal || !this.available || this.closed) return
+    journal
+      .replay((writes) => this.replayBatch(writes))
+      .then(
+        (complete) => {
+          this.reportLosses()
+          const replayed = journal.takeReplayed()
+          if (complete && replayed > 0) this.log.info(`tracking journal replayed: ${replayed} writes`)
+        },
+        (e: unknown) => this.log.warn(`tracking journal replay failed: ${e}`),
+      )
   }
 
   private down(reason: string): void {
@@ -173,13 +262,9 @@ export class TrackingStore {
     this.stopProbe()
     if (this.state === 'up' || this.closed) return
     this.state = 'up'
-    const replay = this.pending
-    this.pending = []
-    const lost = this.dropped
-    this.dropped = 0
-    this.log.info(
-      `Redis ready${replay.length ? `: replaying ${replay.length} tracking writes` : ''}${lost ? ` (${lost} dropped while it was away)` : ''}`,
-    )
-    for (const write of replay) this.submit(write)
+    const held = this.opts.journal?.heldBytes ?? 0
+    this.log.info(`Redis ready${held ? `: replaying ${held} bytes of journaled tracking writes` : ''}`)
+    this.reportLosses()
+    this.replay()
   }
 }

@@ -28,7 +28,8 @@ export interface FormatOptions {
   utcOffsetMinutes?: number
 }
 
-type Field = readonly [name: string, value: string]
+/** One field before it is written: its name and its unfolded value. Shared with the RFC 3464 writer (src/dsn). */
+export type Field = readonly [name: string, value: string]
 
 /** X.1.9 "Message relayed to non-compliant mailer" (RFC 3886 §3.3.4). */
 const RELAYED_STATUS = '2.1.9'
@@ -178,7 +179,7 @@ function status(r: RecipientStatus): Result<Field> {
 }
 
 /** address-type or mta-name-type ";" text. MTA names exclude parentheses, which a reader takes as a comment. */
-function typed(name: string, tv: TypedValue | undefined, isMtaName: boolean): Result<Field> {
+export function typed(name: string, tv: TypedValue | undefined, isMtaName: boolean): Result<Field> {
   if (tv === null || typeof tv !== 'object') return err(`${name}: required`)
   if (typeof tv.type !== 'string' || !isAtom(tv.type))
     return err(`${name}: type ${quote(String(tv.type))} is not an atom`)
@@ -189,7 +190,7 @@ function typed(name: string, tv: TypedValue | undefined, isMtaName: boolean): Re
   return ok([name, `${tv.type}; ${tv.value}`])
 }
 
-function date(name: string, value: Date, offset: number): Result<Field> {
+export function date(name: string, value: Date, offset: number): Result<Field> {
   const formatted = formatDateTime(value, offset)
   return formatted.ok ? ok([name, formatted.value]) : err(`${name}: ${formatted.error}`)
 }
@@ -198,7 +199,7 @@ function date(name: string, value: Date, offset: number): Result<Field> {
  * A field value must be one line of 7bit printable ASCII (TSN-2): CR or LF would inject header fields, and
  * surrounding whitespace would not survive a reader's unfolding.
  */
-function text(name: string, value: string, required: boolean): Result<Field> {
+export function text(name: string, value: string, required: boolean): Result<Field> {
   if (typeof value !== 'string') return err(`${name}: required`)
   if (required && value === '') return err(`${name}: must not be empty`)
   if (/[\r\n]/.test(value)) return err(`${name}: contains CR or LF (header injection)`)
@@ -218,7 +219,7 @@ function extensionFields(extensions: ExtensionField[] | undefined): Result<Field
   })
 }
 
-function emitBlock(fields: readonly Field[]): Result<string> {
+export function emitBlock(fields: readonly Field[]): Result<string> {
   const emitted = mapAll(fields, emitField)
   return emitted.ok ? ok(emitted.value.join('')) : emitted
 }

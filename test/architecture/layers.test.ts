@@ -87,10 +87,10 @@ test('downward and same-layer imports pass; comments, strings and Haraka module 
 })
 
 test('a directory outside the table, an import leaving src/ and Redis outside the store fail', () => {
-  assert.match(reasons(file('src/web/page.ts', '')).join(), /web is in no layer/)
+  assert.match(reasons(file('src/ui/page.ts', '')).join(), /ui is in no layer/)
   assert.match(
-    reasons(file('src/relay/x.ts', "import { y } from '../web/page'")).join(),
-    /web, which is in no layer/,
+    reasons(file('src/relay/x.ts', "import { y } from '../ui/page'")).join(),
+    /ui, which is in no layer/,
   )
   assert.match(
     reasons(file('src/relay/x.ts', "import { y } from '../../test/helpers/redis'")).join(),

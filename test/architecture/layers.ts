@@ -17,8 +17,12 @@ export const LAYERS: readonly Layer[] = [
   { name: 'L1 wire formats', members: ['esmtp', 'tsn', 'uri', 'mtqp', 'dsn'] },
   { name: 'L2 model and decisions', members: ['model', 'relay', 'config'] },
   { name: 'L3 store', members: ['store'] },
-  { name: 'L4 MTQP server and client', members: ['server', 'client'], sideBySide: true },
-  { name: 'L5 Haraka adapter', members: ['haraka', 'plugin'] },
+  {
+    name: 'L4 MTQP server and client, operator trace',
+    members: ['server', 'client', 'trace'],
+    sideBySide: true,
+  },
+  { name: 'L5 Haraka adapter and tracking page', members: ['haraka', 'plugin', 'web'] },
   { name: 'L6 package entry', members: ['index'] },
 ]
 

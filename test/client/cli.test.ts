@@ -11,7 +11,7 @@ interface Run {
   err: string
 }
 
-async function run(args: string[], stdin = ''): Promise<Run> {
+async function run(args: string[], stdin = '', stderrIsTTY = false): Promise<Run> {
   let out = ''
   let err = ''
   const io: CliIo = {
@@ -23,6 +23,7 @@ async function run(args: string[], stdin = ''): Promise<Run> {
     },
     readStdin: async () => stdin,
     env: {},
+    stderrIsTTY,
   }
   const code = await main(args, io)
   return { code, out, err }
@@ -199,4 +200,22 @@ test('--server with --secret - reads the secret from standard input, out of the 
   )
   assert.equal(r.code, EXIT.inTransit, r.err)
   assert.ok(r.out.startsWith(`Message ${TV1_ENVID}, asked at 127.0.0.1:${server.port}\n`))
+})
+
+test('on a terminal, stderr shows each server as it is asked and as it answers; nothing when it is not one', async () => {
+  const tty = await run(['track', '--no-tofu', uri], '', true)
+  assert.equal(tty.code, EXIT.inTransit, tty.err)
+  assert.equal(
+    tty.err.replace(/:\d+/g, ':PORT'),
+    '1. asking 127.0.0.1:PORT ...\n1. 127.0.0.1:PORT (as given; no TLS): 1 report\n',
+  )
+  const several = await run(
+    ['track', '--no-tofu', '-'],
+    `${uri}\n${uri.replace(TV1_ENVID, '3@h.example.com')}\n`,
+    true,
+  )
+  assert.match(several.err, /^\[2\] 1\. 127\.0\.0\.1:\d+ \(as given\): no answer: .*noinfo/m)
+  const piped = await run(['track', '--no-tofu', uri])
+  assert.equal(piped.code, EXIT.inTransit)
+  assert.equal(piped.err, '')
 })

@@ -271,11 +271,12 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
     assert.ok(!out.includes(made.secret), 'URI-5')
     assert.match(
       out,
-      /\nalice@b\.relay\.test: delivered\n {2}1\. mx\.a\.test {2}arrived .*\n {5}transferred 2\.4\.0 Success: other or undefined network or routing status\n {17}to mx\.b\.test, last attempt .*\n {2}2\. mx\.b\.test {2}arrived .*\n {5}delivered {3}2\.5\.0 Success: other or undefined protocol status\n {17}last attempt .*\n {2}Tracking stops: mx\.b\.test delivered the message to alice@b\.relay\.test\.\n/,
+      // AMB-40: each step says why, with the reply the next hop gave.
+      /\nalice@b\.relay\.test: delivered\n {2}1\. mx\.a\.test {2}arrived .*\n {5}transferred 2\.4\.0 Success: other or undefined network or routing status\n {17}to mx\.b\.test, last attempt .*\n {17}said: smtp; 250 accepted by the test queue .*\n {2}2\. mx\.b\.test {2}arrived .*\n {5}delivered {3}2\.5\.0 Success: other or undefined protocol status\n {17}last attempt .*\n {2}Tracking stops: mx\.b\.test delivered the message to alice@b\.relay\.test\.\n/,
     )
     assert.match(
       out,
-      /\ncarol@c\.relay\.test: relayed beyond tracking .*\n[\s\S]*2\. mx\.c\.test {2}arrived .*\n {5}relayed {5}2\.1\.9 Success: message relayed to non-compliant mailer\n {17}to mx\.legacy\.test, .*\n {2}Tracking stops: mx\.c\.test relayed the message to mx\.legacy\.test, which does not support tracking/,
+      /\ncarol@c\.relay\.test: relayed beyond tracking .*\n[\s\S]*2\. mx\.c\.test {2}arrived .*\n {5}relayed {5}2\.1\.9 Success: message relayed to non-compliant mailer\n {17}to mx\.legacy\.test, .*\n {17}said: smtp; 250 2\.6\.0 queued\n {2}Tracking stops: mx\.c\.test relayed the message to mx\.legacy\.test, which does not support tracking/,
     )
     assert.ok(
       out.includes(
@@ -425,7 +426,7 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
       assert.match(
         r.stdout,
         new RegExp(
-          `\\nalice@b\\.relay\\.test: unknown\\n[\\s\\S]*to mx\\.b\\.test, .*\\n {2}Tracking stops: the tracking server of mx\\.b\\.test could not be asked: cannot connect to mtqp\\.b\\.test:${b.mtqpPort} \\(127\\.0\\.0\\.1\\): connect ECONNREFUSED`,
+          `\\nalice@b\\.relay\\.test: unknown\\n[\\s\\S]*to mx\\.b\\.test, .*\\n {17}said: .*\\n {2}Tracking stops: the tracking server of mx\\.b\\.test could not be asked: cannot connect to mtqp\\.b\\.test:${b.mtqpPort} \\(127\\.0\\.0\\.1\\): connect ECONNREFUSED`,
         ),
       )
       assert.match(

@@ -225,3 +225,26 @@ test('property: each host asked at most once, every asked host was referred to, 
     { numRuns: 60 },
   )
 })
+
+test('progress: every hop is heard when asked and when settled, skipped hops once, in the order it happened', async () => {
+  const net = fakeNetwork({
+    'mtqp.a.test': answered('a.test', part('mx.a.test', [rcpt('alice@b.test', 'transferred', 'mx.b.test')])),
+    'mx.b.test': answered('b.test', part('mx.b.test', [rcpt('alice@b.test', 'transferred', 'mx.c.test')])),
+  })
+  const heard: string[] = []
+  const hops = await followReferrals(FIRST, {
+    request: REQUEST,
+    query: net.query,
+    maxHops: 2,
+    progress: ({ phase, hop }) => heard.push(`${phase} ${hop.id} ${hop.target.host} ${hop.outcome.kind}`),
+  })
+  assert.deepEqual(heard, [
+    // While a hop is being asked its outcome is the placeholder a caller giving up would keep.
+    'asking 0 mtqp.a.test failed',
+    'done 0 mtqp.a.test answered',
+    'asking 1 mx.b.test failed',
+    'done 1 mx.b.test answered',
+    'done 2 mx.c.test skipped',
+  ])
+  assert.equal(hops.length, 3)
+})

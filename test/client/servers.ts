@@ -5,6 +5,7 @@ import { parseConfig } from '../../src/config/config'
 import type { StoredMessage, StoredRecipient } from '../../src/model/records'
 import { MtqpServer } from '../../src/server/server'
 import type { ChainFn } from '../../src/server/session'
+import { memoryBudget } from '../helpers/budget'
 import type { TestCertificate } from '../helpers/cert'
 import { message, recipient } from '../store/fixtures'
 
@@ -46,6 +47,7 @@ export async function realServer(opts: {
   const server = new MtqpServer({
     config: config.mtqp,
     store: { available: true, lookup: async (envid) => opts.records.filter((m) => m.envid === envid) },
+    budget: memoryBudget(),
     tls: async () => material,
     log: { debug: () => {}, info: () => {}, warn: () => {} },
     ...(opts.chain === undefined ? {} : { chain: opts.chain }),

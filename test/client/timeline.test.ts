@@ -303,3 +303,10 @@ test('property: every recipient report appears in a timeline; consecutive steps 
     { numRuns: 80 },
   )
 })
+
+test('AMB-40: a step carries the Diagnostic-Code the reporting MTA gave, so `mtqp track` can say why', async () => {
+  const p = part('mx.a.test', [rcpt('bob@b.test', 'failed', 'mx.b.test')])
+  p.recipients[0]!.extensions = [{ name: 'diagnostic-code', value: 'smtp; 550 5.1.1 No such user' }]
+  const [t] = await timelines({ 'mtqp.a.test': answered('a.test', p) })
+  assert.equal(t?.steps[0]?.diagnostic, 'smtp; 550 5.1.1 No such user')
+})

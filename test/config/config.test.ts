@@ -166,6 +166,8 @@ test('[mtqp] defaults: 10-minute inactivity timer (MTQP-28), STARTTLS on, TLS 1.
     chainPublicName: null,
     chainCaFile: null,
     chainDnsServers: null,
+    failedTrackGlobalLimit: 600,
+    slotIdleTimeoutMs: 10_000,
   })
 })
 
@@ -193,6 +195,8 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
       chain_public_name: 'gw.example.com',
       chain_ca: '/etc/mtqp/inner-ca.pem',
       chain_dns_servers: '10.0.0.53, 127.0.0.1:5353 [::1]:53 2001:db8::53',
+      failed_track_global_limit: '0',
+      slot_idle_timeout: 3,
     },
   })
   assert.deepEqual(errors, [])
@@ -219,6 +223,8 @@ test('[mtqp] every option is read, as Haraka hands values over', () => {
     chainPublicName: 'gw.example.com',
     chainCaFile: '/etc/mtqp/inner-ca.pem',
     chainDnsServers: ['10.0.0.53', '127.0.0.1:5353', '[::1]:53', '2001:db8::53'],
+    failedTrackGlobalLimit: 0,
+    slotIdleTimeoutMs: 3000,
   })
 })
 
@@ -309,4 +315,79 @@ test('MTQP-25: adequate_tls_version cannot be below min_tls_version', () => {
     errors[0] ?? '',
     /^\[mtqp\] adequate_tls_version: TLSv1.2 is below min_tls_version; using TLSv1.3$/,
   )
+})
+
+test('[dsn] defaults, every option as Haraka hands it over, bad values reported by key (issue 9)', () => {
+  assert.deepEqual(parseConfig({}).config.dsn, {
+    enabled: true,
+    delayReportAfter: 14400,
+    delayReportInterval: 86400,
+    coalesceMs: 2000,
+    maxReturnSize: 1048576,
+    returnWithoutRet: 'headers',
+    successDelayReports: 'all',
+  })
+  const set = parseConfig({
+    dsn: {
+      enabled: false,
+      delay_report_after: 0,
+      delay_report_interval: '3600',
+      coalesce_ms: 500,
+      max_return_size: 0,
+      return_without_ret: 'FULL',
+      success_delay_reports: 'relay_clients',
+    },
+  })
+  assert.deepEqual(set.errors, [])
+  assert.deepEqual(set.config.dsn, {
+    enabled: false,
+    delayReportAfter: 0,
+    delayReportInterval: 3600,
+    coalesceMs: 500,
+    maxReturnSize: 0,
+    returnWithoutRet: 'full',
+    successDelayReports: 'relay_clients',
+  })
+  const bad = parseConfig({
+    dsn: { enabled: 'perhaps', coalesce_ms: 60000, delay_report_interval: 1, success_delay_reports: 'none' },
+  })
+  assert.equal(bad.config.dsn.enabled, true)
+  assert.equal(
+    bad.config.dsn.coalesceMs,
+    2000,
+    "a bounce hook waits this long: below Haraka's plugin_timeout",
+  )
+  assert.equal(bad.errors.length, 4)
+  assert.ok(bad.errors.every((e) => e.startsWith('[dsn] ')))
+})
+
+test('[journal]: defaults, every option read, bad values reported by key', () => {
+  assert.deepEqual(parseConfig({}).config.journal, {
+    dir: null,
+    maxBytes: 1024 * 1024 * 1024,
+    fsyncMs: 1000,
+    replayBatch: 100,
+    replayPauseMs: 10,
+  })
+  const set = parseConfig({
+    journal: {
+      dir: '/var/spool/mtrk',
+      max_size: '64',
+      fsync_interval: 200,
+      replay_batch: 10,
+      replay_pause: '0',
+    },
+  })
+  assert.deepEqual(set.errors, [])
+  assert.deepEqual(set.config.journal, {
+    dir: '/var/spool/mtrk',
+    maxBytes: 64 * 1024 * 1024,
+    fsyncMs: 200,
+    replayBatch: 10,
+    replayPauseMs: 0,
+  })
+  const bad = parseConfig({ journal: { max_size: 0, replay_batch: 'many' } })
+  assert.equal(bad.errors.length, 2)
+  assert.match(bad.errors[0]!, /\[journal\] max_size/)
+  assert.equal(bad.config.journal.replayBatch, 100)
 })

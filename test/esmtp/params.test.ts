@@ -98,12 +98,19 @@ test('RET: FULL or HDRS in any case, kept as received', () => {
 test('NOTIFY: NEVER alone or a list of SUCCESS/FAILURE/DELAY (DSN-5), as leniently as Postfix (AMB-38)', () => {
   const r = parseNotify('success,Delay')
   assert.ok(r.ok)
-  assert.deepEqual(r.value, 'success,Delay', 'as received (DSN-10)')
+  assert.deepEqual(
+    r.value,
+    { raw: 'success,Delay', never: false, success: true, failure: false, delay: true },
+    'as received (DSN-10)',
+  )
   assert.ok(parseNotify('NEVER').ok)
   for (const lenient of ['SUCCESS,SUCCESS', 'SUCCESS,', ',FAILURE', 'SUCCESS,,DELAY', 'never,NEVER']) {
     assert.ok(parseNotify(lenient).ok, lenient)
   }
-  assert.deepEqual(parseNotify('SUCCESS,,SUCCESS'), { ok: true, value: 'SUCCESS,,SUCCESS' })
+  assert.deepEqual(parseNotify('SUCCESS,,SUCCESS'), {
+    ok: true,
+    value: { raw: 'SUCCESS,,SUCCESS', never: false, success: true, failure: false, delay: false },
+  })
   for (const bad of [null, '', ',', 'NEVER,SUCCESS', 'ALWAYS', 'SUCCESS FAILURE', 'SUCCESS;FAILURE']) {
     assert.equal(parseNotify(bad).ok, false, String(bad))
   }
@@ -246,7 +253,7 @@ test('unknown parameters pass when allowed or when rejection is off', () => {
 test('RCPT: NOTIFY/ORCPT parse; duplicates, bad values and MAIL-only keywords are refused (DSN-4)', () => {
   const r = rcpt('RCPT TO:<u@x.y> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u@x.y')
   assert.ok(r.ok)
-  assert.equal(r.value.notify, 'SUCCESS,FAILURE')
+  assert.equal(r.value.notify?.raw, 'SUCCESS,FAILURE')
   assert.equal(r.value.orcpt?.address, 'u@x.y')
   const bad: Array<[string, number]> = [
     ['NOTIFY=NEVER NOTIFY=NEVER', 501],

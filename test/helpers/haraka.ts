@@ -57,7 +57,8 @@ export interface HarakaInstance {
   start(): Promise<void>
 }
 
-function ini(sections: Ini): string {
+/** The text of an ini file with these sections. */
+export function ini(sections: Ini): string {
   return Object.entries(sections)
     .map(
       ([name, kv]) =>

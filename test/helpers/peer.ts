@@ -13,6 +13,19 @@ export interface ListenerSpec {
   ehlo: string[]
   /** When set: STARTTLS is offered, and these keywords replace `ehlo` once TLS is up. */
   ehloTls?: string[]
+  /** Keep every message this listener accepts (a sink for reports): see Peer.messages. */
+  store?: boolean
+}
+
+/** A message a storing listener accepted. */
+export interface StoredMail {
+  listener: string
+  /** The reverse-path without angle brackets: empty for MAIL FROM:<>. */
+  mail_from: string
+  mail_options: string[]
+  rcpt_tos: string[]
+  /** The message as received, CRLF line endings. */
+  data: string
 }
 
 export interface Peer {
@@ -24,6 +37,8 @@ export interface Peer {
    * Waits until `count` connections to a listener carried a line matching `re` and sent QUIT; returns their lines.
    */
   waitForSessions(listener: string, re: RegExp, count?: number, ms?: number): Promise<string[][]>
+  /** The messages storing listeners accepted so far, in order. */
+  messages(): StoredMail[]
   stop(): Promise<void>
 }
 
@@ -59,6 +74,8 @@ export async function startPeer(listeners: ListenerSpec[]): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'mtrk-peer-'))
   const log = join(dir, 'wire.log')
   writeFileSync(log, '')
+  const messages = join(dir, 'messages.jsonl')
+  writeFileSync(messages, '')
   const tls = listeners.some((l) => l.ehloTls) ? certificate(dir) : { cert: null, key: null }
   const ports: Record<string, number> = {}
   for (const l of listeners) ports[l.name] = await freePort()
@@ -67,12 +84,14 @@ export async function startPeer(listeners: ListenerSpec[]): Promise<Peer> {
     config,
     JSON.stringify({
       log,
+      messages,
       ...tls,
       listeners: listeners.map((l) => ({
         name: l.name,
         port: ports[l.name],
         ehlo: l.ehlo,
         ehlo_tls: l.ehloTls ?? null,
+        store: l.store ?? false,
       })),
     }),
   )
@@ -122,6 +141,11 @@ export async function startPeer(listeners: ListenerSpec[]): Promise<Peer> {
         ms,
         `${count} session(s) of ${listener} with ${re}`,
       ),
+    messages: () =>
+      readFileSync(messages, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as StoredMail),
     async stop() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once('exit', r))

@@ -1,10 +1,12 @@
 // A real redis-server per need: the test runner starts one for the whole run (MTRK_TEST_REDIS_PORT); tests that
 // stop or kill Redis start their own.
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { redisServer } from '../../scripts/lib/redis-server'
+import { type RedisProcess, redisServer } from '../../scripts/lib/redis-server'
+import { freePort, waitFor } from './ports'
 
 export interface RedisServer {
   port: number
@@ -48,4 +50,61 @@ export async function sharedRedisPort(): Promise<number> {
   const env = process.env.MTRK_TEST_REDIS_PORT
   if (env) return Number(env)
   return (await startRedis()).port
+}
+
+export interface RedisCluster {
+  /** The masters' ports, every one a seed. */
+  ports: number[]
+  close(): Promise<void>
+}
+
+/** A Redis Cluster of three masters on loopback, each with its share of the 16384 slots, once cluster_state is ok. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const dirs: string[] = []
+  const nodes: RedisProcess[] = []
+  const close = async () => {
+    for (const n of nodes) await n.stop('SIGKILL')
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < 3; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'mtrk-cluster-'))
+      dirs.push(dir)
+      const args = ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000']
+      const node = await redisServer({ dir, port: await freePort(), persist: false, args })
+      nodes.push(node)
+      await node.start()
+    }
+    const ports = nodes.map((n) => n.port)
+    execFileSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { stdio: 'ignore' },
+    )
+    await waitFor(
+      async () => {
+        const c = new Redis({ port: ports[0], lazyConnect: true })
+        c.on('error', () => {})
+        try {
+          await c.connect()
+          return /cluster_state:ok/.test(await c.cluster('INFO'))
+        } finally {
+          c.disconnect()
+        }
+      },
+      20000,
+      'cluster_state:ok',
+    )
+    return { ports, close }
+  } catch (e) {
+    await close()
+    throw e
+  }
 }

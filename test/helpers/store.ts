@@ -10,7 +10,7 @@ export async function openStore(redisPort: number, prefix: string): Promise<Trac
   const log = { info: () => {}, warn: () => {} }
   const store = new TrackingStore(
     createRedisClient(config.redis, 'mtrk-test-reader'),
-    { prefix, historyLimit: 20, pendingLimit: 0 },
+    { prefix, historyLimit: 20, journal: null },
     log,
   )
   await waitFor(() => store.available, 5000, 'test store ready')

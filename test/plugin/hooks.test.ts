@@ -77,3 +77,13 @@ test('after shutdown a hook does not reconnect to Redis (deliveries may still fi
   await callQueueOk(p, c, 'queued')
   assert.equal((p.mtrk as { store: unknown }).store, store, 'the same, closed, store')
 })
+
+test('AMB-21, issue 9: with [dsn] enabled=false the relay promises neither DSN nor MTRK', async () => {
+  const p = plugin() as ReturnType<typeof plugin> & { mtrk?: { config: { dsn: { enabled: boolean } } } }
+  assert.ok(p.mtrk)
+  p.mtrk.config.dsn.enabled = false
+  const c = makeConnection({ helo: 'client.test', silent: true })
+  c.capabilities = ['PIPELINING']
+  await callHook(p, 'advertise_mtrk', c)
+  assert.deepEqual(c.capabilities, ['PIPELINING'])
+})

@@ -22,6 +22,7 @@ test('the packed npm package installs, loads in Haraka with its shipped defaults
   assert.match(listing, /package\/dist\/index\.js/)
   assert.match(listing, /package\/config\/mtrk\.ini/)
   assert.match(listing, /package\/bin\/mtqp\.js/)
+  assert.match(listing, /package\/bin\/mtrk-trace\.js/)
   assert.match(listing, /package\/dist\/client\/index\.d\.ts/)
   assert.doesNotMatch(
     listing,
@@ -62,6 +63,15 @@ test('the packed npm package installs, loads in Haraka with its shipped defaults
     { cwd: install },
   )
   assert.equal(api.toString(), 'function function undefined\n', 'the library, without the command')
+  const trace = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      "const t = require('haraka-plugin-mtrk/trace'); console.log(typeof t.openTrace, typeof t.readMtrkIni)",
+    ],
+    { cwd: install },
+  )
+  assert.equal(trace.toString(), 'function function\n', 'the trace library')
   const redisPort = await sharedRedisPort()
   const prefix = 'mtrk:' // the shipped default; MTRK_REDIS_URL points at the test Redis
   const haraka = await startHaraka({
@@ -89,6 +99,16 @@ test('the packed npm package installs, loads in Haraka with its shipped defaults
     const [m] = await waitForMessages(store, envid)
     assert.equal(m?.retention, 864000, 'the shipped default retention')
     await store.close()
+    // The operator trace as users get it: on by default, found by the installed `mtrk-trace` in the Haraka directory.
+    const found = execFileSync(
+      join(install, 'node_modules', '.bin', 'mtrk-trace'),
+      ['-c', haraka.dir, '--envid', envid, '--json'],
+      { env: { ...process.env, MTRK_REDIS_URL: `redis://127.0.0.1:${redisPort}/0` } },
+    )
+    assert.deepEqual(
+      JSON.parse(found.toString()).messages.map((x: { envid: string }) => x.envid),
+      [envid],
+    )
   } finally {
     await haraka.stop()
   }

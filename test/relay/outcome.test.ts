@@ -39,29 +39,54 @@ const report = (over: Partial<RecipientReport> = {}): RecipientReport => ({
   ...over,
 })
 
+/** A reply of the status's class carrying it, or no reply at all. */
+const said = (status: string | null) => ({
+  code: status === null ? null : `${status[0]}50`,
+  status,
+  reply: status,
+})
+
 test('TSN-18, TSN-21, TSN-24, ESC-3: accepted recipients by hand-off', () => {
   const accepted = (lmtp: boolean, mtrkSent: boolean): AttemptResult => ({ kind: 'accepted', lmtp, mtrkSent })
-  assert.deepEqual(classify(accepted(false, true), null), { action: 'transferred', status: '2.4.0' })
-  assert.deepEqual(classify(accepted(false, true), '2.6.0'), { action: 'transferred', status: '2.6.0' })
+  assert.deepEqual(classify(accepted(false, true), said(null)), { action: 'transferred', status: '2.4.0' })
+  assert.deepEqual(classify(accepted(false, true), said('2.6.0')), { action: 'transferred', status: '2.6.0' })
   assert.deepEqual(
-    classify(accepted(false, true), '2.1.9'),
+    classify(accepted(false, true), said('2.1.9')),
     { action: 'transferred', status: '2.4.0' },
     'TSN-21',
   )
-  assert.deepEqual(classify(accepted(false, true), '4.2.1'), { action: 'transferred', status: '2.4.0' })
-  assert.deepEqual(classify(accepted(false, false), '2.6.0'), { action: 'relayed', status: '2.1.9' })
-  assert.deepEqual(classify(accepted(true, false), '2.6.0'), { action: 'delivered', status: '2.5.0' })
-  assert.deepEqual(classify(accepted(true, true), null), { action: 'transferred', status: '2.4.0' }, 'TSN-24')
+  assert.deepEqual(classify(accepted(false, true), said('4.2.1')), { action: 'transferred', status: '2.4.0' })
+  assert.deepEqual(classify(accepted(false, false), said('2.6.0')), { action: 'relayed', status: '2.1.9' })
+  assert.deepEqual(classify(accepted(true, false), said('2.6.0')), { action: 'delivered', status: '2.5.0' })
+  assert.deepEqual(
+    classify(accepted(true, true), said(null)),
+    { action: 'transferred', status: '2.4.0' },
+    'TSN-24',
+  )
 })
 
-test('ESC-3: failures keep the next hop code of their class, else x.0.0; out of retries 4.x.y becomes 5.x.y', () => {
-  assert.deepEqual(classify({ kind: 'temporary' }, '4.2.1'), { action: 'delayed', status: '4.2.1' })
-  assert.deepEqual(classify({ kind: 'temporary' }, '5.1.2'), { action: 'delayed', status: '4.0.0' })
-  assert.deepEqual(classify({ kind: 'temporary' }, null), { action: 'delayed', status: '4.0.0' })
-  assert.deepEqual(classify({ kind: 'permanent' }, '5.1.1'), { action: 'failed', status: '5.1.1' })
-  assert.deepEqual(classify({ kind: 'permanent' }, '4.3.0'), { action: 'failed', status: '5.3.0' })
-  assert.deepEqual(classify({ kind: 'permanent' }, '2.0.0'), { action: 'failed', status: '5.0.0' })
-  assert.deepEqual(classify({ kind: 'permanent' }, null), { action: 'failed', status: '5.0.0' })
+test('ESC-3, AMB-40: failures keep the next hop code of their class, else what the reply code means; out of retries 4.x.y becomes 5.x.y', () => {
+  assert.deepEqual(classify({ kind: 'temporary' }, said('4.2.1')), { action: 'delayed', status: '4.2.1' })
+  // A 5.1.2 in a 450 is not trusted: 450 is "mailbox unavailable".
+  const mixed = { code: '450', status: '5.1.2', reply: '5.1.2 odd' }
+  assert.deepEqual(classify({ kind: 'temporary' }, mixed), { action: 'delayed', status: '4.2.0' })
+  assert.deepEqual(classify({ kind: 'temporary' }, said(null)), { action: 'delayed', status: '4.0.0' })
+  assert.deepEqual(classify({ kind: 'permanent' }, said('5.1.1')), { action: 'failed', status: '5.1.1' })
+  assert.deepEqual(classify({ kind: 'permanent' }, said('4.3.0')), { action: 'failed', status: '5.3.0' })
+  assert.deepEqual(classify({ kind: 'permanent' }, said('2.0.0')), { action: 'failed', status: '5.0.0' })
+  assert.deepEqual(classify({ kind: 'permanent' }, said(null)), { action: 'failed', status: '5.0.0' })
+})
+
+test("AMB-40: Haraka's own reasons get the precise code of src/dsn/status, not x.0.0", () => {
+  const reason = (reply: string) => ({ code: null, status: null, reply })
+  assert.deepEqual(classify({ kind: 'permanent' }, reason('No Such Domain: nx.test')), {
+    action: 'failed',
+    status: '5.1.2',
+  })
+  assert.deepEqual(classify({ kind: 'temporary' }, reason('Tried all MXs')), {
+    action: 'delayed',
+    status: '4.4.1',
+  })
 })
 
 test('TSN-15, TSN-22: Will-Retry-Until is the queue time plus the schedule, later when attempts were slow', () => {
@@ -127,7 +152,7 @@ test('no host reached: no Remote-MTA in the patch (TSN-13) nor the attempt; fail
     id: ctx.attemptId,
     at: ctx.now,
     action: 'delayed',
-    status: '4.0.0',
+    status: '4.4.1', // no answer from host (src/dsn/status)
     reply: 'Tried all MXs',
   })
   const failed = outcomeWrite(note, { kind: 'permanent' }, [noHost], ctx).recipients[0]?.event

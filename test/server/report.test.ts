@@ -377,3 +377,18 @@ test('AMB-39: SMTPUTF8 recipients and UTF-8 ORCPTs are reported in the 7-bit utf
     assert.ok(formatTrackingBody(r.parts, 'b').ok, 'the writer accepts it (7-bit, TSN-2)')
   }
 })
+
+test('AMB-40: the latest attempt says why, as a Diagnostic-Code: the remote reply, or our own reason', () => {
+  const attempt = { id: 'a', at: T0, action: 'failed' as const, status: '5.1.1' }
+  const diag = (history: StoredRecipient['history']) =>
+    report([stored({}, [recipient({ action: 'failed', status: '5.1.1', lastAttempt: T0, history })])])
+      .parts[0]?.recipients[0]?.extensions
+  assert.deepEqual(diag([{ ...attempt, code: '550', reply: '5.1.1 No such user' }]), [
+    { name: 'Diagnostic-Code', value: 'smtp; 550 5.1.1 No such user' },
+  ])
+  assert.deepEqual(diag([{ ...attempt, reply: 'No Such Domain: nx.test' }]), [
+    { name: 'Diagnostic-Code', value: 'X-Haraka; No Such Domain: nx.test' },
+  ])
+  assert.equal(diag([attempt]), undefined)
+  assert.equal(diag([]), undefined)
+})

@@ -9,7 +9,8 @@ import { type MtqpConfig, parseConfig } from '../../src/config/config'
 import { ResponseDecoder } from '../../src/mtqp/response'
 import { MtqpServer } from '../../src/server/server'
 import type { MtqpLog } from '../../src/server/session'
-import { createRedisClient } from '../../src/store/redis'
+import { FailedTrackBudget } from '../../src/store/failed-track-budget'
+import { createRedisClient, type RedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
 import { formatDateTime } from '../../src/tsn/date'
 import { parseTrackingBody } from '../../src/tsn/reader'
@@ -35,6 +36,7 @@ const log: MtqpLog = {
 }
 const stores: TrackingStore[] = []
 const servers: MtqpServer[] = []
+const redisClients: RedisClient[] = []
 let redisPort: number
 let store: TrackingStore
 
@@ -42,7 +44,7 @@ function makeStore(port: number): TrackingStore {
   const { config } = parseConfig({ redis: { port } })
   const s = new TrackingStore(
     createRedisClient({ ...config.redis, commandTimeout: 500 }, 'mtqp-test'),
-    { prefix: `mtqp${process.pid}-${stores.length}:`, historyLimit: 5, pendingLimit: 10 },
+    { prefix: `mtqp${process.pid}-${stores.length}:`, historyLimit: 5, journal: null },
     { info: () => {}, warn: () => {} },
   )
   stores.push(s)
@@ -86,13 +88,30 @@ function config(mtqp: Record<string, string | number | boolean> = {}): MtqpConfi
 interface ServerSetup {
   mtqp?: Record<string, string | number | boolean>
   store?: TrackingStore
+  /** The Redis of the failed-TRACK budget; default the shared one. */
+  redisPort?: number
   withCertificate?: boolean
 }
 
 async function startServer(setup: ServerSetup = {}): Promise<{ server: MtqpServer; port: number }> {
+  const cfg = config(setup.mtqp)
+  const budgetRedis = createRedisClient(
+    { ...parseConfig({ redis: { port: setup.redisPort ?? redisPort } }).config.redis },
+    'mtqp-budget',
+  )
+  budgetRedis.on('error', () => {})
+  redisClients.push(budgetRedis)
+  if (setup.redisPort === undefined)
+    await waitFor(() => budgetRedis.status === 'ready', 5000, 'budget Redis ready')
   const server = new MtqpServer({
-    config: config(setup.mtqp),
+    config: cfg,
     store: setup.store ?? store,
+    budget: new FailedTrackBudget(budgetRedis, {
+      prefix: `mtqp${process.pid}-budget${servers.length}:`,
+      perClient: cfg.failedTrackLimit,
+      windowMs: cfg.failedTrackWindow * 1000,
+      perMinute: cfg.failedTrackGlobalLimit,
+    }),
     // Haraka hands over tls_socket's options; here the same object every time, as the provider contract asks.
     tls: async () => (setup.withCertificate === false ? null : material),
     log,
@@ -113,6 +132,7 @@ after(async () => {
   destroyMtqpClients()
   for (const s of servers) await s.close()
   for (const s of stores) await s.close()
+  for (const c of redisClients) c.disconnect()
   cert.remove()
 })
 
@@ -173,7 +193,7 @@ test('MTQP-11 / MTQP-17: Redis stopped, -TEMP/unavailable to TRACK, and new conn
   try {
     const s = await ready(makeStore(redis.port))
     await recordTv1(s)
-    const { port } = await startServer({ store: s })
+    const { port } = await startServer({ store: s, redisPort: redis.port })
     const c = await MtqpTestClient.connect(port)
     await c.until(GREETING)
     await redis.stop()
@@ -451,7 +471,9 @@ test('Python ssl client: STARTTLS with certificate verification, then TRACK and 
 
 test('nothing unexpected was logged as a warning', () => {
   assert.deepEqual(
-    logs.filter((l) => l.startsWith('warn') && !/tracking store failed/.test(l)),
+    logs.filter(
+      (l) => l.startsWith('warn') && !/tracking store failed|failed-TRACK budget unavailable/.test(l),
+    ),
     [],
   )
 })

@@ -7,7 +7,6 @@ import type { StoredMessage, StoredRecipient } from '../../src/model/records'
 import { parseCommand } from '../../src/mtqp/command'
 import { LineDecoder } from '../../src/mtqp/framing'
 import { ResponseDecoder } from '../../src/mtqp/response'
-import { FailedTrackBudget } from '../../src/server/limits'
 import {
   type ChainFn,
   type ChainRequest,
@@ -17,6 +16,7 @@ import {
   type SessionOptions,
   type TrackBudget,
 } from '../../src/server/session'
+import { memoryBudget } from '../helpers/budget'
 import { feedThreeWaysAsync } from '../helpers/chunking'
 import { message, recipient } from '../store/fixtures'
 
@@ -83,6 +83,9 @@ const TV7 = record('1@h.example.com', TV1.certifier, [
   }),
 ])
 
+/** A monotonic instant with a fraction of a millisecond, as performance.now() gives. */
+const MONOTONIC_START = 1234.5678
+
 const lines = (...ls: string[]) => ls.map((l) => `${l}\r\n`).join('')
 
 const GREETING = lines('+OK+/MTQP MTQP server ready', 'STARTTLS', '.')
@@ -123,8 +126,10 @@ interface Setup {
   now?: number
   /** Collects what the session logs. */
   logs?: string[]
-  /** Collects the waits the session asks for (they end at once). */
+  /** Collects the noinfo deadlines the session waits for (on the monotonic clock, which jumps to each). */
   sleeps?: number[]
+  /** The monotonic clock, in ms; a lookup may move it. Default: a fixed fractional instant. */
+  clock?: { ms: number }
   chain?: ChainFn
 }
 
@@ -145,6 +150,7 @@ function harness(setup: Setup = {}) {
   // After <start-tls> the transport no longer hands plaintext to the session (MTQP-26).
   let plaintextOver = false
   const records = setup.records ?? []
+  const clock = setup.clock ?? { ms: MONOTONIC_START }
   const opts: SessionOptions = {
     config: { ...CONFIG, ...setup.config },
     certificateNames:
@@ -162,11 +168,13 @@ function harness(setup: Setup = {}) {
           return records.filter((m) => m.envid === envid)
         }),
     },
-    budget: setup.budget ?? new FailedTrackBudget({ limit: 20, windowMs: 3600_000 }),
+    budget: setup.budget ?? memoryBudget(20),
     now: () => setup.now ?? NOW,
     randomBytes: (n) => Buffer.alloc(n, 0xab),
-    sleep: async (ms) => {
-      setup.sleeps?.push(ms)
+    monotonic: () => clock.ms,
+    sleepUntil: async (deadline) => {
+      setup.sleeps?.push(deadline)
+      clock.ms = Math.max(clock.ms, deadline)
     },
     log: {
       debug: (m) => setup.logs?.push(m),
@@ -441,7 +449,7 @@ test('MTQP-29: the bad command that reaches max_bad_commands gets -BAD/too-many-
 })
 
 test('MTQP-29: the failed-TRACK budget spans sessions of one client; once spent, -TEMP whatever is asked', async () => {
-  const budget = new FailedTrackBudget({ limit: 2, windowMs: 3600_000 })
+  const budget = memoryBudget(2)
   const wrong = `TRACK 12345-20010101@example.com ${TV1.secret}\r\n`
   const right = 'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n'
   assert.equal(await play({ records: [EX6], budget }, [wrong]), GREETING + NOINFO)
@@ -452,6 +460,28 @@ test('MTQP-29: the failed-TRACK budget spans sessions of one client; once spent,
   )
   const other = await play({ records: [EX6], budget, client: '192.0.2.2' }, [right])
   assert.equal(other, GREETING + tracking(EX6_PART), 'another client is not affected')
+})
+
+test('MTQP-29: a TRACK that succeeds gives its reservation back; one the budget cannot vouch for gets -TEMP', async () => {
+  const budget = memoryBudget(1)
+  const wrong = `TRACK 12345-20010101@example.com ${TV1.secret}\r\n`
+  const right = 'TRACK 12345-20010101@example.com YWJjZGVmZ2gK\r\n'
+  const got = await play({ records: [EX6], budget }, [right, right, right, wrong, right])
+  assert.equal(
+    got,
+    GREETING +
+      tracking(EX6_PART).repeat(3) +
+      NOINFO +
+      lines('-TEMP/too-many-failures Too many failed TRACK requests, call back later'),
+  )
+  const logs: string[] = []
+  const down = {
+    reserve: () => Promise.reject(new Error('Redis down')),
+    release: () => {},
+  }
+  const refused = await play({ records: [EX6], budget: down, logs }, [right])
+  assert.equal(refused, GREETING + lines('-TEMP/unavailable Tracking store unavailable, call back later'))
+  assert.ok(logs.some((l) => /failed-TRACK budget unavailable: Redis down/.test(l)))
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -772,5 +802,35 @@ test('AMB-12, AMB-13: every noinfo leaves noinfo_delay after its TRACK arrived; 
   ])
   assert.equal(got.split(NOINFO).length, 3, 'unknown envid and wrong secret: the same reply')
   assert.match(got, /\+OK\+ Tracking information follows/)
-  assert.deepEqual(sleeps, [250, 250], 'the clock did not move, so each refusal waits the whole delay')
+  assert.deepEqual(
+    sleeps,
+    [MONOTONIC_START + 250, MONOTONIC_START + 500],
+    'each refusal waits for the whole delay after its turn came',
+  )
+})
+
+test('AMB-13: a known envid and an unknown one refuse at the same sub-millisecond deadline', async () => {
+  // The known envid's record takes longer to read and check; the reply must not leave later because of it.
+  const sentAt = async (envid: string, readMs: number): Promise<number> => {
+    const clock = { ms: MONOTONIC_START }
+    const h = harness({
+      config: { noinfoDelayMs: 250 },
+      clock,
+      lookup: async (e) => {
+        clock.ms += readMs
+        return [EX6].filter((m) => m.envid === e)
+      },
+    })
+    const session = h.session
+    session.start()
+    const before = h.transcript()
+    h.feed(`TRACK ${envid} QUJDREVGR0gK\r\n`)
+    await session.whenIdle()
+    assert.equal(h.transcript().slice(before.length), NOINFO)
+    return clock.ms
+  }
+  const known = await sentAt('12345-20010101@example.com', 0.37)
+  const unknown = await sentAt('nobody@example.com', 0.01)
+  assert.equal(known, MONOTONIC_START + 250)
+  assert.equal(unknown, known)
 })

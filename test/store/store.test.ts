@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { parseConfig } from '../../src/config/config'
 import type { RecordWrite } from '../../src/model/records'
+import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
-import { freePort, waitFor } from '../helpers/ports'
+import { waitFor } from '../helpers/ports'
 import { type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
@@ -14,11 +18,17 @@ let port: number
 const stores: TrackingStore[] = []
 let prefixN = 0
 
-function makeStore(p = port, historyLimit = 3) {
+const journalRoot = mkdtempSync(join(tmpdir(), 'mtrk-store-journal-'))
+
+function journal(dir: string, maxBytes = 1024 * 1024): OutageJournal {
+  return new OutageJournal({ dir, maxBytes, fsyncMs: 50, batch: 2, pauseMs: 1, log })
+}
+
+function makeStore(p = port, historyLimit = 3, dir = join(journalRoot, String(prefixN))) {
   const { config } = parseConfig({ redis: { port: p } })
   const store = new TrackingStore(
     createRedisClient({ ...config.redis, commandTimeout: 300 }, 'mtrk-test'),
-    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, pendingLimit: 2 },
+    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, journal: journal(dir) },
     log,
   )
   stores.push(store)
@@ -35,6 +45,7 @@ before(async () => {
 })
 after(async () => {
   for (const s of stores) await s.close()
+  rmSync(journalRoot, { recursive: true, force: true })
 })
 
 const now = Date.now()
@@ -298,7 +309,8 @@ test('after SCRIPT FLUSH the write script reaches Redis again (NOSCRIPT is answe
 })
 
 test('a write Redis refuses with an error reply is logged and dropped, not held for replay', async () => {
-  const store = await ready(makeStore())
+  const dir = join(journalRoot, 'refused')
+  const store = await ready(makeStore(port, 3, dir))
   const probe = await startProbe()
   await probe.set(store.key('1@h.example.com'), 'not a hash')
   store.submit({ message: message(), recipients: [], now })
@@ -308,7 +320,12 @@ test('a write Redis refuses with an error reply is logged and dropped, not held 
     'refusal logged',
   )
   assert.equal(store.available, true, 'an error reply is no outage')
-  assert.deepEqual(store.takePending(), [])
+  const journaled = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.jnl'))
+        .reduce((n, f) => n + statSync(join(dir, f)).size, 0)
+    : 0
+  assert.equal(journaled, 0, 'nothing journaled for replay')
   probe.disconnect()
 })
 
@@ -317,13 +334,14 @@ test('an unknown envid is an empty list', async () => {
   assert.deepEqual(await store.lookup('nobody@nowhere.example'), [])
 })
 
-test('submit while Redis is down keeps the writes (bounded) and replays them when Redis is back', async () => {
+test('submit while Redis is down journals the writes and replays them, in paced batches, when Redis is back', async () => {
   const own: RedisServer = await startRedis()
   try {
     const store = await ready(makeStore(own.port))
     await own.stop()
     await waitFor(() => !store.available, 5000, 'store down')
-    for (const txn of ['D1.1', 'D2.1', 'D3.1']) {
+    const txns = ['D1.1', 'D2.1', 'D3.1', 'D4.1', 'D5.1']
+    for (const txn of txns) {
       store.submit({
         message: message({ txn, envid: 'down@h.example' }),
         recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
@@ -335,18 +353,19 @@ test('submit while Redis is down keeps the writes (bounded) and replays them whe
     const found = await waitFor(
       async () => {
         const f = await store.lookup('down@h.example').catch(() => [])
-        return f.length === 2 ? f : undefined
+        return f.length === txns.length ? f : undefined
       },
       10000,
       'replayed writes',
     )
-    assert.deepEqual(
-      found.map((m) => m.txn).sort(),
-      ['D2.1', 'D3.1'],
-      'the oldest write beyond pendingLimit=2 is dropped',
-    )
+    assert.deepEqual(found.map((m) => m.txn).sort(), txns, 'nothing lost')
     assert.ok(logs.some((l) => l.startsWith('warn Redis unavailable')))
-    assert.ok(logs.some((l) => /replaying 2 tracking writes \(1 dropped/.test(l)))
+    await waitFor(
+      () => logs.some((l) => /tracking journal replayed: \d+ writes/.test(l)),
+      5000,
+      'replay logged',
+    )
+    assert.ok(!logs.some((l) => /lost/.test(l)), 'no loss logged')
   } finally {
     await own.close()
   }
@@ -385,11 +404,34 @@ test('a slow Redis (commands time out on an open connection) pauses tracking unt
   }
 })
 
-test('takePending hands the writes held during an outage over, once', async () => {
-  const deadPort = await freePort()
-  const store = makeStore(deadPort)
-  const write = { message: message({ txn: 'P.1' }), recipients: [], now }
-  store.submit(write)
-  assert.deepEqual(store.takePending(), [write])
-  assert.deepEqual(store.takePending(), [])
+test('close() journals what it holds; a store on the same journal directory (a reload, a restart) replays it', async () => {
+  const own: RedisServer = await startRedis()
+  const dir = join(journalRoot, 'handover')
+  try {
+    const first = await ready(makeStore(own.port, 3, dir))
+    await own.stop()
+    await waitFor(() => !first.available, 5000, 'store down')
+    const write = {
+      message: message({ txn: 'H.1', envid: 'handover@h.example' }),
+      recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+      now,
+    }
+    first.submit(write)
+    await first.close()
+    assert.equal(readdirSync(dir).length, 1, 'one journal file left behind')
+    await own.start()
+    const second = makeStore(own.port, 3, dir)
+    const [m] = await waitFor(
+      async () => {
+        const f = await second.lookup('handover@h.example').catch(() => [])
+        return f.length === 1 ? f : undefined
+      },
+      10000,
+      "the first store's write, replayed by the second",
+    )
+    assert.equal(m?.txn, 'H.1')
+    await waitFor(() => readdirSync(dir).length === 0, 5000, 'the replayed file removed')
+  } finally {
+    await own.close()
+  }
 })

@@ -1,0 +1,148 @@
+// A trace search as typed input: the keys, time range, outcome filter, page size and paging cursor, read from the
+// strings an operator (or an HTTP query) gives. Pure. Every bad value is reported by the option that carried it.
+import { ACTIONS, type Action } from '../tsn/types'
+import { err, ok, type Result } from '../util/result'
+import { TRACE_KEYS, type TraceKey } from './trace'
+
+/** Where paging resumes: after this message, in the newest-first order of results. */
+export interface TraceCursor {
+  arrival: number
+  txn: string
+}
+
+export interface TraceQuery {
+  /** Keys a message must match, all of them (ASCII letters in addresses, domains and HELO compare caseless). */
+  keys: Partial<Record<TraceKey, string>>
+  /** ms since the epoch, inclusive: arrival times searched. */
+  since: number
+  until: number
+  /** Only recipients in one of these states (RFC 3464 §2.3.3 actions); null: every state. */
+  outcomes: readonly Action[] | null
+  /** Messages per page. */
+  limit: number
+  cursor: TraceCursor | null
+}
+
+/** The states a traced recipient can be in: RFC 3464 §2.3.3 actions and RFC 3886's `transferred`. */
+export const TRACE_OUTCOMES: readonly Action[] = ACTIONS.filter((a) => a !== 'opaque')
+
+const isOutcome = (w: string): w is Action => (TRACE_OUTCOMES as readonly string[]).includes(w)
+
+export const MAX_LIMIT = 1000
+export const DEFAULT_LIMIT = 50
+
+/** The option name of each key, as the command and the HTTP API spell it. */
+export const KEY_OPTIONS: Readonly<Record<TraceKey, string>> = {
+  from: 'from',
+  fromDomain: 'from-domain',
+  to: 'to',
+  toDomain: 'to-domain',
+  messageId: 'message-id',
+  envid: 'envid',
+  queueId: 'queue-id',
+  ip: 'ip',
+  helo: 'helo',
+}
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * A point in time: `now`, a duration ago (`90s`, `30m`, `2h`, `3d`), or an ISO 8601 date or date-time
+ * (`2026-11-30`, `2026-11-30T10:00Z`; without a zone it is UTC). ms since the epoch, or null when unreadable.
+ */
+export function parseTime(s: string, now: number): number | null {
+  const t = s.trim()
+  if (t === 'now') return now
+  const ago = /^(\d{1,9})([smhd])$/.exec(t)
+  if (ago) return now - Number(ago[1]) * (UNITS[ago[2] as string] as number)
+  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(t)
+  if (!iso) return null
+  const zoned = t.length === 10 || iso[1] !== undefined ? t : `${t}Z`
+  const ms = Date.parse(zoned.replace(' ', 'T'))
+  return Number.isFinite(ms) ? ms : null
+}
+
+export function formatCursor(c: TraceCursor): string {
+  return `${c.arrival}~${c.txn}`
+}
+
+export function parseCursor(s: string): TraceCursor | null {
+  const m = /^(\d{1,15})~(\S+)$/.exec(s)
+  return m ? { arrival: Number(m[1]), txn: m[2] as string } : null
+}
+
+/** What a search is given, every value a string as typed; absent or undefined: not given. */
+export type TraceQueryInput = Partial<
+  Record<TraceKey | 'since' | 'until' | 'outcome' | 'limit' | 'cursor', string>
+>
+
+export interface QueryDefaults {
+  /** ms since the epoch */
+  now: number
+  /** ms searched back from `until` when `since` is not given. */
+  window: number
+}
+
+function keyValue(key: TraceKey, raw: string): Result<string> {
+  const v = raw.trim()
+  // The null sender is searched as `<>`.
+  if (key === 'from' && v === '<>') return ok('')
+  if (v === '') return err(`--${KEY_OPTIONS[key]}: empty (the null sender is written <>)`)
+  if (/[\s\0]/.test(v)) return err(`--${KEY_OPTIONS[key]}: "${raw}" contains white space`)
+  if ((key === 'from' || key === 'to') && !v.includes('@') && !/^postmaster$/i.test(v))
+    return err(`--${KEY_OPTIONS[key]}: "${raw}" is not an address (local@domain)`)
+  if ((key === 'fromDomain' || key === 'toDomain') && v.includes('@'))
+    return err(
+      `--${KEY_OPTIONS[key]}: "${raw}" is an address, not a domain (use --${key === 'toDomain' ? 'to' : 'from'})`,
+    )
+  if (key === 'ip' && !/^[0-9a-fA-F:.]+$/.test(v)) return err(`--ip: "${raw}" is not an IP address`)
+  return ok(key === 'messageId' ? v.replace(/^<(.*)>$/, '$1') : v)
+}
+
+/** Reads a search; the error names the option and what it accepts. */
+export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Result<TraceQuery> {
+  const keys: Partial<Record<TraceKey, string>> = {}
+  for (const key of TRACE_KEYS) {
+    const raw = input[key]
+    if (raw === undefined) continue
+    const v = keyValue(key, raw)
+    if (!v.ok) return v
+    keys[key] = v.value
+  }
+  const time = (name: 'since' | 'until', fallback: number): Result<number> => {
+    const raw = input[name]
+    if (raw === undefined) return ok(fallback)
+    const t = parseTime(raw, d.now)
+    return t === null
+      ? err(
+          `--${name}: "${raw}" is not a time (now, a duration ago like 30m, 2h, 3d, or ISO 8601 like 2026-11-30T10:00Z)`,
+        )
+      : ok(t)
+  }
+  const until = time('until', d.now)
+  if (!until.ok) return until
+  const since = time('since', until.value - d.window)
+  if (!since.ok) return since
+  if (since.value > until.value)
+    return err(`--since: ${new Date(since.value).toISOString()} is after --until`)
+
+  let outcomes: Action[] | null = null
+  if (input.outcome !== undefined) {
+    const words = input.outcome.split(',').map((w) => w.trim().toLowerCase())
+    const bad = words.find((w) => !isOutcome(w))
+    if (bad !== undefined) return err(`--outcome: "${bad}" is not one of ${TRACE_OUTCOMES.join(', ')}`)
+    outcomes = words.filter(isOutcome)
+  }
+  let limit = DEFAULT_LIMIT
+  if (input.limit !== undefined) {
+    limit = Number(input.limit)
+    if (!/^\d+$/.test(input.limit.trim()) || limit < 1 || limit > MAX_LIMIT)
+      return err(`--limit: "${input.limit}" is not a number from 1 to ${MAX_LIMIT}`)
+  }
+  let cursor: TraceCursor | null = null
+  if (input.cursor !== undefined) {
+    cursor = parseCursor(input.cursor.trim())
+    if (!cursor) return err(`--cursor: "${input.cursor}" is not a cursor a previous page gave`)
+  }
+  return ok({ keys, since: since.value, until: until.value, outcomes, limit, cursor })
+}

@@ -1,0 +1,243 @@
+// The `mtrk-trace` command (bin/mtrk-trace.js): the operator trace from a shell. It reads the plugin's own
+// config/mtrk.ini to reach the same Redis. Input and output are injected (TraceIo) so it is testable in-process.
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { MtrkConfig } from '../config/config'
+import { TRACE_KEYS } from '../model/trace'
+import { KEY_OPTIONS, parseTime, parseTraceQuery, type TraceQueryInput } from '../model/trace-query'
+import { keptWindow, openTrace, readMtrkIni, type Trace, TraceConfigError, TraceUnavailable } from './index'
+import { renderDetail, renderPageJson, renderRows, renderSummary, traceRows } from './render'
+
+export interface TraceIo {
+  stdout(text: string): void
+  stderr(text: string): void
+  env: NodeJS.ProcessEnv
+  cwd: string
+}
+
+/** Exit statuses (sysexits.h where one fits), documented in --help and README. */
+export const EXIT = {
+  ok: 0,
+  /** `show`: no message with that queue id is kept. */
+  notFound: 1,
+  usage: 64,
+  /** Redis unreachable, or it failed during the query. */
+  unavailable: 69,
+  /** config/mtrk.ini unreadable. */
+  config: 78,
+} as const
+
+const HELP = `Usage:
+  mtrk-trace [search] [filters] [--limit N] [--cursor CURSOR] [--json | --csv]
+  mtrk-trace show <queue-id> [--json]
+  mtrk-trace summary [--since TIME] [--until TIME] [--json | --csv]
+
+Finds messages this Haraka relay accepted, with or without MTRK, in the operator trace the haraka-plugin-mtrk
+plugin keeps in Redis ([trace] in config/mtrk.ini), and shows what became of each recipient.
+
+Commands:
+  search (default)  messages matching every filter given, newest first: one line per recipient with the
+                    time, queue id, from, to, state, status, next hop and last reply
+  show <queue-id>   one message and every recipient's attempts; the queue id is Haraka's transaction uuid
+                    or an outbound id uuid.N, as Haraka's log lines show them
+  summary           messages per arrival hour, and their recipients per state, over the hours covering
+                    --since .. --until (default: the last 24 hours)
+
+Filters (any combination; all must match):
+  --from ADDRESS        envelope sender (MAIL FROM); <> for the null sender
+  --from-domain DOMAIN  envelope sender's domain
+  --to ADDRESS          a recipient (RCPT TO)
+  --to-domain DOMAIN    a recipient's domain
+  --message-id ID       the Message-ID header, with or without <>
+  --envid ENVID         the ENVID of MAIL FROM (RFC 3461), decoded
+  --queue-id ID         Haraka's transaction uuid, or an outbound uuid.N
+  --ip ADDRESS          the SMTP client's IP address
+  --helo NAME           the name the client gave in EHLO/HELO
+  --since TIME          arrived at or after TIME (default: as far back as records are kept)
+  --until TIME          arrived at or before TIME (default: now)
+  --outcome STATES      recipients in one of these states, comma separated: delivered, relayed,
+                        transferred, expanded, delayed, failed
+Addresses, domains and HELO names match regardless of ASCII case; ids match exactly. TIME is "now", a
+duration ago (90s, 30m, 2h, 3d) or ISO 8601 (2026-11-30, 2026-11-30T10:00, 2026-11-30T10:00+01:00; UTC
+when no zone is given).
+
+Output:
+  --limit N             messages per page, 1 to 1000 (default 50)
+  --cursor CURSOR       the next page: the cursor the previous page printed
+  --json                the page as JSON: {"messages": [...], "next": CURSOR or null}
+  --csv                 the rows as CSV (RFC 4180), with a header line
+When more messages match, the command to get the next page is printed on stderr.
+
+Options:
+  -c, --config PATH     the Haraka directory, its config directory, or mtrk.ini itself (default: $HARAKA,
+                        else the current directory); MTRK_REDIS_URL overrides [redis] as for the plugin
+  -h, --help            this text
+
+Exit status: 0 done (a search that found nothing included), 1 show found no such message, 64 wrong
+arguments or filters, 69 Redis unreachable or failing, 78 config/mtrk.ini unreadable.
+`
+
+const OPTIONS = {
+  ...Object.fromEntries(Object.values(KEY_OPTIONS).map((o) => [o, { type: 'string' as const }])),
+  since: { type: 'string' },
+  until: { type: 'string' },
+  outcome: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  json: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+class UsageError extends Error {}
+
+type Values = Record<string, string | boolean | undefined>
+
+/** Where mtrk.ini is: the file given, or config/mtrk.ini (else mtrk.ini) in the directory given; null: none. */
+function findIni(given: string | undefined, io: TraceIo): { path: string | null; dir: string } {
+  const where = given ?? io.env.HARAKA ?? io.cwd
+  if (given !== undefined && existsSync(given) && statSync(given).isFile()) return { path: given, dir: where }
+  for (const p of [join(where, 'config', 'mtrk.ini'), join(where, 'mtrk.ini')])
+    if (existsSync(p)) return { path: p, dir: where }
+  if (given !== undefined && !existsSync(given))
+    throw new TraceConfigError(`${given}: no such file or directory`)
+  return { path: null, dir: where }
+}
+
+function loadConfig(v: Values, io: TraceIo): MtrkConfig {
+  const { path, dir } = findIni(v.config as string | undefined, io)
+  if (path === null) {
+    io.stderr(`mtrk-trace: no mtrk.ini in ${dir} or ${join(dir, 'config')}: using the defaults\n`)
+    return readMtrkIni('/dev/null', io.env).config
+  }
+  const { config, errors } = readMtrkIni(path, io.env)
+  for (const e of errors) io.stderr(`mtrk-trace: ${path} ${e}\n`)
+  if (!config.trace.enabled)
+    io.stderr(
+      `mtrk-trace: [trace] enabled=false in ${path}: only messages recorded while it was on are found\n`,
+    )
+  return config
+}
+
+export async function main(argv: readonly string[], io: TraceIo = processIo()): Promise<number> {
+  let trace: Trace | null = null
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS })
+    const v = values as Values
+    if (v.help || positionals[0] === 'help') {
+      io.stdout(HELP)
+      return EXIT.ok
+    }
+    const [command = 'search', ...rest] = positionals
+    if (!['search', 'show', 'summary'].includes(command)) throw new UsageError(`unknown command "${command}"`)
+    if (v.json && v.csv) throw new UsageError('--json and --csv: choose one')
+    if (command === 'show' && rest.length !== 1) throw new UsageError('show needs one queue id')
+    if (command !== 'show' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
+    const config = loadConfig(v, io)
+    const search = command === 'search' ? checkSearch(v, config) : null
+    trace = await openTrace(config)
+    if (command === 'show') return await show(trace, rest[0] as string, v, io)
+    if (command === 'summary') return await summary(trace, v, io)
+    return await runSearch(trace, search as TraceQueryInput, argv, v, io)
+  } catch (e) {
+    if (e instanceof UsageError || isParseArgsError(e)) {
+      io.stderr(`mtrk-trace: ${e.message}\nTry "mtrk-trace --help".\n`)
+      return EXIT.usage
+    }
+    if (e instanceof TraceConfigError) {
+      io.stderr(`mtrk-trace: cannot read the configuration: ${e.message}\n`)
+      return EXIT.config
+    }
+    if (e instanceof TraceUnavailable) {
+      io.stderr(`mtrk-trace: ${e.message}\n`)
+      return EXIT.unavailable
+    }
+    throw e
+  } finally {
+    await trace?.close()
+  }
+}
+
+function isParseArgsError(e: unknown): e is Error {
+  return e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')
+}
+
+/** The search's input, checked before Redis is asked (a malformed filter is a usage error, whatever Redis does). */
+function checkSearch(v: Values, config: MtrkConfig): TraceQueryInput {
+  const input: TraceQueryInput = {}
+  for (const key of TRACE_KEYS) {
+    const value = v[KEY_OPTIONS[key]]
+    if (typeof value === 'string') input[key] = value
+  }
+  for (const k of ['since', 'until', 'outcome', 'limit', 'cursor'] as const) {
+    const value = v[k]
+    if (typeof value === 'string') input[k] = value
+  }
+  // The same reading the library does, before connecting: a malformed filter is reported whatever Redis does.
+  const r = parseTraceQuery(input, { now: Date.now(), window: keptWindow(config) })
+  if (!r.ok) throw new UsageError(r.error)
+  return input
+}
+
+async function runSearch(
+  trace: Trace,
+  input: TraceQueryInput,
+  argv: readonly string[],
+  v: Values,
+  io: TraceIo,
+): Promise<number> {
+  const q = trace.query(input)
+  if (!q.ok) throw new UsageError(q.error)
+  const page = await trace.search(q.value)
+  if (v.json) io.stdout(renderPageJson(page))
+  else io.stdout(renderRows(traceRows(page.messages, q.value), v.csv ? 'csv' : 'table'))
+  if (page.next !== null) {
+    const again = argv.filter(
+      (a, i) => a !== '--cursor' && argv[i - 1] !== '--cursor' && !a.startsWith('--cursor='),
+    )
+    // The time range is fixed, so that the next page continues this one even when `now` has moved.
+    const until = input.until === undefined ? [`--until ${new Date(q.value.until).toISOString()}`] : []
+    io.stderr(`more: mtrk-trace ${[...again.map(shellQuote), ...until].join(' ')} --cursor '${page.next}'\n`)
+  }
+  return EXIT.ok
+}
+
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`)
+
+async function show(trace: Trace, id: string, v: Values, io: TraceIo): Promise<number> {
+  const m = await trace.show(id)
+  if (!m) {
+    io.stderr(`mtrk-trace: no message with queue id ${id} is kept\n`)
+    return EXIT.notFound
+  }
+  io.stdout(v.json ? `${JSON.stringify(m, null, 2)}\n` : renderDetail(m))
+  return EXIT.ok
+}
+
+async function summary(trace: Trace, v: Values, io: TraceIo): Promise<number> {
+  const now = Date.now()
+  const time = (name: 'since' | 'until', fallback: number) => {
+    const raw = v[name]
+    if (typeof raw !== 'string') return fallback
+    const t = parseTime(raw, now)
+    if (t === null) throw new UsageError(`--${name}: "${raw}" is not a time (now, 30m, 2h, 3d or ISO 8601)`)
+    return t
+  }
+  const until = time('until', now)
+  const since = time('since', until - 86_400_000)
+  if (since > until) throw new UsageError('--since is after --until')
+  const s = await trace.summary(since, until)
+  io.stdout(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderSummary(s, v.csv ? 'csv' : 'table'))
+  return EXIT.ok
+}
+
+function processIo(): TraceIo {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+  }
+}

@@ -1,0 +1,103 @@
+// The operator trace as a library (`haraka-plugin-mtrk/trace`): find any message the relay accepted by sender,
+// recipient, Message-ID, ENVID, queue id, client or time, see every recipient's attempts, count outcomes per hour.
+// The `mtrk-trace` command (./cli) and an HTTP API call this. It reads the plugin's own config/mtrk.ini to reach
+// the same Redis.
+//
+//   const trace = await openTrace(readMtrkIni('/etc/haraka/config/mtrk.ini').config)
+//   const q = trace.query({ to: 'bob@example.com', since: '1d', outcome: 'failed' })
+//   if (q.ok) for (const m of (await trace.search(q.value)).messages) console.log(m.txn, m.from)
+//   await trace.close()
+import { readFileSync } from 'node:fs'
+import { load as loadIni } from 'haraka-config/lib/readers/ini'
+import { applyRedisUrl, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
+import type { TracedMessage } from '../model/trace'
+import { parseTraceQuery, type TraceQuery, type TraceQueryInput } from '../model/trace-query'
+import { openTraceStore, type TracePage, type TraceSummary, TraceUnavailable } from '../store/trace'
+import type { Result } from '../util/result'
+
+export type { TracedMessage, TraceHeader, TraceKey } from '../model/trace'
+export { TRACE_KEYS } from '../model/trace'
+export type { TraceCursor, TraceQuery, TraceQueryInput } from '../model/trace-query'
+export {
+  DEFAULT_LIMIT,
+  formatCursor,
+  KEY_OPTIONS,
+  MAX_LIMIT,
+  parseCursor,
+  parseTime,
+} from '../model/trace-query'
+export type { HourCounts, TracePage, TraceSummary } from '../store/trace'
+export { TraceUnavailable } from '../store/trace'
+
+/**
+ * Seconds a queued message may stay in Haraka's outbound queue with its default retry schedule (2^6 .. 2^17 s):
+ * its trace record is kept that much longer at most.
+ */
+const DEFAULT_QUEUE_LIFETIME = 262_080
+
+/** config/mtrk.ini could not be read. */
+export class TraceConfigError extends Error {}
+
+/**
+ * Reads config/mtrk.ini with Haraka's own ini reader (haraka-config), so the file means here what it means to the
+ * plugin; MTRK_REDIS_URL overrides the endpoint as it does for the plugin. `errors` names each ignored value by
+ * `[section] key`. Throws TraceConfigError when the file cannot be read.
+ */
+export function readMtrkIni(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: MtrkConfig; errors: string[] } {
+  let ini: IniSections
+  try {
+    readFileSync(path) // a missing or unreadable file is an error here, not an empty configuration
+    ini = loadIni(path, {}) as IniSections
+  } catch (e) {
+    throw new TraceConfigError(`${path}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const { config, errors } = parseConfig(ini)
+  const fromEnv = applyRedisUrl(config.redis, env.MTRK_REDIS_URL)
+  config.redis = fromEnv.redis
+  return { config, errors: fromEnv.error ? [...errors, fromEnv.error] : errors }
+}
+
+export interface Trace {
+  /**
+   * Reads a search from strings as typed (`since`/`until`: now, 30m, 2h, 3d or ISO 8601; `outcome`: actions,
+   * comma separated; `limit`; `cursor` from a previous page). Without `since`, everything still kept is searched.
+   * The error names the option.
+   */
+  query(input: TraceQueryInput, now?: number): Result<TraceQuery>
+  /** One page of messages matching every key, newest first; rejects with TraceUnavailable when Redis fails. */
+  search(query: TraceQuery): Promise<TracePage>
+  /** The message with this queue id (Haraka's transaction uuid or an outbound `uuid.N`), with every attempt. */
+  show(queueId: string, now?: number): Promise<TracedMessage | null>
+  /** Messages per arrival hour and their recipients per current state, over the hours covering the range (ms). */
+  summary(since: number, until: number): Promise<TraceSummary>
+  close(): Promise<void>
+}
+
+/** ms searched back from now by default: the longest a trace record is kept. */
+export function keptWindow(config: MtrkConfig): number {
+  return (config.trace.retention + config.main.queuedGrace + DEFAULT_QUEUE_LIFETIME) * 1000
+}
+
+/** Connects to the Redis of `config` ([redis]); rejects with TraceUnavailable when it does not answer. */
+export async function openTrace(config: MtrkConfig, connectionName = 'mtrk-trace'): Promise<Trace> {
+  const store = await openTraceStore(config.redis, connectionName)
+  const window = keptWindow(config)
+  return {
+    query: (input, now = Date.now()) => parseTraceQuery(input, { now, window }),
+    search: (q) => unavailableOnFailure(() => store.search(q)),
+    show: (id, now = Date.now()) => unavailableOnFailure(() => store.find(id, now - window, now)),
+    summary: (since, until) => unavailableOnFailure(() => store.summary(since, until)),
+    close: () => store.close(),
+  }
+}
+
+async function unavailableOnFailure<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (e) {
+    throw new TraceUnavailable(`Redis failed: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}

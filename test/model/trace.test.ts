@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import type { TrackingNote } from '../../src/model/note'
+import {
+  bucketOf,
+  bucketsBetween,
+  messageIdOf,
+  readTraceNote,
+  stampTrace,
+  traceAcceptanceWrite,
+  writeTerms,
+} from '../../src/model/trace'
+import { formatCursor, parseCursor, parseTime, parseTraceQuery } from '../../src/model/trace-query'
+
+const NOW = Date.UTC(2026, 10, 30, 12, 30)
+const addr = (user: string, host: string) => ({ user, host, address: `${user}@${host}` })
+const TRACE = {
+  arrival: NOW,
+  from: 'S@Sender.example',
+  messageId: 'abc@sender.example',
+  envid: null,
+  tracked: false,
+  clientIp: '192.0.2.1',
+  helo: 'Client.Example',
+}
+
+test('the trace note round-trips through notes; a note of another shape is not ours', () => {
+  const notes: Record<string, unknown> = {}
+  stampTrace(notes, TRACE)
+  assert.deepEqual(readTraceNote(JSON.parse(JSON.stringify(notes))), { v: 1, ...TRACE })
+  assert.equal(readTraceNote({ mtrk_trace: { v: 1, arrival: 'x' } }), null)
+  assert.equal(readTraceNote({}), null)
+})
+
+test('Message-ID: brackets, folding and spaces removed; absent or empty is null', () => {
+  assert.equal(messageIdOf(' <abc@x.example>\r\n'), 'abc@x.example')
+  assert.equal(messageIdOf('<abc@\r\n x.example>'), 'abc@x.example')
+  assert.equal(messageIdOf(''), null)
+  assert.equal(messageIdOf(undefined), null)
+})
+
+test('an acceptance write: every recipient, list members included, the header and its index terms', () => {
+  const note: TrackingNote = {
+    v: 1,
+    envid: 'e+2B1@sender.example',
+    ret: null,
+    track: null,
+    arrival: NOW,
+    rcpts: {
+      'list@local.test': { orcpt: null, notify: null, expanded: 'List@local.test' },
+      'm1@dest.example': { orcpt: null, notify: null, memberOf: 'list@local.test' },
+    },
+  }
+  const w = traceAcceptanceWrite(
+    note,
+    { v: 1, ...TRACE, envid: 'e+1@sender.example' },
+    [addr('Bob', 'dest.example'), addr('m1', 'dest.example')],
+    { kind: 'queued' },
+    {
+      txn: 'abc.1',
+      reportingMta: 'mx.test',
+      now: NOW,
+      queueLifetime: 3600,
+      queuedGrace: 60,
+      retention: 60,
+    },
+  )
+  assert.deepEqual(
+    w.recipients.map((r) => [r.base.address, r.event?.patch.action ?? r.base.action]),
+    [
+      ['Bob@dest.example', 'delayed'],
+      ['m1@dest.example', 'delayed'],
+      ['List@local.test', 'expanded'],
+    ],
+  )
+  assert.equal(w.header.txn, 'abc.1')
+  assert.equal(w.keepUntil, NOW + 3600_000 + 60_000, 'queued: kept past the give-up time')
+  assert.deepEqual(writeTerms(w).sort(), [
+    'env:e+1@sender.example',
+    'f:s@sender.example',
+    'fd:sender.example',
+    'helo:client.example',
+    'ip:192.0.2.1',
+    'mid:abc@sender.example',
+    'q:abc.1',
+    'r:bob@dest.example',
+    'r:list@local.test',
+    'r:m1@dest.example',
+    'rd:dest.example',
+    'rd:local.test',
+  ])
+})
+
+test('hour buckets: UTC hours, newest first, inclusive of both ends', () => {
+  assert.equal(bucketOf(NOW), '2026113012')
+  assert.deepEqual(
+    bucketsBetween(NOW - 3_600_000, NOW).map((b) => b.bucket),
+    ['2026113012', '2026113011'],
+  )
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 0, max: 3e8 }), (since, span) => {
+      const bs = bucketsBetween(since, since + span)
+      return bs[0]?.bucket === bucketOf(since + span) && bs.at(-1)?.bucket === bucketOf(since)
+    }),
+  )
+})
+
+test('times: now, durations ago, ISO dates (UTC without a zone); anything else is unreadable', () => {
+  assert.equal(parseTime('now', NOW), NOW)
+  assert.equal(parseTime('2h', NOW), NOW - 7_200_000)
+  assert.equal(parseTime('3d', NOW), NOW - 3 * 86_400_000)
+  assert.equal(parseTime('2026-11-30', NOW), Date.UTC(2026, 10, 30))
+  assert.equal(parseTime('2026-11-30T10:00', NOW), Date.UTC(2026, 10, 30, 10))
+  assert.equal(parseTime('2026-11-30T10:00+01:00', NOW), Date.UTC(2026, 10, 30, 9))
+  for (const bad of ['yesterday', '2h ago', '-3d', '2026-13-45', '30/11/2026', ''])
+    assert.equal(parseTime(bad, NOW), null, bad)
+})
+
+test('a query: defaults, and each malformed value reported by its option', () => {
+  const d = { now: NOW, window: 86_400_000 }
+  const r = parseTraceQuery({ to: 'Bob@dest.example', outcome: 'failed,Delayed' }, d)
+  assert.deepEqual(r, {
+    ok: true,
+    value: {
+      keys: { to: 'Bob@dest.example' },
+      since: NOW - 86_400_000,
+      until: NOW,
+      outcomes: ['failed', 'delayed'],
+      limit: 50,
+      cursor: null,
+    },
+  })
+  const errors: Array<[Record<string, string>, RegExp]> = [
+    [{ since: 'yesterday' }, /^--since: "yesterday" is not a time/],
+    [{ until: '2026-11-30x' }, /^--until: /],
+    [{ since: '1h', until: '2h' }, /^--since: .* is after --until/],
+    [{ outcome: 'bounced' }, /^--outcome: "bounced" is not one of/],
+    [{ limit: '0' }, /^--limit: "0" is not a number from 1 to 1000/],
+    [{ limit: '5x' }, /^--limit: /],
+    [{ to: 'bob' }, /^--to: "bob" is not an address/],
+    [{ toDomain: 'b@dest.example' }, /^--to-domain: .* is an address, not a domain \(use --to\)/],
+    [{ from: '' }, /^--from: empty \(the null sender is written <>\)/],
+    [{ ip: 'host.example' }, /^--ip: "host.example" is not an IP address/],
+    [{ messageId: 'a b' }, /^--message-id: .* contains white space/],
+    [{ cursor: 'nope' }, /^--cursor: "nope" is not a cursor/],
+  ]
+  for (const [input, re] of errors) {
+    const e = parseTraceQuery(input, d)
+    assert.ok(!e.ok, JSON.stringify(input))
+    assert.match(e.error, re)
+  }
+})
+
+test('cursors round-trip', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4e12 }), fc.stringMatching(/^[\w.-]{1,40}$/), (arrival, txn) => {
+      assert.deepEqual(parseCursor(formatCursor({ arrival, txn })), { arrival, txn })
+    }),
+  )
+})

@@ -1,0 +1,118 @@
+// The failed-TRACK budget on a real redis-server: limits per client and in all, reservations given back, windows
+// that expire by themselves, and a Redis that cannot answer.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { parseConfig } from '../../src/config/config'
+import { FailedTrackBudget, type FailedTrackLimits } from '../../src/store/failed-track-budget'
+import { createRedisClient, type RedisClient } from '../../src/store/redis'
+import { freePort, waitFor } from '../helpers/ports'
+import { sharedRedisPort } from '../helpers/redis'
+
+let port: number
+const clients: RedisClient[] = []
+let n = 0
+
+/** A client; commands fail until it is ready (no offline queue), so tests on a live Redis wait for that. */
+function redis(p = port): RedisClient {
+  const { config } = parseConfig({ redis: { port: p, connect_timeout: 200, command_timeout: 300 } })
+  const c = createRedisClient(config.redis, 'mtrk-budget-test')
+  c.on('error', () => {})
+  clients.push(c)
+  return c
+}
+
+async function ready(c: RedisClient = redis()): Promise<RedisClient> {
+  await waitFor(() => c.status === 'ready', 5000, 'Redis client ready')
+  return c
+}
+
+function budget(limits: Partial<FailedTrackLimits>, client = redis()): FailedTrackBudget {
+  return new FailedTrackBudget(client, {
+    prefix: `b${process.pid}-${n++}:`,
+    perClient: 3,
+    windowMs: 3600_000,
+    perMinute: 0,
+    ...limits,
+  })
+}
+
+async function reserveTimes(b: FailedTrackBudget, client: string, times: number): Promise<boolean[]> {
+  return Promise.all(Array.from({ length: times }, () => b.reserve(client)))
+}
+
+before(async () => {
+  port = await sharedRedisPort()
+})
+after(() => {
+  for (const c of clients) c.disconnect()
+})
+
+test('MTQP-29: concurrent reservations never overrun a client budget; other clients are not affected', async () => {
+  const b = budget({ perClient: 3 }, await ready())
+  const got = await reserveTimes(b, '192.0.2.1', 10)
+  assert.equal(got.filter(Boolean).length, 3)
+  assert.equal(await b.reserve('192.0.2.2'), true)
+})
+
+test('a second process (another node) draws on the same budget', async () => {
+  const a = budget({ perClient: 4 }, await ready())
+  const prefix = a.clientKey('x').split('{')[0]!
+  const other = new FailedTrackBudget(await ready(), {
+    prefix,
+    perClient: 4,
+    windowMs: 3600_000,
+    perMinute: 0,
+  })
+  assert.deepEqual(await reserveTimes(a, '192.0.2.1', 2), [true, true])
+  assert.deepEqual(await reserveTimes(other, '192.0.2.1', 3), [true, true, false])
+  assert.equal(await a.reserve('192.0.2.1'), false)
+})
+
+test('the global ceiling holds across clients, and nothing is counted for a refused reservation', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 5, perMinute: 4 }, c)
+  const got = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((x) => b.reserve(x)))
+  assert.equal(got.filter(Boolean).length, 4)
+  assert.equal(await c.get(b.globalKey), '4')
+  const pttl = await c.pttl(b.globalKey)
+  assert.ok(pttl > 0 && pttl <= 60000, `the minute expires by itself (${pttl})`)
+})
+
+test('release gives a reservation back, and never below zero', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 2, perMinute: 10 }, c)
+  assert.deepEqual(await reserveTimes(b, 'r', 2), [true, true])
+  b.release('r')
+  await waitFor(async () => (await c.get(b.clientKey('r'))) === '1', 5000, 'released')
+  assert.equal(await b.reserve('r'), true)
+  assert.equal(await b.reserve('r'), false)
+  for (let i = 0; i < 5; i++) b.release('r')
+  await waitFor(async () => (await c.get(b.clientKey('r'))) === '0', 5000, 'floored at 0')
+  assert.equal(await c.get(b.globalKey), '0')
+})
+
+test('a client window expires by itself: after it, the client has a fresh budget', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 1, windowMs: 300 }, c)
+  assert.equal(await b.reserve('w'), true)
+  assert.equal(await b.reserve('w'), false)
+  assert.ok((await c.pttl(b.clientKey('w'))) > 0, 'the key has a TTL')
+  await waitFor(() => b.reserve('w'), 5000, 'a fresh window')
+})
+
+test('Cluster: both keys of one call hash to one slot', () => {
+  const b = budget({})
+  const tag = (k: string) => /\{([^}]+)\}/.exec(k)?.[1]
+  assert.equal(tag(b.clientKey('2001:db8::/64')), 'failed-track')
+  assert.equal(tag(b.globalKey), 'failed-track')
+})
+
+test('limits 0 and 0: no budget, no Redis needed', async () => {
+  const b = budget({ perClient: 0, perMinute: 0 }, redis(await freePort()))
+  assert.equal(await b.reserve('z'), true)
+})
+
+test('Redis unreachable: reserve rejects (the server then refuses the TRACK)', async () => {
+  const b = budget({ perClient: 5 }, redis(await freePort()))
+  await assert.rejects(b.reserve('z'))
+})

@@ -1,0 +1,232 @@
+// The operator trace in a real Redis: writes, every search key, paging, the outcome filter, the summary counts and
+// expiry of records with their index entries.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { parseConfig } from '../../src/config/config'
+import type { RecipientWrite } from '../../src/model/records'
+import { bucketOf, type TraceHeader, type TraceWrite, traceWrite } from '../../src/model/trace'
+import { parseTraceQuery, type TraceQueryInput } from '../../src/model/trace-query'
+import { createRedisClient } from '../../src/store/redis'
+import { TrackingStore } from '../../src/store/store'
+import { waitFor } from '../helpers/ports'
+import { sharedRedisPort } from '../helpers/redis'
+import { recipient } from './fixtures'
+
+let port: number
+const stores: TrackingStore[] = []
+let prefixN = 0
+
+async function makeStore() {
+  const { config } = parseConfig({ redis: { port } })
+  const prefix = `tr${process.pid}-${prefixN++}:`
+  const store = new TrackingStore(
+    createRedisClient(config.redis, 'mtrk-trace-test'),
+    { prefix, historyLimit: 5, journal: null },
+    { info: () => {}, warn: () => {} },
+  )
+  stores.push(store)
+  await waitFor(() => store.available, 5000, 'store ready')
+  return { store, prefix }
+}
+
+before(async () => {
+  port = await sharedRedisPort()
+})
+after(async () => {
+  for (const s of stores) await s.close()
+})
+
+const T0 = Date.UTC(2026, 10, 30, 10, 0, 0)
+const now = Date.now()
+
+function header(over: Partial<TraceHeader> = {}): TraceHeader {
+  return {
+    txn: 'conn1.1',
+    arrival: T0,
+    from: 'Alice@Sender.example',
+    messageId: 'm1@sender.example',
+    envid: null,
+    tracked: false,
+    clientIp: '192.0.2.7',
+    helo: 'client.sender.example',
+    reportingMta: 'mx.test',
+    ...over,
+  }
+}
+
+function rcpt(address: string, over: Partial<RecipientWrite> = {}): RecipientWrite {
+  return { key: address, base: recipient({ address, keepUntil: now + 600_000, updated: T0 }), ...over }
+}
+
+function write(h: Partial<TraceHeader>, rcpts: RecipientWrite[], queueIds: string[] = []): TraceWrite {
+  return traceWrite(header(h), rcpts, queueIds, now)
+}
+
+const q = (input: TraceQueryInput) => {
+  const r = parseTraceQuery(
+    { since: '2026-11-29', until: '2026-12-01', ...input },
+    { now, window: 86_400_000 },
+  )
+  assert.ok(r.ok, r.ok ? '' : r.error)
+  return r.value
+}
+
+test('every search key finds its message and only it; addresses and domains compare caseless in ASCII', async () => {
+  const { store } = await makeStore()
+  await store.trace.record(write({}, [rcpt('Bob@Dest.example'), rcpt('carol@other.example')]))
+  await store.trace.record(
+    write(
+      {
+        txn: 'conn2.1',
+        arrival: T0 + 60_000,
+        from: '',
+        messageId: null,
+        envid: 'env-2@sender.example',
+        tracked: true,
+        clientIp: '2001:db8::2',
+        helo: 'other.client',
+      },
+      [rcpt('dave@dest.example')],
+      ['conn2.1.1'],
+    ),
+  )
+  const txns = async (input: TraceQueryInput) =>
+    (await store.trace.search(q(input))).messages.map((m) => m.txn)
+  assert.deepEqual(await txns({}), ['conn2.1', 'conn1.1'], 'newest first')
+  assert.deepEqual(await txns({ from: 'alice@sender.EXAMPLE' }), ['conn1.1'])
+  assert.deepEqual(await txns({ from: '<>' }), ['conn2.1'], 'the null sender')
+  assert.deepEqual(await txns({ fromDomain: 'sender.example' }), ['conn1.1'])
+  assert.deepEqual(await txns({ to: 'bob@dest.example' }), ['conn1.1'])
+  assert.deepEqual(await txns({ toDomain: 'DEST.example' }), ['conn2.1', 'conn1.1'])
+  assert.deepEqual(await txns({ messageId: '<m1@sender.example>' }), ['conn1.1'])
+  assert.deepEqual(await txns({ envid: 'env-2@sender.example' }), ['conn2.1'])
+  assert.deepEqual(await txns({ queueId: 'conn2.1.1' }), ['conn2.1'])
+  assert.deepEqual(await txns({ queueId: 'conn1.1' }), ['conn1.1'])
+  assert.deepEqual(await txns({ ip: '2001:db8::2' }), ['conn2.1'])
+  assert.deepEqual(await txns({ helo: 'Client.Sender.Example' }), ['conn1.1'])
+  assert.deepEqual(await txns({ toDomain: 'dest.example', ip: '192.0.2.7' }), ['conn1.1'], 'keys combine')
+  assert.deepEqual(await txns({ to: 'bob@dest.example', helo: 'other.client' }), [])
+  assert.deepEqual(await txns({ to: 'nobody@dest.example' }), [])
+  assert.deepEqual(await txns({ since: '2026-11-30T10:00:30Z' }), ['conn2.1'], 'the time range')
+
+  const found = await store.trace.find('conn2.1.1', T0 - 86_400_000, T0 + 86_400_000)
+  assert.equal(found?.envid, 'env-2@sender.example')
+  assert.deepEqual(found?.queueIds, ['conn2.1', 'conn2.1.1'])
+  const byTxn = await store.trace.find('conn1.1.3', T0 - 86_400_000, T0 + 86_400_000)
+  assert.equal(byTxn?.txn, 'conn1.1', 'an hmail id not yet indexed leads to its transaction')
+  assert.deepEqual(byTxn?.recipients.map((r) => r.address).sort(), [
+    'Bob@Dest.example',
+    'carol@other.example',
+  ])
+  assert.equal(await store.trace.find('NOPE.1', T0 - 86_400_000, T0 + 86_400_000), null)
+})
+
+test('trace records are not tracking records: the envid is unknown to the store MTQP reads', async () => {
+  const { store } = await makeStore()
+  await store.trace.record(write({ envid: 'untracked@sender.example' }, [rcpt('bob@dest.example')]))
+  assert.equal((await store.trace.search(q({ envid: 'untracked@sender.example' }))).messages.length, 1)
+  assert.deepEqual(await store.lookup('untracked@sender.example'), [])
+})
+
+test('paging: bounded pages, newest first, no message twice or missed, ties on one millisecond included', async () => {
+  const { store } = await makeStore()
+  // 9 messages over three hour buckets; three share one arrival time.
+  const arrivals = [0, 1, 1, 1, 3_600_000, 3_600_001, 7_200_000, 7_200_500, 7_300_000]
+  for (const [i, at] of arrivals.entries())
+    await store.trace.record(write({ txn: `p${i}.1`, arrival: T0 + at }, [rcpt('pager@dest.example')]))
+  const seen: string[] = []
+  let cursor: string | undefined
+  let pages = 0
+  do {
+    const page = await store.trace.search(
+      q({ to: 'pager@dest.example', limit: '4', ...(cursor ? { cursor } : {}) }),
+    )
+    assert.ok(page.messages.length <= 4)
+    seen.push(...page.messages.map((m) => m.txn))
+    cursor = page.next ?? undefined
+    pages++
+  } while (cursor && pages < 10)
+  assert.equal(pages, 3)
+  assert.deepEqual(seen, ['p8.1', 'p7.1', 'p6.1', 'p5.1', 'p4.1', 'p3.1', 'p2.1', 'p1.1', 'p0.1'])
+})
+
+test('outcome filter per recipient, summary counts per hour that follow each state change', async () => {
+  const { store } = await makeStore()
+  const event = (id: string, action: 'delivered' | 'failed' | 'delayed', at: number) => ({
+    at,
+    patch: { action, status: action === 'delivered' ? '2.0.0' : action === 'failed' ? '5.1.1' : '4.4.1' },
+    attempt: { id, at, action, status: '2.0.0', host: 'mx.dest.example', code: '250', reply: 'ok' },
+  })
+  await store.trace.record(write({ txn: 's1.1' }, [rcpt('a@dest.example'), rcpt('b@dest.example')]))
+  await store.trace.record(write({ txn: 's2.1', arrival: T0 + 3_600_000 }, [rcpt('c@dest.example')]))
+  // The first attempt: a delivered, b failed; replayed, it changes nothing.
+  for (let i = 0; i < 2; i++) {
+    await store.trace.record(
+      write(
+        { txn: 's1.1' },
+        [
+          rcpt('a@dest.example', { event: event('x1', 'delivered', T0 + 10) }),
+          rcpt('b@dest.example', { event: event('x1', 'failed', T0 + 10) }),
+        ],
+        ['s1.1.1'],
+      ),
+    )
+  }
+  const txns = async (input: TraceQueryInput) =>
+    (await store.trace.search(q(input))).messages.map((m) => m.txn)
+  assert.deepEqual(await txns({ outcome: 'failed' }), ['s1.1'])
+  assert.deepEqual(await txns({ outcome: 'delayed' }), ['s2.1'])
+  assert.deepEqual(await txns({ outcome: 'failed', to: 'a@dest.example' }), [], 'a was delivered, b failed')
+  assert.deepEqual(await txns({ outcome: 'delivered,failed', toDomain: 'dest.example' }), ['s1.1'])
+
+  const [m] = (await store.trace.search(q({ queueId: 's1.1.1' }))).messages
+  assert.deepEqual(m?.recipients.map((r) => [r.address, r.action, r.history.length]).sort(), [
+    ['a@dest.example', 'delivered', 1],
+    ['b@dest.example', 'failed', 1],
+  ])
+  const s = await store.trace.summary(T0, T0 + 3_600_000)
+  assert.deepEqual(
+    s.hours.map((h) => [new Date(h.start).toISOString(), h.messages, h.recipients]),
+    [
+      ['2026-11-30T10:00:00.000Z', 1, { delivered: 1, failed: 1 }],
+      ['2026-11-30T11:00:00.000Z', 1, { delayed: 1 }],
+    ],
+  )
+  assert.deepEqual(s.total, { messages: 2, recipients: { delivered: 1, failed: 1, delayed: 1 } })
+})
+
+test('records and their index entries expire together, at the latest keep time written', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    const arrival = Date.now()
+    const soon = Date.now() + 1500
+    const r = rcpt('gone@dest.example')
+    await store.trace.record(
+      traceWrite(
+        header({ txn: 'e1.1', arrival }),
+        [{ ...r, base: { ...r.base, keepUntil: soon } }],
+        [],
+        Date.now(),
+      ),
+    )
+    const bucket = `${prefix}trace:{${bucketOf(arrival)}}:`
+    const keys = [
+      `${bucket}m:e1.1`,
+      `${bucket}t`,
+      `${bucket}c`,
+      `${bucket}i:r:gone@dest.example`,
+      `${bucket}i:q:e1.1`,
+    ]
+    for (const k of keys) {
+      const ttl = await redis.pttl(k)
+      assert.ok(ttl > 0 && ttl <= 1500, `${k} expires with its record: ${ttl}`)
+    }
+    await waitFor(async () => (await redis.exists(...keys)) === 0, 10000, 'keys expired')
+    const page = await store.trace.search(q({ to: 'gone@dest.example', since: '1h', until: 'now' }))
+    assert.deepEqual(page.messages, [])
+  } finally {
+    redis.disconnect()
+  }
+})
