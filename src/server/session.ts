@@ -395,8 +395,12 @@ export class MtqpSession {
       this.#send(REPLY.trackStoreDown)
       return
     }
-    if (this.#phase !== 'command') return
     const report = buildReport({ envid, records, secret: cmd.secret, now })
+    // A TRACK the secret opened is no failure, also when its client hung up before the answer: a pipelining client
+    // closing with TRACKs in flight would otherwise spend its budget, and everyone's, on TRACKs that succeeded.
+    // A wrong guess abandoned early stays counted.
+    if (report.parts.length > 0) budget.release(client)
+    if (this.#phase !== 'command') return
     for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
       log.info(`${name}: noinfo`)
@@ -406,7 +410,6 @@ export class MtqpSession {
       this.#send(REPLY.noinfo)
       return
     }
-    budget.release(client)
     const parts = await this.#chained(report.parts, cmd, name)
     if (this.#phase !== 'command') return
     const body = formatTrackingBody(parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
