@@ -10,6 +10,7 @@ import { phase, ratio } from './bound'
 import type { LoadResult } from './load'
 import { storeMessage, trackedMessage, usedMemory } from './messages'
 import { trackLine } from './mtqp'
+import { cpuSeconds } from './proc'
 import { runBench } from './spawn'
 
 const SECONDS = 4
@@ -39,7 +40,7 @@ export async function benchFlat(largest = 1_000_000): Promise<void> {
     const sizes = [10_000, 100_000, 1_000_000].filter((n) => n <= largest)
     console.log(`Flat cost: TRACK at 16 clients x 1 in flight, ${SECONDS} s, with N other messages stored`)
     let filled = 0
-    let base: { r: LoadResult; mem: number; n: number } | null = null
+    let base: { r: LoadResult; mem: number; n: number; cpuUs: number } | null = null
     for (const n of sizes) {
       await phase(`flat: fill to ${n}`, 300, async () => {
         for (let from = filled; from < n; from += CHUNK) {
@@ -49,15 +50,17 @@ export async function benchFlat(largest = 1_000_000): Promise<void> {
         filled = n
       })
       const mem = await usedMemory(client)
-      const r = await phase(`flat: TRACK at ${n}`, SECONDS * 2 + 30, async () =>
+      const cpuBefore = cpuSeconds(haraka.pid())
+      const r: LoadResult = await phase(`flat: TRACK at ${n}`, SECONDS * 2 + 30, async () =>
         JSON.parse(await runBench('load', [haraka.mtqpPort, 16, 1, SECONDS, trackLine(m)])),
       )
-      base ??= { r, mem, n }
+      const cpuUs = ((cpuSeconds(haraka.pid()) - cpuBefore) / r.total) * 1e6
+      base ??= { r, mem, n, cpuUs }
       const perMessage =
         n === base.n ? '' : `, +${((mem - base.mem) / (n - base.n)).toFixed(0)} B per message since ${base.n}`
       console.log(
-        `  ${String(n).padStart(8)} stored: ${r.rate.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms` +
-          `; rate ratio to ${base.n} ${ratio(r.rate, base.r.rate)}; used_memory ${(mem / 2 ** 20).toFixed(1)} MiB${perMessage}`,
+        `  ${String(n).padStart(8)} stored: ${r.rate.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms${r.failures ? ` (${r.failures} not +OK+)` : ''}` +
+          `, Haraka CPU ${cpuUs.toFixed(0)} µs per TRACK; ratio to ${base.n}: rate ${ratio(r.rate, base.r.rate)}, CPU ${ratio(cpuUs, base.cpuUs)}; used_memory ${(mem / 2 ** 20).toFixed(1)} MiB${perMessage}`,
       )
     }
   } finally {

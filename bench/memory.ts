@@ -38,11 +38,15 @@ export async function benchMemory(): Promise<void> {
       }
       const grown = (await usedMemory(client)) - before
       let usage = 0
-      for (const key of keys) usage += Number(await client.memory('USAGE', key, 'SAMPLES', '0'))
+      let value = 0 // the JSON itself: MEMORY USAGE rounds to the allocator's size classes
+      for (const key of keys) {
+        usage += Number(await client.memory('USAGE', key, 'SAMPLES', '0'))
+        for (const v of await client.hvals(key)) value += v.length
+      }
       await store.close()
       const per = usage / MESSAGES
       console.log(
-        `  ${shape.name}: MEMORY USAGE ${per.toFixed(0)} B, used_memory +${(grown / MESSAGES).toFixed(0)} B per message` +
+        `  ${shape.name}: MEMORY USAGE ${per.toFixed(0)} B (value ${(value / MESSAGES).toFixed(0)} B), used_memory +${(grown / MESSAGES).toFixed(0)} B per message` +
           (i === 0 ? `; ratio to 1 KiB ${(per / 1024).toFixed(3)}` : ''),
       )
     }

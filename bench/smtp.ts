@@ -18,12 +18,19 @@ export interface BenchMessage {
   data: string
 }
 
-/** A tracked message with DSN parameters: what this plugin does the most for. */
-const tracked = (i: number, tag: string): BenchMessage => ({
-  mail: `MAIL FROM:<s@bench.example> ENVID=${tag}${i}@bench.example MTRK=${CERTIFIER}:86400`,
-  rcpt: `RCPT TO:<u${i % 7}@local.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u@local.test`,
-  data: `Subject: bench ${i}\n\n${'x'.repeat(1000)}\n`,
-})
+/** A tracked message with DSN parameters (NOTIFY as given): what this plugin does the most for. */
+const withNotify =
+  (notify: string) =>
+  (i: number, tag: string): BenchMessage => ({
+    mail: `MAIL FROM:<s@bench.example> ENVID=${tag}${i}@bench.example MTRK=${CERTIFIER}:86400`,
+    rcpt: `RCPT TO:<u${i % 7}@local.test> NOTIFY=${notify} ORCPT=rfc822;u@local.test`,
+    data: `Subject: bench ${i}\n\n${'x'.repeat(1000)}\n`,
+  })
+
+/** Tracked; delivered here, so no report is due. */
+const tracked = withNotify('FAILURE')
+/** Tracked, and the sender asked for a report of the delivery: one RFC 3464 report per message. */
+const reported = withNotify('SUCCESS,FAILURE')
 
 /** Sends `count` messages over `connections` parallel SMTP sessions; returns messages per second. */
 export async function load(
@@ -67,9 +74,10 @@ export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
       await load(without, 200, connections, 'warm-a')
       await load(withPlugin, 200, connections, 'warm-b')
     })
-    const rates = { without: 0, with: 0 }
-    // CPU per message is steadier than throughput on a shared machine; Redis's share is the Lua write script.
-    const cpu = { without: 0, with: 0, redis: 0 }
+    const rates = { without: 0, with: 0, reports: 0 }
+    const firstRss = { without: 0, with: 0 }
+    // CPU per message is steadier than throughput on a shared machine; Redis's share is the Lua write scripts.
+    const cpu = { without: 0, with: 0, reports: 0, redis: 0 }
     const redisCpu = async () => {
       const info = await redis.client().info('cpu')
       return ['used_cpu_user', 'used_cpu_sys'].reduce(
@@ -77,11 +85,14 @@ export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
         0,
       )
     }
-    const measured = async (h: HarakaInstance, which: 'without' | 'with', tag: string) => {
+    const measured = async (h: HarakaInstance, which: 'without' | 'with' | 'reports', tag: string) => {
       const [before, redisBefore] = [cpuSeconds(h.pid()), await redisCpu()]
-      rates[which] += await load(h, count, connections, tag)
+      rates[which] += await load(h, count, connections, tag, which === 'reports' ? reported : tracked)
       cpu[which] += cpuSeconds(h.pid()) - before
       if (which === 'with') cpu.redis += (await redisCpu()) - redisBefore
+      // After the first round of each, before the first report is sent: the outbound queue of reports would count
+      // against tracking.
+      if (which !== 'reports') firstRss[which] ||= rssKiB(h.pid())
     }
     // Alternate the two so a machine-wide slowdown hits both alike.
     for (let round = 0; round < ROUNDS; round++) {
@@ -91,21 +102,31 @@ export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
       await phase(`smtp: with mtrk, round ${round + 1}`, 180, () =>
         measured(withPlugin, 'with', `b${round}-`),
       )
+      await phase(`smtp: with mtrk and success reports, round ${round + 1}`, 180, () =>
+        measured(withPlugin, 'reports', `c${round}-`),
+      )
     }
-    const mem = { without: rssKiB(without.pid()), with: rssKiB(withPlugin.pid()) }
+    const mem = { ...firstRss, reports: rssKiB(withPlugin.pid()) }
     const keys = await redis.client().dbsize()
     console.log(
-      `SMTP, ${count} messages x ${ROUNDS} rounds alternated over ${connections} connections, 1 KB each, MTRK+DSN parameters`,
+      `SMTP, ${count} messages x ${ROUNDS} rounds alternated over ${connections} connections, 1 KB each, MTRK, ENVID, NOTIFY, ORCPT`,
     )
     console.log(`  Haraka without mtrk: ${(rates.without / ROUNDS).toFixed(0)} msg/s, RSS ${mem.without} KiB`)
     console.log(
       `  Haraka with mtrk:    ${(rates.with / ROUNDS).toFixed(0)} msg/s, RSS ${mem.with} KiB (${keys} envid keys in Redis)`,
     )
-    console.log(`  throughput ratio with/without: ${ratio(rates.with, rates.without)}`)
-    console.log(`  memory ratio with/without:     ${ratio(mem.with, mem.without)}`)
+    console.log(
+      `  throughput ratio with/without: ${ratio(rates.with, rates.without)} (NOTIFY=FAILURE: tracked, no report due)`,
+    )
+    console.log(
+      `  with a success report per message (NOTIFY=SUCCESS,FAILURE): ${(rates.reports / ROUNDS).toFixed(0)} msg/s, ratio ${ratio(rates.reports, rates.without)}`,
+    )
+    console.log(
+      `  memory ratio with/without:     ${ratio(mem.with, mem.without)} (after the first round of each; with, after the report rounds: ${ratio(mem.reports, mem.without)})`,
+    )
     const us = (seconds: number) => ((seconds / (count * ROUNDS)) * 1e6).toFixed(0)
     console.log(
-      `  CPU per message: Haraka without ${us(cpu.without)} µs, with ${us(cpu.with)} µs (ratio ${ratio(cpu.with, cpu.without)}); Redis ${us(cpu.redis)} µs`,
+      `  CPU per message: Haraka without ${us(cpu.without)} µs, with ${us(cpu.with)} µs (ratio ${ratio(cpu.with, cpu.without)}), with a report ${us(cpu.reports)} µs (ratio ${ratio(cpu.reports, cpu.without)}); Redis ${us(cpu.redis)} µs per tracked message`,
     )
   } finally {
     await without.stop()
