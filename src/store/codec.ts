@@ -25,17 +25,20 @@ const numOrNull = (v: unknown): v is number | null => v === null || isNum(v)
 const list = (v: unknown): unknown[] | null =>
   Array.isArray(v) ? v : typeof v === 'object' && v !== null && Object.keys(v).length === 0 ? [] : null
 
+function parseJson(json: string): unknown {
+  try {
+    return JSON.parse(json)
+  } catch {
+    return null
+  }
+}
+
 /**
  * The message stored in hash field `txn` of the key of `envid` (decoded), or null when the value is not a
  * format-2 message. Recipients and attempts that do not decode are left out.
  */
 export function decodeMessage(txn: string, envid: string, json: string): StoredMessage | null {
-  let v: unknown
-  try {
-    v = JSON.parse(json)
-  } catch {
-    return null
-  }
+  const v = parseJson(json)
   if (!Array.isArray(v) || v.length !== 9 || v[0] !== RECORD_FORMAT) return null
   const [, xtext, certifier, arrival, reportingMta, requestedTimeout, retention, ret, rcpts] = v
   if ((xtext !== 0 && !isStr(xtext)) || !isStr(certifier) || !isNum(arrival) || !isStr(reportingMta))
@@ -43,7 +46,38 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
   if (!numOrNull(requestedTimeout) || !isNum(retention) || !strOrNull(ret)) return null
   const recipients: StoredRecipient[] = []
   for (const r of list(rcpts) ?? []) {
-    const decoded = recipientOf(txn, r)
+    if (!Array.isArray(r) || r.length !== 12) continue
+    const [key, address, orcpt] = r
+    if (!isStr(key)) continue
+    const rcpt = address === 0 ? key : address
+    const history = (list(r[11]) ?? []).map((a) =>
+      Array.isArray(a) && a.length === 7
+        ? checkedAttempt(txn, {
+            id: a[0],
+            at: a[1],
+            action: a[2],
+            status: a[3],
+            host: a[4],
+            code: a[5],
+            reply: a[6],
+          })
+        : null,
+    )
+    const decoded = checkedRecipient(
+      {
+        address: rcpt,
+        orcpt: orcpt === 1 && isStr(rcpt) ? `rfc822;${rcpt}` : orcpt,
+        notify: r[3],
+        action: r[4],
+        status: r[5],
+        remoteMta: r[6],
+        lastAttempt: r[7],
+        willRetryUntil: r[8],
+        keepUntil: r[9],
+        updated: r[10],
+      },
+      history,
+    )
     if (decoded !== null) recipients.push(decoded)
   }
   return {
@@ -60,91 +94,13 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
   }
 }
 
-function recipientOf(txn: string, v: unknown): StoredRecipient | null {
-  if (!Array.isArray(v) || v.length !== 12) return null
-  const [
-    key,
-    address,
-    orcpt,
-    notify,
-    action,
-    status,
-    remoteMta,
-    lastAttempt,
-    willRetryUntil,
-    keepUntil,
-    updated,
-  ] = v
-  if (!isStr(key) || (address !== 0 && !isStr(address)) || (orcpt !== 1 && !strOrNull(orcpt))) return null
-  if (!strOrNull(notify)) return null
-  if (!isStr(action) || !isAction(action) || !isStr(status) || !strOrNull(remoteMta)) return null
-  if (!numOrNull(lastAttempt) || !numOrNull(willRetryUntil) || !isNum(keepUntil) || !isNum(updated))
-    return null
-  const history: Attempt[] = []
-  for (const a of list(v[11]) ?? []) {
-    const decoded = attemptOf(txn, a)
-    if (decoded !== null) history.push(decoded)
-  }
-  const rcpt = address === 0 ? key : address
-  return {
-    address: rcpt,
-    orcpt: orcpt === 1 ? `rfc822;${rcpt}` : orcpt,
-    notify,
-    action,
-    status,
-    remoteMta,
-    lastAttempt,
-    willRetryUntil,
-    keepUntil,
-    updated,
-    history,
-  }
-}
+type Unchecked<T> = { [K in keyof T]-?: unknown }
 
-function attemptOf(txn: string, v: unknown): Attempt | null {
-  if (!Array.isArray(v) || v.length !== 7) return null
-  const [id, at, action, status, host, code, reply] = v
-  if (!isStr(id) || !isNum(at) || !isStr(action) || !isAction(action) || !isStr(status)) return null
-  if (!strOrNull(host) || !strOrNull(code) || !strOrNull(reply)) return null
-  const a: Attempt = { id: id.startsWith('~') ? txn + id.slice(1) : id, at, action, status }
-  if (host !== null) a.host = host
-  if (code !== null) a.code = code
-  if (reply !== null) a.reply = reply
-  return a
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The trace's recipient records (./trace): one object-JSON value per recipient, as APPLY_RECIPIENT writes them.
-
-type Json = Record<string, unknown>
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-function decodeAttemptObject(v: unknown): Attempt | null {
-  if (
-    !isObject(v) ||
-    !isStr(v.id) ||
-    !isNum(v.at) ||
-    !isStr(v.action) ||
-    !isAction(v.action) ||
-    !isStr(v.status)
-  )
-    return null
-  const a: Attempt = { id: v.id, at: v.at, action: v.action, status: v.status }
-  if (isStr(v.host)) a.host = v.host
-  if (isStr(v.code)) a.code = v.code
-  if (isStr(v.reply)) a.reply = v.reply
-  return a
-}
-
-/** A trace recipient record, or null when it does not decode. */
-export function decodeRecipient(json: string): StoredRecipient | null {
-  let o: unknown
-  try {
-    o = JSON.parse(json)
-  } catch {
-    return null
-  }
-  if (!isObject(o)) return null
+/** A recipient whose values all have their types; its attempts that did not (null) are left out. */
+function checkedRecipient(
+  r: Unchecked<Omit<StoredRecipient, 'history'>>,
+  history: Array<Attempt | null>,
+): StoredRecipient | null {
   const {
     address,
     orcpt,
@@ -156,17 +112,12 @@ export function decodeRecipient(json: string): StoredRecipient | null {
     willRetryUntil,
     keepUntil,
     updated,
-  } = o
+  } = r
   if (!isStr(address) || !strOrNull(orcpt) || !strOrNull(notify) || !isStr(action) || !isAction(action))
     return null
   if (!isStr(status) || !strOrNull(remoteMta) || !numOrNull(lastAttempt) || !numOrNull(willRetryUntil))
     return null
   if (!isNum(keepUntil) || !isNum(updated)) return null
-  const history: Attempt[] = []
-  for (const a of list(o.history) ?? []) {
-    const decoded = decodeAttemptObject(a)
-    if (decoded !== null) history.push(decoded)
-  }
   return {
     address,
     orcpt,
@@ -178,6 +129,34 @@ export function decodeRecipient(json: string): StoredRecipient | null {
     willRetryUntil,
     keepUntil,
     updated,
-    history,
+    history: history.filter((a) => a !== null),
   }
+}
+
+/**
+ * An attempt whose values have their types (host, code and reply absent or null when unknown), or null. `txn`: the
+ * transaction id a leading "~" of the id stands for (format 2), null where ids are stored whole.
+ */
+function checkedAttempt(txn: string | null, a: Unchecked<Attempt>): Attempt | null {
+  const { id, at, action, status, host, code, reply } = a
+  if (!isStr(id) || !isNum(at) || !isStr(action) || !isAction(action) || !isStr(status)) return null
+  const out: Attempt = { id: txn !== null && id.startsWith('~') ? txn + id.slice(1) : id, at, action, status }
+  if (isStr(host)) out.host = host
+  if (isStr(code)) out.code = code
+  if (isStr(reply)) out.reply = reply
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The trace's recipient records (./trace): one object-JSON value per recipient, as APPLY_RECIPIENT writes them.
+
+/** A trace recipient record, or null when it does not decode. */
+export function decodeRecipient(json: string): StoredRecipient | null {
+  const o = parseJson(json)
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return null
+  const r = o as Record<string, unknown>
+  const history = (list(r.history) ?? []).map((a) =>
+    typeof a === 'object' && a !== null ? checkedAttempt(null, a as Unchecked<Attempt>) : null,
+  )
+  return checkedRecipient(r as Unchecked<Omit<StoredRecipient, 'history'>>, history)
 }
