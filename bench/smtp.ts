@@ -1,18 +1,15 @@
 // SMTP throughput and memory of Haraka with the mtrk plugin against Haraka without it, measured in the same run
 // on the same machine: prints the ratio, not absolute numbers that depend on the machine.
 //   npm run bench -- smtp [messages] [connections]
-import { readFileSync } from 'node:fs'
 import { type HarakaInstance, startHaraka } from '../test/helpers/haraka'
 import { startRedis } from '../test/helpers/redis'
 import { SmtpClient } from '../test/helpers/smtp'
+import { phase, ratio } from './bound'
+import { cpuSeconds, rssKiB } from './proc'
 import { profileArgs } from './profile'
 
 const CERTIFIER = 'VheLhqV/rCKJmplkGFwsyW59pYk'
-
-function rssKiB(pid: number | undefined): number {
-  const status = pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : ''
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-}
+const ROUNDS = 3
 
 /** The MAIL and RCPT lines and the message of the i-th message of a load. */
 export interface BenchMessage {
@@ -21,12 +18,19 @@ export interface BenchMessage {
   data: string
 }
 
-/** A tracked message with DSN parameters: what this plugin does the most for. */
-const tracked = (i: number, tag: string): BenchMessage => ({
-  mail: `MAIL FROM:<s@bench.example> ENVID=${tag}${i}@bench.example MTRK=${CERTIFIER}:86400`,
-  rcpt: `RCPT TO:<u${i % 7}@local.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u@local.test`,
-  data: `Subject: bench ${i}\n\n${'x'.repeat(1000)}\n`,
-})
+/** A tracked message with DSN parameters (NOTIFY as given): what this plugin does the most for. */
+const withNotify =
+  (notify: string) =>
+  (i: number, tag: string): BenchMessage => ({
+    mail: `MAIL FROM:<s@bench.example> ENVID=${tag}${i}@bench.example MTRK=${CERTIFIER}:86400`,
+    rcpt: `RCPT TO:<u${i % 7}@local.test> NOTIFY=${notify} ORCPT=rfc822;u@local.test`,
+    data: `Subject: bench ${i}\n\n${'x'.repeat(1000)}\n`,
+  })
+
+/** Tracked; delivered here, so no report is due. */
+const tracked = withNotify('FAILURE')
+/** Tracked, and the sender asked for a report of the delivery: one RFC 3464 report per message. */
+const reported = withNotify('SUCCESS,FAILURE')
 
 /** Sends `count` messages over `connections` parallel SMTP sessions; returns messages per second. */
 export async function load(
@@ -58,29 +62,82 @@ export async function load(
 
 export async function benchSmtp(count = 2000, connections = 8): Promise<void> {
   const redis = await startRedis()
-  const without = await startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'] })
-  const withPlugin = await startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() })
+  const without = await phase('smtp: start Haraka without mtrk', 60, () =>
+    startHaraka({ redisPort: redis.port, plugins: ['test_rcpt', 'test_queue'], nodeArgs: profileArgs() }),
+  )
+  const withPlugin = await phase('smtp: start Haraka with mtrk', 60, () =>
+    startHaraka({ redisPort: redis.port, nodeArgs: profileArgs() }),
+  )
   try {
     // Warm up both (JIT, TLD lists, connection pools) before measuring.
-    await load(without, 200, connections, 'warm-a')
-    await load(withPlugin, 200, connections, 'warm-b')
-    const rates = { without: 0, with: 0 }
-    // Alternate the two twice so a machine-wide slowdown hits both alike.
-    for (let round = 0; round < 2; round++) {
-      rates.without += await load(without, count, connections, `a${round}-`)
-      rates.with += await load(withPlugin, count, connections, `b${round}-`)
+    await phase('smtp: warm-up', 120, async () => {
+      await load(without, 200, connections, 'warm-a')
+      await load(withPlugin, 200, connections, 'warm-b')
+    })
+    const rates = { without: 0, with: 0, reports: 0 }
+    const firstRss = { without: 0, with: 0 }
+    // CPU per message is steadier than throughput on a shared machine; Redis's share is the Lua write scripts.
+    const cpu = { without: 0, with: 0, reports: 0, redis: 0 }
+    const redisCpu = async () => {
+      const info = await redis.client().info('cpu')
+      return ['used_cpu_user', 'used_cpu_sys'].reduce(
+        (sum, f) => sum + Number(new RegExp(`${f}:([\\d.]+)`).exec(info)?.[1]),
+        0,
+      )
     }
-    const mem = { without: rssKiB(without.pid()), with: rssKiB(withPlugin.pid()) }
+    const measured = async (h: HarakaInstance, which: 'without' | 'with' | 'reports', tag: string) => {
+      const [before, redisBefore] = [cpuSeconds(h.pid()), await redisCpu()]
+      rates[which] += await load(h, count, connections, tag, which === 'reports' ? reported : tracked)
+      cpu[which] += cpuSeconds(h.pid()) - before
+      if (which === 'with') cpu.redis += (await redisCpu()) - redisBefore
+      // After the first round of each, before the first report is sent: the outbound queue of reports would count
+      // against tracking.
+      if (which !== 'reports') firstRss[which] ||= rssKiB(h.pid())
+    }
+    // Alternate so that a machine-wide slowdown hits both alike. The rounds with reports come last: delivering the
+    // reports keeps the outbound queue busy afterwards, which would count against the rounds without.
+    for (let round = 0; round < ROUNDS; round++) {
+      await phase(`smtp: without mtrk, round ${round + 1}`, 180, () =>
+        measured(without, 'without', `a${round}-`),
+      )
+      await phase(`smtp: with mtrk, round ${round + 1}`, 180, () =>
+        measured(withPlugin, 'with', `b${round}-`),
+      )
+    }
+    const baseline = { rate: rates.without, cpu: cpu.without }
+    for (let round = 0; round < ROUNDS; round++) {
+      await phase(`smtp: without mtrk, report round ${round + 1}`, 180, () =>
+        measured(without, 'without', `d${round}-`),
+      )
+      await phase(`smtp: with mtrk and success reports, round ${round + 1}`, 180, () =>
+        measured(withPlugin, 'reports', `c${round}-`),
+      )
+    }
+    const reportBaseline = { rate: rates.without - baseline.rate, cpu: cpu.without - baseline.cpu }
+    Object.assign(rates, { without: baseline.rate })
+    Object.assign(cpu, { without: baseline.cpu })
+    const mem = { ...firstRss, reports: rssKiB(withPlugin.pid()) }
     const keys = await redis.client().dbsize()
     console.log(
-      `SMTP, ${count} messages x 2 rounds over ${connections} connections, 1 KB each, MTRK+DSN parameters`,
+      `SMTP, ${count} messages x ${ROUNDS} rounds alternated over ${connections} connections, 1 KB each, MTRK, ENVID, NOTIFY, ORCPT`,
     )
-    console.log(`  Haraka without mtrk: ${(rates.without / 2).toFixed(0)} msg/s, RSS ${mem.without} KiB`)
+    console.log(`  Haraka without mtrk: ${(rates.without / ROUNDS).toFixed(0)} msg/s, RSS ${mem.without} KiB`)
     console.log(
-      `  Haraka with mtrk:    ${(rates.with / 2).toFixed(0)} msg/s, RSS ${mem.with} KiB (${keys} envid keys in Redis)`,
+      `  Haraka with mtrk:    ${(rates.with / ROUNDS).toFixed(0)} msg/s, RSS ${mem.with} KiB (${keys} envid keys in Redis)`,
     )
-    console.log(`  throughput ratio with/without: ${(rates.with / rates.without).toFixed(3)}`)
-    console.log(`  memory ratio with/without:     ${(mem.with / mem.without).toFixed(3)}`)
+    console.log(
+      `  throughput ratio with/without: ${ratio(rates.with, rates.without)} (NOTIFY=FAILURE: tracked, no report due)`,
+    )
+    console.log(
+      `  with a success report per message (NOTIFY=SUCCESS,FAILURE): ${(rates.reports / ROUNDS).toFixed(0)} msg/s, ratio ${ratio(rates.reports, reportBaseline.rate)} to without in the same rounds`,
+    )
+    console.log(
+      `  memory ratio with/without:     ${ratio(mem.with, mem.without)} (after the first round of each; with, after the report rounds: ${ratio(mem.reports, mem.without)})`,
+    )
+    const us = (seconds: number) => ((seconds / (count * ROUNDS)) * 1e6).toFixed(0)
+    console.log(
+      `  CPU per message: Haraka without ${us(cpu.without)} µs, with ${us(cpu.with)} µs (ratio ${ratio(cpu.with, cpu.without)}), with a report ${us(cpu.reports)} µs (ratio ${ratio(cpu.reports, reportBaseline.cpu)}); Redis ${us(cpu.redis)} µs per tracked message`,
+    )
   } finally {
     await without.stop()
     await withPlugin.stop()

@@ -202,10 +202,12 @@ export function parseOrcpt(value: string | null): Result<Orcpt> {
   return ok({ raw: value, addrType, address })
 }
 
+const UTF8 = new TextDecoder('utf-8')
+
 /** xtext decoded to octets, shown as UTF-8 (what senders of 8-bit ORCPTs mean), or null when malformed. */
 function xtextForDisplay(coded: string): string | null {
   const octets = decodeXtextOctets(coded)
-  return octets === null ? null : new TextDecoder('utf-8').decode(octets)
+  return octets === null ? null : UTF8.decode(octets)
 }
 
 function reject(kind: RefusalKind, code: 501 | 555, message: string): { ok: false; error: Rejection } {

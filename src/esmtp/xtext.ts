@@ -39,7 +39,9 @@ export function decodeXtextOctets(s: string): Uint8Array | null {
       i += 2
     } else {
       const cp = s.codePointAt(i)!
-      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b)
+      // US-ASCII is its own UTF-8: no encoder call for the common case.
+      if (cp < 0x80) out.push(cp)
+      else for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out.push(b)
       if (cp > 0xffff) i++
     }
   }

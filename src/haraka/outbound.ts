@@ -13,16 +13,30 @@ const DEFAULT_INTERVALS = Array.from({ length: 12 }, (_, i) => 2 ** (i + 6))
  * reached (as under haraka-test-fixtures, whose haraka_require does not resolve outbound modules).
  */
 export function retrySchedule(plugin: HarakaPlugin): number[] {
-  let intervals: unknown
-  try {
-    const obc = plugin.haraka_require('outbound/config') as { cfg?: { temp_fail_intervals?: unknown } }
-    intervals = obc.cfg?.temp_fail_intervals
-  } catch {
-    intervals = undefined
-  }
+  const intervals = outboundConfig(plugin)?.cfg?.temp_fail_intervals
   return Array.isArray(intervals) && intervals.every((n) => typeof n === 'number')
     ? intervals
     : DEFAULT_INTERVALS
+}
+
+type OutboundConfig = { cfg?: { temp_fail_intervals?: unknown } }
+
+/**
+ * Haraka's outbound/config module, required once per plugin: a require resolves the path on the file system, which
+ * per message cost more than the tracking write. The module re-reads outbound.ini into `cfg` itself.
+ */
+const outboundConfigs = new WeakMap<HarakaPlugin, OutboundConfig | null>()
+function outboundConfig(plugin: HarakaPlugin): OutboundConfig | null {
+  let obc = outboundConfigs.get(plugin)
+  if (obc === undefined) {
+    try {
+      obc = plugin.haraka_require('outbound/config') as OutboundConfig
+    } catch {
+      obc = null
+    }
+    outboundConfigs.set(plugin, obc)
+  }
+  return obc
 }
 
 /** Seconds the outbound queue keeps retrying a message: the sum of its retry intervals. */

@@ -33,7 +33,7 @@ export interface ChainerOptions {
   ca?: string
   /** Default: the system's resolver. */
   resolver?: DnsResolver
-  log: MtqpLog
+  log: Pick<MtqpLog, 'info' | 'warn'>
   /** The transport for given options; default mtqpQuerier. Tests inject a fake. */
   querier?: (opts: QuerierOptions) => Querier
 }

@@ -139,7 +139,7 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
     budget: budgetOf(plugin),
     proxyBudget: budgetOf(plugin).scoped('global'),
     tls: harakaTlsProvider(plugin),
-    log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
+    log: { debug: (m) => plugin.logdebug(m), info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     ...(chain === undefined ? {} : { chain }),
   })
   s.mtqp = server

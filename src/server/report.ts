@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { diagnosticCode } from '../dsn/status'
 import type { StoredMessage, StoredRecipient } from '../model/records'
 import { isFieldValue, mtaName, originalRecipient, recipientAddress, reportingMta } from '../tsn/address'
-import { formatDateTime } from '../tsn/date'
+import { MAX_YEAR, MIN_YEAR } from '../tsn/date'
 import { isStrictStatusCode, quote } from '../tsn/syntax'
 import type { Action, RecipientStatus, TrackingStatus } from '../tsn/types'
 import { decodeBase64Strict } from '../util/base64'
@@ -175,8 +175,8 @@ function status(r: StoredRecipient, note: (text: string) => void): string {
   return DEFAULT_STATUS[r.action]
 }
 
-/** A date RFC 5322 can carry (years 1900-9999), or null. */
+/** A date RFC 5322 can carry (years 1900-9999 at +0000, the zone written), or null. */
 function writableDate(ms: number): Date | null {
-  const d = new Date(ms)
-  return formatDateTime(d).ok ? d : null
+  const year = new Date(ms).getUTCFullYear()
+  return year >= MIN_YEAR && year <= MAX_YEAR ? new Date(ms) : null
 }

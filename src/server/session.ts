@@ -23,7 +23,7 @@
 import type { MtqpConfig } from '../config/config'
 import { decodeXtext } from '../esmtp/xtext'
 import type { StoredMessage } from '../model/records'
-import type { BadCommand, StarttlsCommand, TrackCommand } from '../mtqp/command'
+import type { BadCommand, Command, StarttlsCommand, TrackCommand } from '../mtqp/command'
 import { parseCommand } from '../mtqp/command'
 import type { FramedLine } from '../mtqp/framing'
 import { greetingResponse } from '../mtqp/greeting'
@@ -68,6 +68,8 @@ export interface ChainRequest {
 export type ChainFn = (request: ChainRequest) => Promise<TrackingStatus[]>
 
 export interface MtqpLog {
+  /** Every answered TRACK: at 10^4 TRACKs a second, a line each at info level would cost more than the answer. */
+  debug(msg: string): void
   info(msg: string): void
   warn(msg: string): void
 }
@@ -161,6 +163,12 @@ export function connectionLimitGreeting(scope: 'total' | 'client'): string {
 
 type Phase = 'command' | 'handshake' | 'closed'
 
+/** A line waiting for its answer: parsed once on arrival (null: overlong), with its TRACK's store read once started. */
+interface Queued {
+  cmd: Command | null
+  read?: Promise<StoredMessage[]>
+}
+
 export class MtqpSession {
   readonly #o: SessionOptions
   #phase: Phase = 'command'
@@ -168,14 +176,14 @@ export class MtqpSession {
   /** MTQP-25: TLS is up but below adequate_tls_version. */
   #insecure = false
   #badCommands = 0
-  readonly #queue: FramedLine[] = []
+  readonly #queue: Queued[] = []
   /** A TRACK is waiting for the store. */
   #busy = false
   /**
-   * Store reads started ahead for TRACKs waiting in the queue. MTQP-9 orders the replies, not the reads: a pipelined
+   * Queued TRACKs whose store read started ahead (Queued.read). MTQP-9 orders the replies, not the reads: a pipelined
    * batch then costs about one store round trip instead of one per TRACK.
    */
-  readonly #prefetched = new Map<string, Promise<StoredMessage[]>>()
+  #prefetched = 0
   #idleWaiters: Array<() => void> = []
 
   constructor(opts: SessionOptions) {
@@ -201,7 +209,9 @@ export class MtqpSession {
   /** Lines framed by LineDecoder, in order. Ignored while TLS is being negotiated (MTQP-26) or after the end. */
   receive(items: readonly FramedLine[]): void {
     if (this.#phase !== 'command') return
-    this.#queue.push(...items)
+    const { config } = this.#o
+    for (const item of items)
+      this.#queue.push({ cmd: item.kind === 'overlong' ? null : parseCommand(item.line, config) })
     this.#pump()
   }
 
@@ -255,9 +265,10 @@ export class MtqpSession {
   /** Answer queued lines in order until one has to wait for the store (MTQP-9). */
   #pump(): void {
     while (!this.#busy && this.#phase === 'command') {
-      const item = this.#queue.shift()
-      if (item === undefined) break
-      const pending = this.#handle(item)
+      const queued = this.#queue.shift()
+      if (queued === undefined) break
+      if (queued.read !== undefined) this.#prefetched--
+      const pending = this.#handle(queued)
       if (pending !== undefined) {
         this.#busy = true
         this.#prefetch()
@@ -284,23 +295,21 @@ export class MtqpSession {
   #prefetch(): void {
     const { config, store } = this.#o
     if (this.#insecure || (config.starttls === 'required' && !this.#tlsActive)) return
-    for (const item of this.#queue) {
-      if (this.#prefetched.size >= MAX_PREFETCH) return
-      const cmd = item.kind === 'line' ? parseCommand(item.line, config) : null
+    for (const queued of this.#queue) {
+      if (this.#prefetched >= MAX_PREFETCH) return
+      const { cmd } = queued
       // Nothing after STARTTLS or QUIT is answered in this phase.
       if (cmd?.verb === 'STARTTLS' || cmd?.verb === 'QUIT') return
-      if (cmd?.verb !== 'TRACK') continue
-      const envid = decodeXtext(cmd.envid) ?? cmd.envid
-      if (this.#prefetched.has(envid)) continue
-      const read = store.lookup(envid)
-      read.catch(() => {}) // a failure is reported when this TRACK's turn comes
-      this.#prefetched.set(envid, read)
+      if (cmd?.verb !== 'TRACK' || queued.read !== undefined) continue
+      // One read per TRACK, also for the same envid: each answer reflects the store after its command arrived.
+      queued.read = store.lookup(decodeXtext(cmd.envid) ?? cmd.envid)
+      queued.read.catch(() => {}) // a failure is reported when this TRACK's turn comes
+      this.#prefetched++
     }
   }
 
   /** Answer one line; returns a promise when the answer has to wait for the store. */
-  #handle(item: FramedLine): Promise<void> | undefined {
-    const cmd = item.kind === 'overlong' ? null : parseCommand(item.line, this.#o.config)
+  #handle({ cmd, read }: Queued): Promise<void> | undefined {
     // MTQP-25: an inadequately protected session answers everything but QUIT with -ERR/insecure.
     if (this.#insecure && cmd?.verb !== 'QUIT') return this.#send(REPLY.insecure)
     if (cmd === null) return this.#bad(REPLY.overlong) // MTQP-4
@@ -315,7 +324,7 @@ export class MtqpSession {
       case 'STARTTLS':
         return this.#starttls(cmd)
       case 'TRACK':
-        return this.#track(cmd)
+        return this.#track(cmd, read)
     }
   }
 
@@ -336,25 +345,34 @@ export class MtqpSession {
     // MTQP-24, MTQP-26: nothing the client sent after STARTTLS in plaintext is processed.
     this.#phase = 'handshake'
     this.#queue.length = 0
+    this.#prefetched = 0
     this.#o.output({ kind: 'start-tls' })
     return undefined
   }
 
-  #track(cmd: TrackCommand): Promise<void> | undefined {
+  #track(cmd: TrackCommand, prefetched: Promise<StoredMessage[]> | undefined): Promise<void> | undefined {
     if (this.#o.config.starttls === 'required' && !this.#tlsActive) return this.#send(REPLY.tlsRequired)
     // AMB-7: the store is keyed by the decoded envid. The parser only accepts xtext, so decoding succeeds.
     const envid = decodeXtext(cmd.envid) ?? cmd.envid
-    return this.#answerTrack(envid, cmd, this.#o.now(), this.#o.monotonic())
+    return this.#answerTrack(envid, cmd, this.#o.now(), this.#o.monotonic(), prefetched)
   }
 
-  /** `now` (epoch ms) dates the report; `arrived` (monotonic ms) is when the TRACK's turn came. */
-  async #answerTrack(envid: string, cmd: TrackCommand, now: number, arrived: number): Promise<void> {
+  /**
+   * `now` (epoch ms) dates the report; `arrived` (monotonic ms) is when the TRACK's turn came; `prefetched` is the
+   * store read started ahead for this TRACK, if any.
+   */
+  async #answerTrack(
+    envid: string,
+    cmd: TrackCommand,
+    now: number,
+    arrived: number,
+    prefetched: Promise<StoredMessage[]> | undefined,
+  ): Promise<void> {
     const { store, log, client, budget } = this.#o
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
     // Issued in the same tick, the reservation and the read share one round trip to Redis.
-    const read = this.#prefetched.get(envid) ?? store.lookup(envid)
-    this.#prefetched.delete(envid)
+    const read = prefetched ?? store.lookup(envid)
     read.catch(() => {}) // reported below, when it matters
     let allowed: boolean
     try {
@@ -377,8 +395,12 @@ export class MtqpSession {
       this.#send(REPLY.trackStoreDown)
       return
     }
-    if (this.#phase !== 'command') return
     const report = buildReport({ envid, records, secret: cmd.secret, now })
+    // A TRACK the secret opened is no failure, also when its client hung up before the answer: a pipelining client
+    // closing with TRACKs in flight would otherwise spend its budget, and everyone's, on TRACKs that succeeded.
+    // A wrong guess abandoned early stays counted.
+    if (report.parts.length > 0) budget.release(client)
+    if (this.#phase !== 'command') return
     for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
       log.info(`${name}: noinfo`)
@@ -388,7 +410,6 @@ export class MtqpSession {
       this.#send(REPLY.noinfo)
       return
     }
-    budget.release(client)
     const parts = await this.#chained(report.parts, cmd, name)
     if (this.#phase !== 'command') return
     const body = formatTrackingBody(parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
@@ -401,7 +422,7 @@ export class MtqpSession {
       this.#send(REPLY.trackStoreDown)
       return
     }
-    log.info(`${name}: ${parts.length} part(s)`)
+    log.debug(`${name}: ${parts.length} part(s)`)
     this.#o.output({ kind: 'write', data: answer.value })
   }
 
@@ -433,6 +454,7 @@ export class MtqpSession {
   #end(): void {
     this.#phase = 'closed'
     this.#queue.length = 0
+    this.#prefetched = 0
     this.#wakeIdle()
   }
 

@@ -1,57 +1,106 @@
-// Records as JSON in Redis. Decoding checks every field: a reply from Redis is input like any other, and a record
-// written by another version or by hand must be skipped, never crash a TRACK.
+// Records in Redis: one hash field per message (its transaction id), its value a JSON array in the fixed order below
+// (format 2). Positions instead of property names, no copy of what the key or field already says: a tracked
+// 2-recipient message takes under 1 KiB of Redis (README "Redis keys"). The Lua write script (scripts.ts) builds
+// the same arrays. Decoding checks every element: a reply from Redis is input like any other, and a value written by
+// another version or by hand is skipped (a recipient or attempt alone where it can be), never crashes a TRACK.
+//
+//   message    [2, envidXtext or 0 (= the envid), certifier, arrival, reportingMta, requestedTimeout, retention, ret,
+//               [recipient...]]
+//   recipient  [key, address or 0 (= the key), orcpt or 1 (= "rfc822;" address), notify, action, status, remoteMta,
+//               lastAttempt, willRetryUntil, keepUntil, updated, [attempt...]]
+//   attempt    [id ("~" stands for the transaction id it starts with), at, action, status, host, code, reply]
+// Absent values are null; Lua's cjson writes an empty array as {}, read as [].
 
-import type { Attempt, MessageHeader, StoredRecipient } from '../model/records'
+import type { Attempt, StoredMessage, StoredRecipient } from '../model/records'
 import { isAction } from '../tsn/types'
 
-type Json = Record<string, unknown>
+/** The first element of a message value: values of another format are skipped. */
+export const RECORD_FORMAT = 2
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isStr = (v: unknown): v is string => typeof v === 'string'
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const strOrNull = (v: unknown): v is string | null => v === null || isStr(v)
 const numOrNull = (v: unknown): v is number | null => v === null || isNum(v)
+/** An array, or cjson's {} for an empty one. */
+const list = (v: unknown): unknown[] | null =>
+  Array.isArray(v) ? v : typeof v === 'object' && v !== null && Object.keys(v).length === 0 ? [] : null
 
-function parse(json: string): Json | null {
+function parseJson(json: string): unknown {
   try {
-    const v: unknown = JSON.parse(json)
-    return isObject(v) ? v : null
+    return JSON.parse(json)
   } catch {
     return null
   }
 }
 
-export function decodeMessage(json: string): MessageHeader | null {
-  const o = parse(json)
-  if (!o) return null
-  const { txn, envidXtext, envid, certifier, arrival, reportingMta, requestedTimeout, retention, ret } = o
-  if (!isStr(txn) || !isStr(envidXtext) || !isStr(envid) || !isStr(certifier) || !isStr(reportingMta))
+/**
+ * The message stored in hash field `txn` of the key of `envid` (decoded), or null when the value is not a
+ * format-2 message. Recipients and attempts that do not decode are left out.
+ */
+export function decodeMessage(txn: string, envid: string, json: string): StoredMessage | null {
+  const v = parseJson(json)
+  if (!Array.isArray(v) || v.length !== 9 || v[0] !== RECORD_FORMAT) return null
+  const [, xtext, certifier, arrival, reportingMta, requestedTimeout, retention, ret, rcpts] = v
+  if ((xtext !== 0 && !isStr(xtext)) || !isStr(certifier) || !isNum(arrival) || !isStr(reportingMta))
     return null
-  if (!isNum(arrival) || !isNum(retention) || !numOrNull(requestedTimeout) || !strOrNull(ret)) return null
-  return { txn, envidXtext, envid, certifier, arrival, reportingMta, requestedTimeout, retention, ret }
-}
-
-function decodeAttempt(v: unknown): Attempt | null {
-  if (
-    !isObject(v) ||
-    !isStr(v.id) ||
-    !isNum(v.at) ||
-    !isStr(v.action) ||
-    !isAction(v.action) ||
-    !isStr(v.status)
-  ) {
-    return null
+  if (!numOrNull(requestedTimeout) || !isNum(retention) || !strOrNull(ret)) return null
+  const recipients: StoredRecipient[] = []
+  for (const r of list(rcpts) ?? []) {
+    if (!Array.isArray(r) || r.length !== 12) continue
+    const [key, address, orcpt] = r
+    if (!isStr(key)) continue
+    const rcpt = address === 0 ? key : address
+    const history = (list(r[11]) ?? []).map((a) =>
+      Array.isArray(a) && a.length === 7
+        ? checkedAttempt(txn, {
+            id: a[0],
+            at: a[1],
+            action: a[2],
+            status: a[3],
+            host: a[4],
+            code: a[5],
+            reply: a[6],
+          })
+        : null,
+    )
+    const decoded = checkedRecipient(
+      {
+        address: rcpt,
+        orcpt: orcpt === 1 && isStr(rcpt) ? `rfc822;${rcpt}` : orcpt,
+        notify: r[3],
+        action: r[4],
+        status: r[5],
+        remoteMta: r[6],
+        lastAttempt: r[7],
+        willRetryUntil: r[8],
+        keepUntil: r[9],
+        updated: r[10],
+      },
+      history,
+    )
+    if (decoded !== null) recipients.push(decoded)
   }
-  const a: Attempt = { id: v.id, at: v.at, action: v.action, status: v.status }
-  if (isStr(v.host)) a.host = v.host
-  if (isStr(v.code)) a.code = v.code
-  if (isStr(v.reply)) a.reply = v.reply
-  return a
+  return {
+    txn,
+    envidXtext: xtext === 0 ? envid : xtext,
+    envid,
+    certifier,
+    arrival,
+    reportingMta,
+    requestedTimeout,
+    retention,
+    ret,
+    recipients,
+  }
 }
 
-export function decodeRecipient(json: string): StoredRecipient | null {
-  const o = parse(json)
-  if (!o) return null
+type Unchecked<T> = { [K in keyof T]-?: unknown }
+
+/** A recipient whose values all have their types; its attempts that did not (null) are left out. */
+function checkedRecipient(
+  r: Unchecked<Omit<StoredRecipient, 'history'>>,
+  history: Array<Attempt | null>,
+): StoredRecipient | null {
   const {
     address,
     orcpt,
@@ -63,14 +112,12 @@ export function decodeRecipient(json: string): StoredRecipient | null {
     willRetryUntil,
     keepUntil,
     updated,
-  } = o
+  } = r
   if (!isStr(address) || !strOrNull(orcpt) || !strOrNull(notify) || !isStr(action) || !isAction(action))
     return null
   if (!isStr(status) || !strOrNull(remoteMta) || !numOrNull(lastAttempt) || !numOrNull(willRetryUntil))
     return null
   if (!isNum(keepUntil) || !isNum(updated)) return null
-  // Lua's cjson writes an empty array as {}.
-  const history = (Array.isArray(o.history) ? o.history : []).map(decodeAttempt).filter((a) => a !== null)
   return {
     address,
     orcpt,
@@ -82,6 +129,34 @@ export function decodeRecipient(json: string): StoredRecipient | null {
     willRetryUntil,
     keepUntil,
     updated,
-    history,
+    history: history.filter((a) => a !== null),
   }
+}
+
+/**
+ * An attempt whose values have their types (host, code and reply absent or null when unknown), or null. `txn`: the
+ * transaction id a leading "~" of the id stands for (format 2), null where ids are stored whole.
+ */
+function checkedAttempt(txn: string | null, a: Unchecked<Attempt>): Attempt | null {
+  const { id, at, action, status, host, code, reply } = a
+  if (!isStr(id) || !isNum(at) || !isStr(action) || !isAction(action) || !isStr(status)) return null
+  const out: Attempt = { id: txn !== null && id.startsWith('~') ? txn + id.slice(1) : id, at, action, status }
+  if (isStr(host)) out.host = host
+  if (isStr(code)) out.code = code
+  if (isStr(reply)) out.reply = reply
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The trace's recipient records (./trace): one object-JSON value per recipient, as APPLY_RECIPIENT writes them.
+
+/** A trace recipient record, or null when it does not decode. */
+export function decodeRecipient(json: string): StoredRecipient | null {
+  const o = parseJson(json)
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return null
+  const r = o as Record<string, unknown>
+  const history = (list(r.history) ?? []).map((a) =>
+    typeof a === 'object' && a !== null ? checkedAttempt(null, a as Unchecked<Attempt>) : null,
+  )
+  return checkedRecipient(r as Unchecked<Omit<StoredRecipient, 'history'>>, history)
 }

@@ -2,8 +2,8 @@
 // Redis. All data of one envid lives in one hash, so every operation is a single-key, single-round-trip command that
 // works unchanged on standalone Redis, Sentinel and Cluster.
 import { ReplyError } from 'ioredis'
-import type { RecordWrite, StoredMessage, StoredRecipient } from '../model/records'
-import { decodeMessage, decodeRecipient } from './codec'
+import type { RecordWrite, StoredMessage } from '../model/records'
+import { decodeMessage } from './codec'
 import type { OutageJournal } from './journal'
 import type { RedisClient } from './redis'
 import { RECORD_COMMAND, RECORD_SCRIPT } from './scripts'
@@ -177,20 +177,12 @@ export class TrackingStore {
   /** Every stored message with this (decoded) envid, in one round trip; rejects when Redis fails. */
   async lookup(envid: string): Promise<StoredMessage[]> {
     const fields = await this.client.hgetall(this.key(envid))
-    const messages = new Map<string, StoredMessage>()
-    const recipients: Array<[string, StoredRecipient]> = []
-    for (const [field, json] of Object.entries(fields)) {
-      if (field.startsWith('m:')) {
-        const m = decodeMessage(json)
-        if (m && m.txn === field.slice(2)) messages.set(m.txn, { ...m, recipients: [] })
-      } else if (field.startsWith('r:')) {
-        const txn = field.slice(2, field.indexOf(':', 2))
-        const r = decodeRecipient(json)
-        if (r) recipients.push([txn, r])
-      }
+    const messages: StoredMessage[] = []
+    for (const txn in fields) {
+      const m = decodeMessage(txn, envid, fields[txn] as string)
+      if (m !== null) messages.push(m)
     }
-    for (const [txn, r] of recipients) messages.get(txn)?.recipients.push(r)
-    return [...messages.values()].sort((a, b) => a.arrival - b.arrival)
+    return messages.sort((a, b) => a.arrival - b.arrival)
   }
 
   /**

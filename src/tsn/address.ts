@@ -58,6 +58,8 @@ export function originalRecipient(orcpt: string, note: Note): TypedValue | null 
   const type = orcpt.slice(0, semi)
   if (!isAtom(type) || type.length > MAX_TYPE_OCTETS) return null
   const coded = orcpt.slice(semi + 1)
+  // The common case, read without decoding: xtext without "+" that is printable US-ASCII stands for itself.
+  if (!coded.includes('+') && isFieldValue(coded) && !isUtf8AddrType(type)) return { type, value: coded }
   if (isUtf8AddrType(type)) {
     const address = decodeUtf8Addr(coded)
     return address === null ? null : recipientAddress(address, note)

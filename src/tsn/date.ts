@@ -22,8 +22,8 @@ const MONTH_NAMES = [
 export const MAX_UTC_OFFSET_MINUTES = 99 * 60 + 59
 
 /** RFC 5322 §3.3: "the year is any numeric year 1900 or later"; four digits keeps the text fixed-width. */
-const MIN_YEAR = 1900
-const MAX_YEAR = 9999
+export const MIN_YEAR = 1900
+export const MAX_YEAR = 9999
 
 /** RFC 5322 §4.3 obsolete zones in minutes east of UTC. */
 const NAMED_ZONES: Readonly<Record<string, number>> = {
@@ -56,7 +56,7 @@ export function formatDateTime(date: Date, utcOffsetMinutes = 0): Result<string>
   if (year < MIN_YEAR || year > MAX_YEAR) return err(`year ${year} is outside ${MIN_YEAR}-${MAX_YEAR}`)
   const day = DAY_NAMES[wall.getUTCDay()]!
   const month = MONTH_NAMES[wall.getUTCMonth()]!
-  const time = [wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds()].map(pad2).join(':')
+  const time = `${pad2(wall.getUTCHours())}:${pad2(wall.getUTCMinutes())}:${pad2(wall.getUTCSeconds())}`
   return ok(`${day}, ${wall.getUTCDate()} ${month} ${year} ${time} ${formatZone(utcOffsetMinutes)}`)
 }
 
@@ -66,7 +66,7 @@ function formatZone(offset: number): string {
 }
 
 function pad2(n: number): string {
-  return String(n).padStart(2, '0')
+  return n < 10 ? `0${n}` : String(n)
 }
 
 // [day-name [","]] day month year hour ":" minute [":" second] zone, with any amount of whitespace.

@@ -92,7 +92,7 @@ function partBody(part: TrackingStatus, delimiter: string, opts: FormatOptions):
   const body = formatTrackingStatus(part, opts)
   if (!body.ok) return body
   // RFC 2046 §5.1.1: the delimiter must not begin any line of an encapsulated part.
-  if (body.value.split(CRLF).some((line) => line.startsWith(delimiter))) {
+  if (body.value.startsWith(delimiter) || body.value.includes(CRLF + delimiter)) {
     return err(`contains the boundary delimiter ${quote(delimiter)}`)
   }
   return body
@@ -111,8 +111,8 @@ const MAX_BOUNDARY_BYTES = (70 - BOUNDARY_PREFIX.length) >> 1
  * to bcharsnospace; bytes beyond the 32 that fit in 70 characters are ignored.
  */
 export function boundaryFromBytes(bytes: Uint8Array): string {
-  const hex = Array.from(bytes.subarray(0, MAX_BOUNDARY_BYTES), (b) => b.toString(16).padStart(2, '0'))
-  return BOUNDARY_PREFIX + hex.join('')
+  const used = bytes.subarray(0, MAX_BOUNDARY_BYTES)
+  return BOUNDARY_PREFIX + Buffer.from(used.buffer, used.byteOffset, used.byteLength).toString('hex')
 }
 
 function messageBlock(ts: TrackingStatus, offset: number): Result<string> {
@@ -226,7 +226,9 @@ export function emitBlock(fields: readonly Field[]): Result<string> {
 
 /** The one place a field becomes text: `Name: value`, folded to fit MAX_LINE_OCTETS, CRLF-terminated. */
 function emitField([name, value]: Field): Result<string> {
-  const folded = fold(value === '' ? `${name}:` : `${name}: ${value}`)
+  const line = value === '' ? `${name}:` : `${name}: ${value}`
+  if (line.length <= MAX_LINE_OCTETS) return ok(line + CRLF)
+  const folded = fold(line)
   return folded.ok ? ok(folded.value.map((line) => line + CRLF).join('')) : err(`${name}: ${folded.error}`)
 }
 

@@ -49,7 +49,7 @@ export async function realServer(opts: {
     store: { available: true, lookup: async (envid) => opts.records.filter((m) => m.envid === envid) },
     budget: memoryBudget(),
     tls: async () => material,
-    log: { info: () => {}, warn: () => {} },
+    log: { debug: () => {}, info: () => {}, warn: () => {} },
     ...(opts.chain === undefined ? {} : { chain: opts.chain }),
   })
   const { port } = await server.listen({ host: '127.0.0.1', port: opts.port ?? 0 })

@@ -29,7 +29,11 @@ const TLS_GO = '+OK Begin TLS negotiation\r\n'
 
 const cert = makeCertificate()
 const logs: string[] = []
-const log: MtqpLog = { info: (m) => logs.push(`info ${m}`), warn: (m) => logs.push(`warn ${m}`) }
+const log: MtqpLog = {
+  debug: (m) => logs.push(`debug ${m}`),
+  info: (m) => logs.push(`info ${m}`),
+  warn: (m) => logs.push(`warn ${m}`),
+}
 const stores: TrackingStore[] = []
 const servers: MtqpServer[] = []
 const redisClients: RedisClient[] = []

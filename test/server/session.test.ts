@@ -176,7 +176,11 @@ function harness(setup: Setup = {}) {
       setup.sleeps?.push(deadline)
       clock.ms = Math.max(clock.ms, deadline)
     },
-    log: { info: (m) => setup.logs?.push(m), warn: (m) => setup.logs?.push(m) },
+    log: {
+      debug: (m) => setup.logs?.push(m),
+      info: (m) => setup.logs?.push(m),
+      warn: (m) => setup.logs?.push(m),
+    },
     output: (o) => {
       if (o.kind === 'write') {
         out.push(o.data)
@@ -539,6 +543,38 @@ test('a session closed while a TRACK waits for the store sends nothing more', as
   await h.session.whenIdle()
   await new Promise((r) => setImmediate(r))
   assert.equal(h.transcript(), GREETING)
+})
+
+test('a TRACK that succeeds gives its budget reservation back even when its client hung up before the answer', async () => {
+  const outcomes = async (secretOf: (secret: string) => string) => {
+    let reserved = 0
+    let released = 0
+    const budget = memoryBudget(20)
+    let answer: (m: StoredMessage[]) => void = () => {}
+    const h = harness({
+      lookup: () => new Promise((r) => (answer = r)),
+      budget: {
+        reserve: (c) => {
+          reserved++
+          return budget.reserve(c)
+        },
+        release: (c) => {
+          released++
+          budget.release(c)
+        },
+      },
+    })
+    h.session.start()
+    h.feed(EX13_C1.replace(/ (\S+)\r\n$/, (_, secret: string) => ` ${secretOf(secret)}\r\n`))
+    await new Promise((r) => setImmediate(r))
+    h.session.closed()
+    answer(EX13_RECORDS)
+    await new Promise((r) => setTimeout(r, 10))
+    return { reserved, released }
+  }
+  assert.deepEqual(await outcomes((s) => s), { reserved: 1, released: 1 })
+  // A wrong secret abandoned before its noinfo stays a failed TRACK.
+  assert.deepEqual(await outcomes(() => 'AAAAAAAAAAAAAAAAAAAAAA'), { reserved: 1, released: 0 })
 })
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -192,27 +192,104 @@ test('a record whose data is already past its keep time still gets a TTL (the ke
   probe.disconnect()
 })
 
-test('garbage in Redis is skipped, not thrown', async () => {
+test('garbage in Redis is skipped, not thrown: a whole value, or the one recipient or attempt that is unreadable', async () => {
   const store = await ready(makeStore())
   const probe = await startProbe()
   const key = store.key('junk@h.example')
+  const rcpt = (k: string, history: unknown) => [
+    k,
+    0,
+    null,
+    null,
+    'delayed',
+    '4.0.0',
+    null,
+    null,
+    null,
+    now + 60_000,
+    now,
+    history,
+  ]
+  const good = [2, 0, 'VheLhqV/rCKJmplkGFwsyW59pYk', now, 'mx.example.net', null, 86400, null]
   await probe.hset(
     key,
-    'm:T.1',
+    'T.1',
     '{not json',
-    'r:T.1:a',
-    '{"address":1}',
-    'm:T.2',
-    JSON.stringify(message({ txn: 'T.2', envid: 'junk@h.example' })),
-    'zz',
-    'x',
+    'T.2',
+    JSON.stringify([
+      ...good,
+      [rcpt('u@h.test', {}), rcpt('v@h.test', [['a', 'x', 'delayed', '4.0.0', null, null, null]]), ['bad']],
+    ]),
+    'T.3',
+    JSON.stringify([1, ...good.slice(1), []]),
+    'm:T.4',
+    JSON.stringify(message({ txn: 'T.4', envid: 'junk@h.example' })),
   )
-  await probe.hset(key, 'r:T.2:u', JSON.stringify({ ...recipient(), history: {} }))
   const found = await store.lookup('junk@h.example')
   assert.deepEqual(
-    found.map((m) => [m.txn, m.recipients.length, m.recipients[0]?.history.length]),
-    [['T.2', 1, 0]],
+    found.map((m) => [m.txn, m.envidXtext, m.recipients.map((r) => [r.address, r.history.length])]),
+    [
+      [
+        'T.2',
+        'junk@h.example',
+        [
+          ['u@h.test', 0],
+          ['v@h.test', 0],
+        ],
+      ],
+    ],
   )
+  probe.disconnect()
+})
+
+test('a stored message is one hash field, format 2 (README "Redis keys"), read back as written', async () => {
+  const store = await ready(makeStore())
+  const probe = await startProbe()
+  const base = recipient({
+    address: 'U@x.test',
+    orcpt: 'rfc822;U@x.test',
+    notify: 'SUCCESS',
+    keepUntil: now + 60_000,
+  })
+  const other = recipient({ address: 'v@x.test', orcpt: 'utf-8;v@x.test', keepUntil: now + 60_000 })
+  const attempt = { id: 'TX.1.1:u1:0:accepted', at: now, action: 'transferred' as const, status: '2.0.0' }
+  await store.record({
+    message: message({ txn: 'TX.1', envid: 'fmt@h.test', envidXtext: 'fmt@h.test' }),
+    recipients: [
+      {
+        key: 'U@x.test',
+        base,
+        event: { at: now, patch: { action: 'transferred', status: '2.0.0' }, attempt },
+      },
+      {
+        key: 'v@x.test',
+        base: other,
+        event: { at: now, patch: {}, attempt: { ...attempt, id: 'elsewhere' } },
+      },
+    ],
+    now,
+  })
+  const raw = await probe.hgetall(store.key('fmt@h.test'))
+  assert.deepEqual(Object.keys(raw), ['TX.1'])
+  const value = JSON.parse(raw['TX.1'] ?? '')
+  assert.equal(value[0], 2)
+  assert.equal(value[1], 0, 'envid xtext equal to the envid is not repeated')
+  assert.deepEqual(value[8][0].slice(0, 3), ['U@x.test', 0, 1], 'address = key, ORCPT = rfc822;address')
+  assert.equal(
+    value[8][0][11][0][0],
+    '~.1:u1:0:accepted',
+    'the transaction id is not repeated in an attempt id',
+  )
+  const [m] = await store.lookup('fmt@h.test')
+  assert.deepEqual(m?.recipients[0], {
+    ...base,
+    action: 'transferred',
+    status: '2.0.0',
+    updated: now,
+    history: [attempt],
+  })
+  assert.deepEqual(m?.recipients[1]?.orcpt, 'utf-8;v@x.test')
+  assert.deepEqual(m?.recipients[1]?.history[0]?.id, 'elsewhere')
   probe.disconnect()
 })
 
