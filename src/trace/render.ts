@@ -68,9 +68,11 @@ const COLUMNS: ReadonlyArray<[keyof TraceRow, string]> = [
   ['lastReply', 'LAST REPLY'],
 ]
 
+/** Stored text made safe for a terminal: control characters (a NUL in a decoded ENVID, escapes) shown as `?`. */
+const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?')
+
 /** Aligned columns, no trailing blanks; control characters in stored text are shown as `?`. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?')
   const all = [header, ...rows].map((r) => r.map(clean))
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
   return all
@@ -109,17 +111,19 @@ export function renderDetail(m: TracedMessage): string {
   const lines = [
     `Queue id:      ${m.queueIds.join(' ')}`,
     `Arrival:       ${iso(m.arrival)}`,
-    `From:          ${m.from === '' ? '<>' : m.from}`,
-    `Message-ID:    ${m.messageId ?? '(none)'}`,
-    `ENVID:         ${m.envid ?? '(none)'}`,
+    `From:          ${m.from === '' ? '<>' : clean(m.from)}`,
+    `Message-ID:    ${m.messageId === null ? '(none)' : clean(m.messageId)}`,
+    `ENVID:         ${m.envid === null ? '(none)' : clean(m.envid)}`,
     `MTRK:          ${m.tracked ? 'yes (answerable over MTQP)' : 'no'}`,
-    `Client:        ${m.clientIp ?? '?'} (HELO ${m.helo ?? '?'})`,
+    `Client:        ${m.clientIp ?? '?'} (HELO ${m.helo === null ? '?' : clean(m.helo)})`,
     `Reporting-MTA: ${m.reportingMta}`,
   ]
   for (const r of [...m.recipients].sort((a, b) => a.address.localeCompare(b.address))) {
     lines.push(
       '',
-      `To: ${r.address}${r.orcpt ? `  (ORCPT ${r.orcpt})` : ''}${r.notify ? `  NOTIFY=${r.notify}` : ''}`,
+      clean(
+        `To: ${r.address}${r.orcpt ? `  (ORCPT ${r.orcpt})` : ''}${r.notify ? `  NOTIFY=${r.notify}` : ''}`,
+      ),
     )
     lines.push(`  state ${r.action} ${r.status}${r.remoteMta ? ` via ${r.remoteMta}` : ''}`)
     if (r.willRetryUntil !== null) lines.push(`  retried until ${iso(r.willRetryUntil)}`)

@@ -93,6 +93,11 @@ test('detail and summary', () => {
   assert.match(d, /^From: +<>$/m)
   assert.match(d, /^To: amy@other\.example\n {2}state delayed 4\.0\.0\n {2}no delivery attempt yet$/m)
   assert.match(d, /^ {2}2026-11-30T10:00:01Z +failed +5\.1\.1 +mx\.dest\.example +550 5\.1\.1 "no", user$/m)
+  // A decoded ENVID may hold a NUL (xtext +00, accepted as Postfix does): never written raw to a terminal.
+  const nul = renderDetail({ ...message, envid: 'nul1\u0000tail@client.example', helo: 'h\u001b[31m' })
+  assert.match(nul, /^ENVID: +nul1\?tail@client\.example$/m)
+  assert.match(nul, /\(HELO h\?\[31m\)$/m)
+  assert.doesNotMatch(nul, /[\u0000-\u001f\u007f](?<!\n)/)
   const s = renderSummary(
     {
       hours: [{ start: AT, messages: 2, recipients: { failed: 1, delayed: 2 } }],
