@@ -58,10 +58,12 @@ export function serverLabel(server: Pick<ServerInfo, 'name' | 'port'>): string {
 }
 
 /**
- * Text a server chose (greeting or reply texts), made safe to print and to put in an error: controls and
- * non-ASCII become "?" so a hostile server cannot drive the terminal, and it is cut at `max` characters.
+ * Text made safe to print and to put in an error: what a server chose (greeting, replies, reports) and our own
+ * messages alike. Controls (C0, DEL, C1), Unicode format characters (bidi overrides, zero-width), line separators,
+ * private-use and unassigned code points become "?", so a hostile server can neither drive the terminal nor make text
+ * read in another order; other characters (é, §) stay. Cut at `max` characters.
  */
 export function printable(text: string, max = 200): string {
-  const safe = text.replace(/[^\x20-\x7e]/g, '?')
+  const safe = text.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}]/gu, '?')
   return safe.length > max ? `${safe.slice(0, max)}...` : safe
 }
