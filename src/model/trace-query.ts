@@ -81,41 +81,49 @@ export interface QueryDefaults {
   now: number
   /** ms searched back from `until` when `since` is not given. */
   window: number
+  /**
+   * How an error names a field (a TraceKey or since, until, outcome, limit, cursor): the command's option by default
+   * (`--to-domain`); the operator page's API names its query keys as they are (`toDomain`).
+   */
+  name?: (field: string) => string
 }
 
-function keyValue(key: TraceKey, raw: string): Result<string> {
+/** The command's option for a field: `--to-domain` for toDomain, `--since` for since. */
+export const optionName = (field: string): string => `--${KEY_OPTIONS[field as TraceKey] ?? field}`
+
+function keyValue(key: TraceKey, raw: string, name: (field: string) => string): Result<string> {
   const v = raw.trim()
+  const n = name(key)
   // The null sender is searched as `<>`.
   if (key === 'from' && v === '<>') return ok('')
-  if (v === '') return err(`--${KEY_OPTIONS[key]}: empty (the null sender is written <>)`)
-  if (/[\s\0]/.test(v)) return err(`--${KEY_OPTIONS[key]}: "${raw}" contains white space`)
+  if (v === '') return err(`${n}: empty (the null sender is written <>)`)
+  if (/[\s\0]/.test(v)) return err(`${n}: "${raw}" contains white space`)
   if ((key === 'from' || key === 'to') && !v.includes('@') && !/^postmaster$/i.test(v))
-    return err(`--${KEY_OPTIONS[key]}: "${raw}" is not an address (local@domain)`)
+    return err(`${n}: "${raw}" is not an address (local@domain)`)
   if ((key === 'fromDomain' || key === 'toDomain') && v.includes('@'))
-    return err(
-      `--${KEY_OPTIONS[key]}: "${raw}" is an address, not a domain (use --${key === 'toDomain' ? 'to' : 'from'})`,
-    )
-  if (key === 'ip' && !/^[0-9a-fA-F:.]+$/.test(v)) return err(`--ip: "${raw}" is not an IP address`)
+    return err(`${n}: "${raw}" is an address, not a domain (use ${name(key === 'toDomain' ? 'to' : 'from')})`)
+  if (key === 'ip' && !/^[0-9a-fA-F:.]+$/.test(v)) return err(`${n}: "${raw}" is not an IP address`)
   return ok(key === 'messageId' ? v.replace(/^<(.*)>$/, '$1') : v)
 }
 
 /** Reads a search; the error names the option and what it accepts. */
 export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Result<TraceQuery> {
+  const name = d.name ?? optionName
   const keys: Partial<Record<TraceKey, string>> = {}
   for (const key of TRACE_KEYS) {
     const raw = input[key]
     if (raw === undefined) continue
-    const v = keyValue(key, raw)
+    const v = keyValue(key, raw, name)
     if (!v.ok) return v
     keys[key] = v.value
   }
-  const time = (name: 'since' | 'until', fallback: number): Result<number> => {
-    const raw = input[name]
+  const time = (field: 'since' | 'until', fallback: number): Result<number> => {
+    const raw = input[field]
     if (raw === undefined) return ok(fallback)
     const t = parseTime(raw, d.now)
     return t === null
       ? err(
-          `--${name}: "${raw}" is not a time (now, a duration ago like 30m, 2h, 3d, or ISO 8601 like 2026-11-30T10:00Z)`,
+          `${name(field)}: "${raw}" is not a time (now, a duration ago like 30m, 2h, 3d, or ISO 8601 like 2026-11-30T10:00Z)`,
         )
       : ok(t)
   }
@@ -124,25 +132,26 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
   const since = time('since', until.value - d.window)
   if (!since.ok) return since
   if (since.value > until.value)
-    return err(`--since: ${new Date(since.value).toISOString()} is after --until`)
+    return err(`${name('since')}: ${new Date(since.value).toISOString()} is after ${name('until')}`)
 
   let outcomes: Action[] | null = null
   if (input.outcome !== undefined) {
     const words = input.outcome.split(',').map((w) => w.trim().toLowerCase())
     const bad = words.find((w) => !isOutcome(w))
-    if (bad !== undefined) return err(`--outcome: "${bad}" is not one of ${TRACE_OUTCOMES.join(', ')}`)
+    if (bad !== undefined)
+      return err(`${name('outcome')}: "${bad}" is not one of ${TRACE_OUTCOMES.join(', ')}`)
     outcomes = words.filter(isOutcome)
   }
   let limit = DEFAULT_LIMIT
   if (input.limit !== undefined) {
     limit = Number(input.limit)
     if (!/^\d+$/.test(input.limit.trim()) || limit < 1 || limit > MAX_LIMIT)
-      return err(`--limit: "${input.limit}" is not a number from 1 to ${MAX_LIMIT}`)
+      return err(`${name('limit')}: "${input.limit}" is not a number from 1 to ${MAX_LIMIT}`)
   }
   let cursor: TraceCursor | null = null
   if (input.cursor !== undefined) {
     cursor = parseCursor(input.cursor.trim())
-    if (!cursor) return err(`--cursor: "${input.cursor}" is not a cursor a previous page gave`)
+    if (!cursor) return err(`${name('cursor')}: "${input.cursor}" is not a cursor a previous page gave`)
   }
   return ok({ keys, since: since.value, until: until.value, outcomes, limit, cursor })
 }

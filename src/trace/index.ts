@@ -64,9 +64,9 @@ export interface Trace {
   /**
    * Reads a search from strings as typed (`since`/`until`: now, 30m, 2h, 3d or ISO 8601; `outcome`: actions,
    * comma separated; `limit`; `cursor` from a previous page). Without `since`, everything still kept is searched.
-   * The error names the option.
+   * The error names the option (`--since`), or what `name` makes of the field (the operator page: `since`).
    */
-  query(input: TraceQueryInput, now?: number): Result<TraceQuery>
+  query(input: TraceQueryInput, now?: number, name?: (field: string) => string): Result<TraceQuery>
   /** One page of messages matching every key, newest first; rejects with TraceUnavailable when Redis fails. */
   search(query: TraceQuery): Promise<TracePage>
   /** The message with this queue id (Haraka's transaction uuid or an outbound `uuid.N`), with every attempt. */
@@ -86,7 +86,7 @@ export async function openTrace(config: MtrkConfig, connectionName = 'mtrk-trace
   const store = await openTraceStore(config.redis, connectionName)
   const window = keptWindow(config)
   return {
-    query: (input, now = Date.now()) => parseTraceQuery(input, { now, window }),
+    query: (input, now = Date.now(), name) => parseTraceQuery(input, { now, window, name }),
     search: (q) => unavailableOnFailure(() => store.search(q)),
     show: (id, now = Date.now()) => unavailableOnFailure(() => store.find(id, now - window, now)),
     summary: (since, until) => unavailableOnFailure(() => store.summary(since, until)),

@@ -26,7 +26,7 @@ import { ASSETS_DIR, type HttpHandler } from './page'
  * the store is unavailable.
  */
 export interface OperatorTrace<Q extends { since: number; until: number }> {
-  query(input: Partial<Record<string, string>>, now?: number): Result<Q>
+  query(input: Partial<Record<string, string>>, now?: number, name?: (field: string) => string): Result<Q>
   search(query: Q): Promise<unknown>
   show(queueId: string, now?: number): Promise<unknown>
   summary(since: number, until: number): Promise<unknown>
@@ -102,7 +102,8 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     const input: Partial<Record<string, string>> = {}
     for (const [k, v] of url.searchParams) if (v.trim() !== '') input[k] = v
     if (route === 'search' || route === 'summary') {
-      const q = trace.query(input)
+      // Errors name the query key the request used (`since`), not the command's option (`--since`).
+      const q = trace.query(input, undefined, (field) => field)
       if (!q.ok) return sendError(res, 400, q.error)
       const answer =
         route === 'search' ? await trace.search(q.value) : await trace.summary(q.value.since, q.value.until)

@@ -150,6 +150,18 @@ test('a query: defaults, and each malformed value reported by its option', () =>
     assert.ok(!e.ok, JSON.stringify(input))
     assert.match(e.error, re)
   }
+  // The operator page's API names its query keys as the request spelled them.
+  const asKeys = { ...d, name: (field: string) => field }
+  const api: Array<[Record<string, string>, RegExp]> = [
+    [{ since: 'yesterday' }, /^since: "yesterday" is not a time/],
+    [{ since: '1h', until: '2h' }, /^since: .* is after until$/],
+    [{ toDomain: 'b@dest.example' }, /^toDomain: .* is an address, not a domain \(use to\)/],
+  ]
+  for (const [input, re] of api) {
+    const e = parseTraceQuery(input, asKeys)
+    assert.ok(!e.ok, JSON.stringify(input))
+    assert.match(e.error, re)
+  }
 })
 
 test('cursors round-trip', () => {
