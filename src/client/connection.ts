@@ -227,7 +227,7 @@ export class MtqpClient {
         await this.quit()
         throw new MtqpClientError(
           'tls',
-          `cannot start TLS with ${this.#label}: ${why} (give tlsName, --tls-name)`,
+          `cannot start TLS with ${this.#label}: ${why} (give tlsName, --tls-name: the dotted name the server's certificate holds)`,
         )
       }
       this.#opts.warn?.(`not using TLS with ${this.#label}: ${why}`)
