@@ -92,7 +92,8 @@ export class WriteSender {
       if (isTrace(w)) this.encodeTrace(call, w)
       else this.encodeEnvid(call, w)
     }
-    await this.client[WRITE_COMMAND](call.keys.length, ...call.keys, ...call.args)
+    // One array, flattened once by ioredis: a batch has hundreds of arguments.
+    await this.client[WRITE_COMMAND](call.keys.length, call.keys.concat(call.args))
   }
 
   private encodeEnvid(call: Call, w: RecordWrite): void {
@@ -121,8 +122,8 @@ export class WriteSender {
       String(h.arrival),
       String(w.keepUntil),
       String(w.queueIds.length),
-      ...w.queueIds,
     )
+    for (const id of w.queueIds) call.args.push(id)
     const terms = writeTerms(w)
     call.args.push(String(terms.length))
     for (const t of terms) call.args.push(call.key(`${base}i:${t}`))

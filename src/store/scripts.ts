@@ -6,8 +6,8 @@ export const WRITE_COMMAND = 'mtrkWrite'
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** WRITE_SCRIPT: the number of keys, the keys, then its ARGV. */
-    mtrkWrite(numKeys: number, ...keysAndArgs: string[]): Result<number, Context>
+    /** WRITE_SCRIPT: the number of keys, then the keys followed by its ARGV. */
+    mtrkWrite(numKeys: number, keysAndArgs: string[]): Result<number, Context>
   }
 }
 
