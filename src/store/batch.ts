@@ -2,8 +2,9 @@
 // on standalone Redis and Sentinel) go as one WRITE_SCRIPT call. A call per write cost the SMTP path more than
 // building the writes: an ioredis command with its timer and promises, and Redis running a script per write.
 import calculateSlot from 'cluster-key-slot'
-import type { RecordWrite } from '../model/records'
+import type { RecipientWrite, RecordWrite } from '../model/records'
 import { bucketOf, type TraceWrite, writeTerms } from '../model/trace'
+import { encodeMessage, encodeRecipient } from './codec'
 import type { RedisClient } from './redis'
 import { WRITE_COMMAND, WRITE_SCRIPT } from './scripts'
 import { isTrace, type StoreWrite } from './write'
@@ -43,10 +44,10 @@ class Call {
     return p
   }
 
-  recipients(w: RecordWrite | TraceWrite): void {
-    this.args.push(String(w.recipients.length))
-    for (const r of w.recipients)
-      this.args.push(r.key, JSON.stringify(r.base), r.event ? JSON.stringify(r.event) : '')
+  /** The recipients: each its key, its record to create if absent (`base`: encoded as the record stores it), its event. */
+  recipients(rs: readonly RecipientWrite[], base: (r: RecipientWrite) => string): void {
+    this.args.push(String(rs.length))
+    for (const r of rs) this.args.push(r.key, base(r), r.event ? JSON.stringify(r.event) : '')
   }
 }
 
@@ -98,14 +99,8 @@ export class WriteSender {
 
   private encodeEnvid(call: Call, w: RecordWrite): void {
     const m = w.message
-    call.args.push(
-      'e',
-      call.key(envidKey(this.opts.prefix, m.envid)),
-      String(w.now),
-      m.txn,
-      JSON.stringify(m),
-    )
-    call.recipients(w)
+    call.args.push('e', call.key(envidKey(this.opts.prefix, m.envid)), String(w.now), m.txn, encodeMessage(m))
+    call.recipients(w.recipients, (r) => encodeRecipient(r.key, r.base))
   }
 
   private encodeTrace(call: Call, w: TraceWrite): void {
@@ -127,6 +122,6 @@ export class WriteSender {
     const terms = writeTerms(w)
     call.args.push(String(terms.length))
     for (const t of terms) call.args.push(call.key(`${base}i:${t}`))
-    call.recipients(w)
+    call.recipients(w.recipients, (r) => JSON.stringify(r.base))
   }
 }

@@ -18,12 +18,13 @@ declare module 'ioredis' {
  * call, after the last write.
  * KEYS     every key the writes touch, each once; a write names its keys by their position in KEYS
  * ARGV[1]  history limit, then the writes one after the other, each starting with its kind:
- *   'e' (envid record)  key, now (ms), transaction id, message JSON (used if the field is absent), n,
- *                       then n recipients
+ *   'e' (envid record)  key, now (ms), transaction id, the message's format-2 elements 1..7 (JSON, used if the
+ *                       field is absent: codec.ts encodeMessage), n, then n recipients, each its key, its format-2
+ *                       elements 1..10 (JSON, used if absent: encodeRecipient) and an event JSON or ''
  *   't' (trace record)  message key, time set key, counts key, now (ms), transaction id, header JSON (written only if
  *                       absent), arrival (ms: every set's score), keep until (ms), n, n queue ids, n, n index set keys,
  *                       n, then n recipients
- *   a recipient is its key, its base JSON (used if absent) and an event JSON or ''.
+ *   a trace recipient is its key, its record JSON (used if absent) and an event JSON or ''.
  * An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event was applied already; the
  * attempt is appended to the bounded history once (its id makes a replayed event a no-op).
  * TTLs are only ever extended (AMB-37: other messages of an envid may need its key longer; MTRK-10). A trace bucket's
@@ -60,9 +61,7 @@ local function writeEnvid()
   local changed = false
   if not rec then
     local m = cjson.decode(message)
-    local xtext = m.envidXtext
-    if xtext == m.envid then xtext = 0 end
-    rec = {2, xtext, m.certifier, m.arrival, m.reportingMta, opt(m.requestedTimeout), m.retention, opt(m.ret), {}}
+    rec = {2, m[1], m[2], m[3], m[4], m[5], m[6], m[7], {}}
     changed = true
   end
   local rcpts = rec[9]
@@ -75,11 +74,7 @@ local function writeEnvid()
     end
     if not r then
       local b = cjson.decode(base)
-      local address, orcpt = b.address, opt(b.orcpt)
-      if orcpt == 'rfc822;' .. address then orcpt = 1 end
-      if address == rkey then address = 0 end
-      r = {rkey, address, orcpt, opt(b.notify), b.action, b.status, opt(b.remoteMta), opt(b.lastAttempt),
-        opt(b.willRetryUntil), b.keepUntil, b.updated, {}}
+      r = {rkey, b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], {}}
       table.insert(rcpts, r)
       changed = true
     end
