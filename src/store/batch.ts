@@ -4,6 +4,7 @@
 import calculateSlot from 'cluster-key-slot'
 import type { RecipientWrite, RecordWrite } from '../model/records'
 import { bucketOf, type TraceWrite, writeTerms } from '../model/trace'
+import { groupsBy } from '../util/groups'
 import { encodeMessage, encodeRecipient } from './codec'
 import type { RedisClient } from './redis'
 import { WRITE_COMMAND, WRITE_SCRIPT } from './scripts'
@@ -68,22 +69,8 @@ export class WriteSender {
    * order within a group, at most MAX_WRITES_PER_CALL per group.
    */
   groups(writes: readonly StoreWrite[]): StoreWrite[][] {
-    const bySlot = new Map<number, StoreWrite[]>()
-    const full: StoreWrite[][] = []
-    for (const w of writes) {
-      const slot = this.cluster ? calculateSlot(slotKey(this.opts.prefix, w)) : 0
-      let group = bySlot.get(slot)
-      if (!group) {
-        group = []
-        bySlot.set(slot, group)
-      }
-      group.push(w)
-      if (group.length === MAX_WRITES_PER_CALL) {
-        full.push(group)
-        bySlot.delete(slot)
-      }
-    }
-    return [...full, ...bySlot.values()]
+    const slotOf = (w: StoreWrite) => (this.cluster ? calculateSlot(slotKey(this.opts.prefix, w)) : 0)
+    return groupsBy(writes, slotOf, MAX_WRITES_PER_CALL)
   }
 
   /** Applies one group (every key in one slot) in one atomic round trip; rejects when Redis fails. */
