@@ -1,6 +1,6 @@
 // Package entry point: Haraka loads it as the `mtrk` plugin and copies these functions onto its Plugin object.
 
-export { dsn_accepted, dsn_bounce, dsn_deferred, dsn_delivered, dsn_note_client } from './plugin/dsn'
+export { dsn_bounce, dsn_deferred, dsn_delivered } from './plugin/dsn'
 export {
   advertise_mtrk,
   check_mail_params,

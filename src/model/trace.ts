@@ -126,8 +126,9 @@ export function traceWrite(
 }
 
 export function traceHeader(trace: TraceNote, txn: string, reportingMta: string): TraceHeader {
-  const { v: _version, ...rest } = trace
-  return { ...rest, txn, reportingMta }
+  // Field by field, not `{ v, ...rest }`: the header is built per message, and an object rest copies slowly.
+  const { arrival, from, messageId, envid, tracked, clientIp, helo } = trace
+  return { arrival, from, messageId, envid, tracked, clientIp, helo, txn, reportingMta }
 }
 
 /** The trace write recording a message's acceptance (or the queue's refusal of it), every recipient at once. */

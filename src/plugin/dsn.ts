@@ -75,9 +75,15 @@ function batcher(plugin: MtrkPlugin): Coalescer<Pending> {
   return c
 }
 
+/** Plugins whose report hooks were registered ([dsn] enabled at start). */
+const reporting = new WeakSet<MtrkPlugin>()
+
+/**
+ * Registers the outbound hooks. The data_post and queue_ok parts (noteClient, reportAccepted) run inside the tracking
+ * hooks of those events: Haraka's dispatch of a hook costs more per message than what these two do.
+ */
 export function registerReports(plugin: MtrkPlugin): void {
-  plugin.register_hook('data_post', 'dsn_note_client')
-  plugin.register_hook('queue_ok', 'dsn_accepted')
+  reporting.add(plugin)
   plugin.register_hook('delivered', 'dsn_delivered')
   plugin.register_hook('deferred', 'dsn_deferred')
   plugin.register_hook('bounce', 'dsn_bounce')
@@ -171,25 +177,28 @@ async function queuedOriginal(
   }
 }
 
-/** Remembers whether the client could relay, before the message is queued (the queue file keeps the notes). */
-export function dsn_note_client(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+/**
+ * At data_post: remembers whether the client could relay, before the message is queued (the queue file keeps the
+ * notes). Nothing when reports are off.
+ */
+export function noteClient(plugin: MtrkPlugin, connection: HarakaConnection): void {
   const txn = connection.transaction
-  if (txn) txn.notes[CLIENT_NOTE] = connection.relaying === true
-  next()
+  if (txn && reporting.has(plugin)) txn.notes[CLIENT_NOTE] = connection.relaying === true
 }
 
 /**
- * Accepted (queue_ok): `delivered` when a local queue plugin took the message (RFC 3461 §5.2.3: also at a final relay
- * of an MTRK chain), `relayed` when a queue plugin passed it on without NOTIFY, `expanded` for lists and multi-address
- * aliases (§5.2.7) whatever the queue; messages queued for relaying get their reports from the outbound hooks.
+ * At queue_ok, before the hook continues (the transaction ends then): `delivered` when a local queue plugin took the
+ * message (RFC 3461 §5.2.3: also at a final relay of an MTRK chain), `relayed` when a queue plugin passed it on
+ * without NOTIFY, `expanded` for lists and multi-address aliases (§5.2.7) whatever the queue; messages queued for
+ * relaying get their reports from the outbound hooks. Never throws.
  */
-export function dsn_accepted(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+export function reportAccepted(plugin: MtrkPlugin, connection: HarakaConnection): void {
+  if (!reporting.has(plugin)) return
   try {
-    acceptedReports(this, connection)
+    acceptedReports(plugin, connection)
   } catch (e) {
-    connection.logerror(this, `DSN: ${e instanceof Error ? e.stack : String(e)}`)
+    connection.logerror(plugin, `DSN: ${e instanceof Error ? e.stack : String(e)}`)
   }
-  next()
 }
 
 function acceptedReports(plugin: MtrkPlugin, connection: HarakaConnection): void {

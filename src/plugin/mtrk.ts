@@ -12,7 +12,7 @@ import { effectiveRetention } from '../model/retention'
 import { envidOf, messageIdOf, readTraceNote, stampTrace, traceAcceptanceWrite } from '../model/trace'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
 import { type Addressed, noteRedirection } from '../relay/redirect'
-import { drainReports, registerReports } from './dsn'
+import { drainReports, noteClient, registerReports, reportAccepted } from './dsn'
 import { registerRelaying } from './relay'
 import {
   EARLY,
@@ -192,9 +192,10 @@ export function note_redirection(this: MtrkPlugin, next: Next, connection: Harak
 /**
  * Arrival-Date and the start of the MTRK timeout: the end of DATA, before the message is queued (MTRK-7). With the
  * operator trace on, what it keeps of the message goes into the notes here, so the queue file carries it to every
- * delivery attempt (HRK-10).
+ * delivery attempt (HRK-10). With reports on, also whether the client could relay (./dsn).
  */
 export function stamp_arrival(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
+  noteClient(this, connection)
   const txn = connection.transaction
   const note = readNote(txn?.notes)
   const now = Date.now()
@@ -250,9 +251,16 @@ function recordAccepted(
   )
 }
 
-/** Records a message as accepted: queued for relaying, or delivered by a local queue plugin. */
+/**
+ * Records a message as accepted: queued for relaying, or delivered by a local queue plugin; and sends the reports due
+ * at acceptance (./dsn).
+ */
 export function record_acceptance(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
-  recordAccepted(this, next, connection, (txn) => {
+  const reported = () => {
+    reportAccepted(this, connection)
+    next()
+  }
+  recordAccepted(this, reported, connection, (txn) => {
     if (resultList(txn, 'outbound', 'pass').includes('queued')) return { kind: 'queued' }
     return connection.relaying ? { kind: 'relayed' } : { kind: 'delivered' }
   })

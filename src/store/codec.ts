@@ -1,7 +1,7 @@
 // Records in Redis: one hash field per message (its transaction id), its value a JSON array in the fixed order below
 // (format 2). Positions instead of property names, no copy of what the key or field already says: a tracked
 // 2-recipient message takes under 1 KiB of Redis (README "Redis keys"). The Lua write script (scripts.ts) builds
-// the same arrays. Decoding checks every element: a reply from Redis is input like any other, and a value written by
+// the arrays from the parts encodeMessage and encodeRecipient send it (fewer bytes to Redis than object JSON). Decoding checks every element: a reply from Redis is input like any other, and a value written by
 // another version or by hand is skipped (a recipient or attempt alone where it can be), never crashes a TRACK.
 //
 //   message    [2, envidXtext or 0 (= the envid), certifier, arrival, reportingMta, requestedTimeout, retention, ret,
@@ -11,7 +11,7 @@
 //   attempt    [id ("~" stands for the transaction id it starts with), at, action, status, host, code, reply]
 // Absent values are null; Lua's cjson writes an empty array as {}, read as [].
 
-import type { Attempt, StoredMessage, StoredRecipient } from '../model/records'
+import type { Attempt, MessageHeader, StoredMessage, StoredRecipient } from '../model/records'
 import { isAction } from '../tsn/types'
 
 /** The first element of a message value: values of another format are skipped. */
@@ -92,6 +92,37 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
     ret,
     recipients,
   }
+}
+
+/** A message's elements 1..7 (envidXtext or 0 .. ret), for the write script to store when the field is absent. */
+export function encodeMessage(m: MessageHeader): string {
+  const xtext = m.envidXtext === m.envid ? 0 : m.envidXtext
+  return JSON.stringify([
+    xtext,
+    m.certifier,
+    m.arrival,
+    m.reportingMta,
+    m.requestedTimeout,
+    m.retention,
+    m.ret,
+  ])
+}
+
+/** A recipient's elements 1..10 (address or 0 .. updated) under `key`, for the write script when it has none yet. */
+export function encodeRecipient(key: string, r: StoredRecipient): string {
+  const orcpt = r.orcpt === `rfc822;${r.address}` ? 1 : r.orcpt
+  return JSON.stringify([
+    r.address === key ? 0 : r.address,
+    orcpt,
+    r.notify,
+    r.action,
+    r.status,
+    r.remoteMta,
+    r.lastAttempt,
+    r.willRetryUntil,
+    r.keepUntil,
+    r.updated,
+  ])
 }
 
 type Unchecked<T> = { [K in keyof T]-?: unknown }

@@ -1,30 +1,118 @@
 // Lua run by Redis. Kept in TypeScript so the build ships it without a copy step.
 import type { Result } from 'ioredis'
 
-/** The name TrackingStore gives RECORD_SCRIPT on its client (ioredis defineCommand). */
-export const RECORD_COMMAND = 'mtrkRecord'
+/** The name the stores give WRITE_SCRIPT on their client (ioredis defineCommand). */
+export const WRITE_COMMAND = 'mtrkWrite'
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** RECORD_SCRIPT on one envid hash: `key`, then its ARGV. */
-    mtrkRecord(key: string, ...argv: string[]): Result<number, Context>
+    /** WRITE_SCRIPT: the number of keys, then the keys followed by its ARGV. */
+    mtrkWrite(numKeys: number, keysAndArgs: string[]): Result<number, Context>
   }
 }
 
 /**
- * Lua: `apply(key, field, base, event, limit)` upserts one recipient record in the hash `key` (base JSON used if
- * absent, event JSON or ''). An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event
- * was applied already; the attempt is appended to the bounded history once (its id makes a replayed event a no-op).
- * Returns the record and its action before the write (nil when it was created). The trace script's recipient records
- * (object JSON); the envid records have their own format, see RECORD_SCRIPT.
+ * Applies a batch of store writes, envid records (MTQP) and operator trace records alike, in one atomic call: every
+ * key of the call lies in one Cluster slot (src/store/batch.ts groups them). Writes are idempotent upserts, applied in
+ * order; what repeats across them (a trace bucket's index members, counts and expiry; a key's TTL) is done once per
+ * call, after the last write.
+ * KEYS     every key the writes touch, each once; a write names its keys by their position in KEYS
+ * ARGV[1]  history limit, then the writes one after the other, each starting with its kind:
+ *   'e' (envid record)  key, now (ms), transaction id, the message's format-2 elements 1..7 (JSON, used if the
+ *                       field is absent: codec.ts encodeMessage), n, then n recipients, each its key, its format-2
+ *                       elements 1..10 (JSON, used if absent: encodeRecipient) and an event JSON or ''
+ *   't' (trace record)  message key, time set key, counts key, now (ms), transaction id, header JSON (written only if
+ *                       absent), arrival (ms: every set's score), keep until (ms), n, n queue ids, n, n index set keys,
+ *                       n, then n recipients
+ *   a trace recipient is its key, its record JSON (used if absent) and an event JSON or ''.
+ * An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event was applied already; the
+ * attempt is appended to the bounded history once (its id makes a replayed event a no-op).
+ * TTLs are only ever extended (AMB-37: other messages of an envid may need its key longer; MTRK-10). A trace bucket's
+ * sets and counts live until `expires` in its counts hash, the latest keep time of any record written to the bucket,
+ * so an index entry lives as long as the record it points to.
  */
-export const APPLY_RECIPIENT = `
-local function apply(key, field, base, event, limit)
-  local current = redis.call('HGET', key, field)
+export const WRITE_SCRIPT = `
+local limit = tonumber(ARGV[1])
+local null = cjson.null
+local function opt(v) if v == nil then return null end return v end
+local pos = 2
+local function arg() pos = pos + 1 return ARGV[pos - 1] end
+local function key() return KEYS[tonumber(arg())] end
+
+-- Deferred to the end of the call, once per key.
+local lifetimes = {} -- key -> ms it must live at least from now
+local function liveAtLeast(k, ms)
+  ms = math.max(ms, 1000)
+  if (lifetimes[k] or 0) < ms then lifetimes[k] = ms end
+end
+local buckets = {} -- counts key -> {sets = {set key -> {score, member, ...}}, messages, states, latest, since}
+
+-- An envid record (format 2, src/store/codec.ts): one hash field per message, a value that is not format 2
+-- (unreadable, or written by hand) is replaced.
+local PATCH = {action = 5, status = 6, remoteMta = 7, lastAttempt = 8, willRetryUntil = 9, keepUntil = 10}
+local function writeEnvid()
+  local k, now, txn, message = key(), tonumber(arg()), arg(), arg()
+  local current = redis.call('HGET', k, txn)
+  local rec
+  if current then
+    local ok, decoded = pcall(cjson.decode, current)
+    if ok and type(decoded) == 'table' and decoded[1] == 2 then rec = decoded end
+  end
+  local changed = false
+  if not rec then
+    local m = cjson.decode(message)
+    rec = {2, m[1], m[2], m[3], m[4], m[5], m[6], m[7], {}}
+    changed = true
+  end
+  local rcpts = rec[9]
+  local keep = 0
+  for _ = 1, tonumber(arg()) do
+    local rkey, base, event = arg(), arg(), arg()
+    local r
+    for _, x in ipairs(rcpts) do
+      if x[1] == rkey then r = x end
+    end
+    if not r then
+      local b = cjson.decode(base)
+      r = {rkey, b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], {}}
+      table.insert(rcpts, r)
+      changed = true
+    end
+    if event ~= '' then
+      local ev = cjson.decode(event)
+      local a = ev.attempt
+      local seen = false
+      local id = a.id
+      if id:sub(1, #txn) == txn then id = '~' .. id:sub(#txn + 1) end
+      for _, h in ipairs(r[12]) do
+        if h[1] == id then seen = true end
+      end
+      if not seen then
+        if (tonumber(r[11]) or 0) <= ev.at then
+          for f, v in pairs(ev.patch) do
+            if PATCH[f] then r[PATCH[f]] = v end
+          end
+          r[11] = ev.at
+        end
+        table.insert(r[12], {id, a.at, a.action, a.status, opt(a.host), opt(a.code), opt(a.reply)})
+        while #r[12] > limit do table.remove(r[12], 1) end
+        changed = true
+      end
+    end
+    keep = math.max(keep, tonumber(r[10]) or 0)
+  end
+  if changed then redis.call('HSET', k, txn, cjson.encode(rec)) end
+  liveAtLeast(k, keep - now)
+end
+
+-- A trace recipient (object JSON, as src/store/codec.ts reads it) in the message hash k: returns the record and its
+-- action before the write (nil when it was created).
+local function applyTraceRecipient(k, field, base, event)
+  local current = redis.call('HGET', k, field)
   local rec = cjson.decode(current or base)
   local before = current and rec.action or nil
   if event == '' then
-    if not current then redis.call('HSET', key, field, base) end
+    if not current then redis.call('HSET', k, field, base) end
   else
     local ev = cjson.decode(event)
     local seen = false
@@ -33,96 +121,84 @@ local function apply(key, field, base, event, limit)
     end
     if not seen then
       if (tonumber(rec.updated) or 0) <= ev.at then
-        for k, v in pairs(ev.patch) do rec[k] = v end
+        for f, v in pairs(ev.patch) do rec[f] = v end
         rec.updated = ev.at
       end
       table.insert(rec.history, ev.attempt)
       while #rec.history > limit do table.remove(rec.history, 1) end
-      redis.call('HSET', key, field, cjson.encode(rec))
+      redis.call('HSET', k, field, cjson.encode(rec))
     end
   end
   return rec, before
 end
-`
 
-/**
- * Upserts one message and some of its recipients, applying delivery events, in one atomic round trip. The message is
- * one hash field, its transaction id, holding the format-2 array of codec.ts (README "Redis keys").
- * KEYS[1]  the envid hash
- * ARGV[1]  now (ms)          ARGV[2] transaction id    ARGV[3] message JSON (used if the field is absent)
- * ARGV[4]  history limit     then per recipient: key, base JSON (used if absent), event JSON or ''
- * An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event was applied already;
- * the attempt is appended to the bounded history once (its id makes a replayed event a no-op). A value that is not
- * a format-2 message (unreadable, or written by hand) is replaced.
- */
-export const RECORD_SCRIPT = `
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local txn = ARGV[2]
-local limit = tonumber(ARGV[4])
-local null = cjson.null
-local function opt(v) if v == nil then return null end return v end
--- Positions of the recipient fields an event may patch (codec.ts).
-local PATCH = {action = 5, status = 6, remoteMta = 7, lastAttempt = 8, willRetryUntil = 9, keepUntil = 10}
-local current = redis.call('HGET', key, txn)
-local rec
-if current then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and type(decoded) == 'table' and decoded[1] == 2 then rec = decoded end
-end
-local changed = false
-if not rec then
-  local m = cjson.decode(ARGV[3])
-  local xtext = m.envidXtext
-  if xtext == m.envid then xtext = 0 end
-  rec = {2, xtext, m.certifier, m.arrival, m.reportingMta, opt(m.requestedTimeout), m.retention, opt(m.ret), {}}
-  changed = true
-end
-local rcpts = rec[9]
-local keep = 0
-for i = 5, #ARGV, 3 do
-  local rkey = ARGV[i]
-  local r
-  for _, x in ipairs(rcpts) do
-    if x[1] == rkey then r = x end
+local function bucketOf(counts, now)
+  local b = buckets[counts]
+  if not b then
+    b = {sets = {}, messages = 0, states = {}, latest = 0, since = now}
+    buckets[counts] = b
   end
-  if not r then
-    local b = cjson.decode(ARGV[i + 1])
-    local address, orcpt = b.address, opt(b.orcpt)
-    if orcpt == 'rfc822;' .. address then orcpt = 1 end
-    if address == rkey then address = 0 end
-    r = {rkey, address, orcpt, opt(b.notify), b.action, b.status, opt(b.remoteMta), opt(b.lastAttempt),
-      opt(b.willRetryUntil), b.keepUntil, b.updated, {}}
-    table.insert(rcpts, r)
-    changed = true
+  b.since = math.min(b.since, now)
+  return b
+end
+
+local function addMember(b, set, score, member)
+  local m = b.sets[set]
+  if not m then m = {} b.sets[set] = m end
+  if member then
+    table.insert(m, score)
+    table.insert(m, member)
   end
-  if ARGV[i + 2] ~= '' then
-    local ev = cjson.decode(ARGV[i + 2])
-    local a = ev.attempt
-    local seen = false
-    local id = a.id
-    if id:sub(1, #txn) == txn then id = '~' .. id:sub(#txn + 1) end
-    for _, h in ipairs(r[12]) do
-      if h[1] == id then seen = true end
+end
+
+local function writeTrace()
+  local msg, times, counts = key(), key(), key()
+  local now, txn, header, arrival, keep = tonumber(arg()), arg(), arg(), arg(), tonumber(arg())
+  local b = bucketOf(counts, now)
+  if redis.call('HSETNX', msg, 'h', header) == 1 then
+    addMember(b, times, arrival, txn)
+    b.messages = b.messages + 1
+  else
+    addMember(b, times)
+  end
+  for _ = 1, tonumber(arg()) do redis.call('HSET', msg, 'q:' .. arg(), '1') end
+  for _ = 1, tonumber(arg()) do addMember(b, key(), arrival, txn) end
+  for _ = 1, tonumber(arg()) do
+    local rkey, base, event = arg(), arg(), arg()
+    local rec, before = applyTraceRecipient(msg, 'r:' .. rkey, base, event)
+    if before ~= rec.action then
+      if before then b.states[before] = (b.states[before] or 0) - 1 end
+      b.states[rec.action] = (b.states[rec.action] or 0) + 1
     end
-    if not seen then
-      if (tonumber(r[11]) or 0) <= ev.at then
-        for k, v in pairs(ev.patch) do
-          if PATCH[k] then r[PATCH[k]] = v end
-        end
-        r[11] = ev.at
-      end
-      table.insert(r[12], {id, a.at, a.action, a.status, opt(a.host), opt(a.code), opt(a.reply)})
-      while #r[12] > limit do table.remove(r[12], 1) end
-      changed = true
-    end
+    keep = math.max(keep, tonumber(rec.keepUntil) or 0)
   end
-  keep = math.max(keep, tonumber(r[10]) or 0)
+  liveAtLeast(msg, keep - now)
+  b.latest = math.max(b.latest, keep)
 end
-if changed then redis.call('HSET', key, txn, cjson.encode(rec)) end
--- Only ever extend: other messages with the same envid may need the key longer (AMB-37). Never leave it without TTL.
-local want = math.max(keep - now, 1000)
-local ttl = redis.call('PTTL', key)
-if ttl < want then redis.call('PEXPIRE', key, want) end
+
+local writers = {e = writeEnvid, t = writeTrace}
+while pos <= #ARGV do writers[arg()]() end
+
+for k, ms in pairs(lifetimes) do
+  if redis.call('PTTL', k) < ms then redis.call('PEXPIRE', k, ms) end
+end
+for counts, b in pairs(buckets) do
+  if b.messages > 0 then redis.call('HINCRBY', counts, 'messages', b.messages) end
+  for state, n in pairs(b.states) do
+    if n ~= 0 then redis.call('HINCRBY', counts, state, n) end
+  end
+  local latest = tonumber(redis.call('HGET', counts, 'expires')) or 0
+  if b.latest > latest then
+    latest = b.latest
+    redis.call('HSET', counts, 'expires', latest)
+  end
+  -- Counted from the earliest write of the call: never shorter than any of its records needs.
+  local ttl = math.max(latest - b.since, 1000)
+  for set, members in pairs(b.sets) do
+    if #members > 0 then redis.call('ZADD', set, unpack(members)) end
+    redis.call('PEXPIRE', set, ttl)
+  end
+  redis.call('PEXPIRE', counts, ttl)
+end
 return 1
 `

@@ -1,16 +1,23 @@
 // The tracking store: owns every Redis key and script of this plugin (README "Redis keys"). Nothing else talks to
-// Redis. All data of one envid lives in one hash, so every operation is a single-key, single-round-trip command that
-// works unchanged on standalone Redis, Sentinel and Cluster.
+// Redis. All data of one envid lives in one hash, and every key of a trace record in one hour bucket, so a write is
+// one script on one Cluster slot; the writes of a batch that share a slot (all of them, without Cluster) go in one
+// call (./batch). The same code serves standalone Redis, Sentinel and Cluster.
 import { ReplyError } from 'ioredis'
 import type { RecordWrite, StoredMessage } from '../model/records'
+import { envidKey, WriteSender } from './batch'
 import { decodeMessage } from './codec'
 import type { OutageJournal } from './journal'
 import type { RedisClient } from './redis'
-import { RECORD_COMMAND, RECORD_SCRIPT } from './scripts'
 import { TraceStore } from './trace'
 import { isTrace, type StoreWrite } from './write'
 
 export type { StoreWrite } from './write'
+
+/** Writes of a group that did not reach Redis, and why. */
+interface Unsent {
+  writes: readonly StoreWrite[]
+  reason: string
+}
 
 export interface StoreLog {
   info(msg: string): void
@@ -37,8 +44,9 @@ const journalOnExit = () => {
 const PROBE_MS = 1000
 
 /**
- * ms writes wait to be sent together. Issued in one tick, they leave in one network write (ioredis auto-pipelining,
- * per node in a Cluster): under load a system call per message costs more than the tracking itself.
+ * ms writes wait to be sent together: one script call per Cluster slot (./batch), the calls of one tick in one network
+ * write (ioredis auto-pipelining, per node in a Cluster). Under load a command per message costs more than the
+ * tracking itself.
  */
 const BATCH_MS = 5
 
@@ -59,8 +67,9 @@ export class TrackingStore {
   private probe: NodeJS.Timeout | null = null
   private batch: StoreWrite[] = []
   private batchTimer: NodeJS.Timeout | null = null
-  /** Writes sent and not answered yet, settling once answered or journaled. */
-  private readonly inFlight = new Map<StoreWrite, Promise<void>>()
+  /** Groups of writes sent and not answered yet, settling once answered or journaled. */
+  private readonly inFlight = new Map<readonly StoreWrite[], Promise<void>>()
+  private readonly writer: WriteSender
   /** Writes lost without a journal since the last report. */
   private dropped = 0
   readonly trace: TraceStore
@@ -70,8 +79,7 @@ export class TrackingStore {
     private readonly opts: StoreOptions,
     private readonly log: StoreLog,
   ) {
-    // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
-    client.defineCommand(RECORD_COMMAND, { lua: RECORD_SCRIPT, numberOfKeys: 1 })
+    this.writer = new WriteSender(client, opts)
     this.trace = new TraceStore(client, opts)
     // An 'error' without a listener would be an uncaught exception, which stops Haraka.
     client.on('error', (e: Error) => this.down(e.message))
@@ -83,7 +91,7 @@ export class TrackingStore {
 
   /** Journals what is still in memory, synchronously: the process exits without close() (Haraka's default). */
   journalHeld(): void {
-    this.opts.journal?.appendSync([...this.batch, ...this.inFlight.keys()])
+    this.opts.journal?.appendSync([...this.batch, ...[...this.inFlight.keys()].flat()])
     this.batch = []
   }
 
@@ -94,15 +102,12 @@ export class TrackingStore {
 
   /** `<prefix>envid:<decoded envid>`: readable with redis-cli, and one key per envid (AMB-7, AMB-37). */
   key(envid: string): string {
-    return `${this.opts.prefix}envid:${envid}`
+    return envidKey(this.opts.prefix, envid)
   }
 
   /** Writes in one round trip; rejects when Redis fails. */
-  async record({ message, recipients, now }: RecordWrite): Promise<void> {
-    const args = [String(now), message.txn, JSON.stringify(message), String(this.opts.historyLimit)]
-    for (const r of recipients)
-      args.push(r.key, JSON.stringify(r.base), r.event ? JSON.stringify(r.event) : '')
-    await this.client[RECORD_COMMAND](this.key(message.envid), ...args)
+  async record(write: RecordWrite): Promise<void> {
+    await this.writer.send([write])
   }
 
   /**
@@ -129,48 +134,56 @@ export class TrackingStore {
     this.batchTimer = null
     const writes = this.batch
     this.batch = []
-    for (const write of writes) this.send(write)
+    for (const group of this.writer.groups(writes)) this.send(group)
   }
 
-  /** One write, to the envid records or to the operator trace. */
-  private apply(write: StoreWrite): Promise<void> {
-    return isTrace(write) ? this.trace.record(write) : this.record(write)
-  }
-
-  private send(write: StoreWrite): Promise<void> {
-    const sent = this.apply(write)
-      .catch((e: unknown) => {
-        const message = e instanceof Error ? e.message : String(e)
-        // Redis answered, but refused: replaying would fail the same way.
-        if (isReplyError(e)) {
-          const txn = isTrace(write) ? write.header.txn : write.message.txn
-          this.log.warn(
-            `Redis refused a ${isTrace(write) ? 'trace' : 'tracking'} write for ${txn}: ${message}`,
-          )
-          return
-        }
-        this.down(message)
-        this.keep(write)
+  /** Sends one group; what Redis could not be reached for goes to the journal. */
+  private send(group: readonly StoreWrite[]): Promise<void> {
+    const sent = this.deliver(group)
+      .then((unsent) => {
+        if (!unsent) return
+        this.down(unsent.reason)
+        for (const w of unsent.writes) this.keep(w)
       })
-      .finally(() => this.inFlight.delete(write))
-    this.inFlight.set(write, sent)
+      .finally(() => this.inFlight.delete(group))
+    this.inFlight.set(group, sent)
     return sent
+  }
+
+  /**
+   * One script call for the group. Resolves with the writes that did not reach Redis and why, or null when Redis took
+   * or refused each: a refusal (a ReplyError: replaying would fail the same way) is logged and dropped.
+   */
+  private async deliver(group: readonly StoreWrite[]): Promise<Unsent | null> {
+    try {
+      await this.writer.send(group)
+      return null
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e)
+      if (!isReplyError(e)) return { writes: group, reason }
+      const [only] = group
+      if (only && group.length === 1) {
+        const what = isTrace(only)
+          ? `trace write for ${only.header.txn}`
+          : `tracking write for ${only.message.txn}`
+        this.log.warn(`Redis refused a ${what}: ${reason}`)
+        return null
+      }
+    }
+    // The script stopped at the refused write: each again on its own, to apply the others (upserts: those already
+    // applied are no-ops) and name the refused one.
+    const unsent = (await Promise.all(group.map((w) => this.deliver([w])))).filter((u) => u !== null)
+    const [first] = unsent
+    return first ? { writes: unsent.flatMap((u) => u.writes), reason: first.reason } : null
   }
 
   /** One replay batch: resolves when Redis took every write, rejects (nothing kept twice) when it failed. */
   private async replayBatch(writes: StoreWrite[]): Promise<void> {
-    const failures = await Promise.all(
-      writes.map((w) =>
-        this.apply(w).then(
-          () => null,
-          (e: unknown) => (isReplyError(e) ? null : e),
-        ),
-      ),
-    )
-    const failure = failures.find((f) => f !== null)
-    if (failure !== undefined) {
-      this.down(failure instanceof Error ? failure.message : String(failure))
-      throw failure
+    const unsent = await Promise.all(this.writer.groups(writes).map((g) => this.deliver(g)))
+    const failure = unsent.find((u) => u !== null)
+    if (failure) {
+      this.down(failure.reason)
+      throw new Error(failure.reason)
     }
   }
 
@@ -195,7 +208,9 @@ export class TrackingStore {
     if (this.batchTimer) clearTimeout(this.batchTimer)
     const held = this.batch
     this.batch = []
-    const sent = this.available ? held.map((w) => this.send(w)) : held.map((w) => this.keep(w))
+    const sent = this.available
+      ? this.writer.groups(held).map((g) => this.send(g))
+      : held.map((w) => this.keep(w))
     await Promise.all([...sent, ...this.inFlight.values()])
     openStores.delete(this)
     if (openStores.size === 0) process.removeListener('exit', journalOnExit)

@@ -1,9 +1,7 @@
-// Lua of the operator trace (src/store/trace.ts). Every key a call touches lies in one hour bucket, whose hash tag
-// puts it in one Cluster slot.
+// Lua of the operator trace's searches (src/store/trace.ts; its writes: WRITE_SCRIPT in ./scripts). Every key a call
+// touches lies in one hour bucket, whose hash tag puts it in one Cluster slot.
 import type { Result } from 'ioredis'
-import { APPLY_RECIPIENT } from './scripts'
 
-export const TRACE_WRITE_COMMAND = 'mtrkTraceWrite'
 export const TRACE_SEARCH_COMMAND = 'mtrkTraceSearch'
 
 /** One bucket's answer: status, the last candidate examined, and the matches with their hash fields. */
@@ -16,51 +14,10 @@ export type SearchReply = [
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** TRACE_WRITE_SCRIPT: the number of keys, the keys, then its ARGV. */
-    mtrkTraceWrite(numKeys: number, ...keysAndArgs: string[]): Result<number, Context>
     /** TRACE_SEARCH_SCRIPT: the number of keys, the keys, then its ARGV. */
     mtrkTraceSearch(numKeys: number, ...keysAndArgs: string[]): Result<SearchReply, Context>
   }
 }
-
-/**
- * Upserts one traced message, some of its recipients and its index entries, in one atomic round trip.
- * KEYS[1] the message hash   KEYS[2] the bucket's time set   KEYS[3] the bucket's counts   KEYS[4..] index sets
- * ARGV[1] now (ms)   ARGV[2] transaction id   ARGV[3] header JSON (written only if absent)   ARGV[4] history limit
- * ARGV[5] arrival (ms: every set's score)   ARGV[6] keep until (ms)   ARGV[7] n, then n queue ids
- * then per recipient: key, base JSON (used if absent), event JSON or ''.
- * The counts hash holds `messages` and, per action, the recipients now in it: a state change moves one count; and
- * `expires`, the latest keep time written to the bucket, which every set and the counts live until. So an index
- * entry lives as long as the record it points to, and goes with the bucket's last record.
- */
-export const TRACE_WRITE_SCRIPT = `${APPLY_RECIPIENT}
-local msg, times, counts = KEYS[1], KEYS[2], KEYS[3]
-local now, txn, limit = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[4])
-local arrival, keep, nq = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-if redis.call('HSETNX', msg, 'h', ARGV[3]) == 1 then
-  redis.call('ZADD', times, arrival, txn)
-  redis.call('HINCRBY', counts, 'messages', 1)
-end
-for i = 8, 7 + nq do redis.call('HSET', msg, 'q:' .. ARGV[i], '1') end
-for i = 8 + nq, #ARGV, 3 do
-  local rec, before = apply(msg, 'r:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2], limit)
-  if before ~= rec.action then
-    if before then redis.call('HINCRBY', counts, before, -1) end
-    redis.call('HINCRBY', counts, rec.action, 1)
-  end
-  keep = math.max(keep, tonumber(rec.keepUntil) or 0)
-end
-for i = 4, #KEYS do redis.call('ZADD', KEYS[i], arrival, txn) end
--- The record lives until its own latest keep time, never shortened.
-local want = math.max(keep - now, 1000)
-if redis.call('PTTL', msg) < want then redis.call('PEXPIRE', msg, want) end
--- The bucket's sets and counts live until the latest keep time of any record written to the bucket (kept in the
--- counts hash): one PEXPIRE per key, which can never shorten a key's life below a record it points to.
-local latest = math.max(keep, tonumber(redis.call('HGET', counts, 'expires')) or 0)
-if latest > keep then keep = latest else redis.call('HSET', counts, 'expires', keep) end
-for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], math.max(keep - now, 1000)) end
-return 1
-`
 
 /**
  * Finds messages of one bucket, newest first, in bounded work: at most `budget` candidates are examined per call.

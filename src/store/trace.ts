@@ -17,20 +17,14 @@ import {
   type TraceHeader,
   type TraceWrite,
   term,
-  writeTerms,
 } from '../model/trace'
 import { formatCursor, type TraceQuery } from '../model/trace-query'
 import type { Action } from '../tsn/types'
 import { isAction } from '../tsn/types'
+import { bucketKey, WriteSender } from './batch'
 import { decodeRecipient } from './codec'
 import { createRedisClient, type RedisClient } from './redis'
-import {
-  type SearchReply,
-  TRACE_SEARCH_COMMAND,
-  TRACE_SEARCH_SCRIPT,
-  TRACE_WRITE_COMMAND,
-  TRACE_WRITE_SCRIPT,
-} from './trace-scripts'
+import { type SearchReply, TRACE_SEARCH_COMMAND, TRACE_SEARCH_SCRIPT } from './trace-scripts'
 
 /** Candidates one search call examines at most in a bucket: bounds the time Redis spends per call. */
 const BUDGET = 20_000
@@ -98,42 +92,25 @@ export function decodeTraced(flat: readonly string[]): TracedMessage | null {
 }
 
 export class TraceStore {
+  private readonly writer: WriteSender
+
   constructor(
     private readonly client: RedisClient,
     private readonly opts: { prefix: string; historyLimit: number },
   ) {
     // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
-    client.defineCommand(TRACE_WRITE_COMMAND, { lua: TRACE_WRITE_SCRIPT })
     client.defineCommand(TRACE_SEARCH_COMMAND, { lua: TRACE_SEARCH_SCRIPT })
+    this.writer = new WriteSender(client, opts)
   }
 
   /** `<prefix>trace:{YYYYMMDDHH}:`: the common start of every key of one hour bucket. */
   bucketKey(bucket: string): string {
-    return `${this.opts.prefix}trace:{${bucket}}:`
+    return bucketKey(this.opts.prefix, bucket)
   }
 
   /** Writes in one round trip; rejects when Redis fails. */
   async record(w: TraceWrite): Promise<void> {
-    const base = this.bucketKey(bucketOf(w.header.arrival))
-    const keys = [
-      `${base}m:${w.header.txn}`,
-      `${base}t`,
-      `${base}c`,
-      ...writeTerms(w).map((t) => `${base}i:${t}`),
-    ]
-    const args = [
-      String(w.now),
-      w.header.txn,
-      JSON.stringify(w.header),
-      String(this.opts.historyLimit),
-      String(w.header.arrival),
-      String(w.keepUntil),
-      String(w.queueIds.length),
-      ...w.queueIds,
-    ]
-    for (const r of w.recipients)
-      args.push(r.key, JSON.stringify(r.base), r.event ? JSON.stringify(r.event) : '')
-    await this.client[TRACE_WRITE_COMMAND](keys.length, ...keys, ...args)
+    await this.writer.send([w])
   }
 
   /** One page of messages matching every key of the query, newest first; rejects when Redis fails. */

@@ -24,6 +24,9 @@ test('register wires only our hooks, all early (priority -50) so an accepting pl
     'reset_transaction',
     'send_email',
   ])
+  // One hook per event on the SMTP path: the reports' data_post and queue_ok work runs inside the tracking hooks.
+  const hooks = p.hooks as Record<string, string[]>
+  assert.deepEqual([hooks.data_post, hooks.queue_ok], [['stamp_arrival'], ['record_acceptance']])
 })
 
 test('MTRK-1, AMB-21: capabilities get MTRK and DSN once, even when another plugin already added DSN', async () => {

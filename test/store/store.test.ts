@@ -308,17 +308,24 @@ test('after SCRIPT FLUSH the write script reaches Redis again (NOSCRIPT is answe
   }
 })
 
-test('a write Redis refuses with an error reply is logged and dropped, not held for replay', async () => {
+test('a write Redis refuses with an error reply is logged and dropped, not held for replay; its batch is applied', async () => {
   const dir = join(journalRoot, 'refused')
   const store = await ready(makeStore(port, 3, dir))
   const probe = await startProbe()
   await probe.set(store.key('1@h.example.com'), 'not a hash')
+  // One batch, one script call: the refused write stops the script, the writes around it are applied all the same.
+  const others = ['before@h.example.com', 'after@h.example.com']
+  const other = (envid: string) => ({ message: message({ envid, envidXtext: envid }), recipients: [], now })
+  store.submit(other('before@h.example.com'))
   store.submit({ message: message(), recipients: [], now })
+  store.submit(other('after@h.example.com'))
   await waitFor(
     () => logs.some((l) => l.startsWith('warn Redis refused a tracking write for AAAA-BBBB.1: WRONGTYPE')),
     5000,
     'refusal logged',
   )
+  for (const envid of others) assert.equal((await store.lookup(envid)).length, 1, envid)
+  assert.equal(logs.filter((l) => l.includes('Redis refused')).length, 1, 'only the refused write is logged')
   assert.equal(store.available, true, 'an error reply is no outage')
   const journaled = existsSync(dir)
     ? readdirSync(dir)

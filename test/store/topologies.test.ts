@@ -78,8 +78,8 @@ async function roundTrip(s: TrackingStore): Promise<void> {
 }
 
 /**
- * The operator trace: messages in six hour buckets (so several slots), each written by one script on its bucket's
- * slot (Cluster refuses a script whose keys span slots), then found by a search fanned out over the buckets, paged,
+ * The operator trace: messages in six hour buckets (so several slots), submitted together and written by one script
+ * per bucket's slot (Cluster refuses a script whose keys span slots), then found by a search fanned out over the buckets, paged,
  * and counted by the summary.
  */
 async function traceRoundTrip(s: TrackingStore, now: number): Promise<void> {
@@ -97,9 +97,15 @@ async function traceRoundTrip(s: TrackingStore, now: number): Promise<void> {
       reportingMta: 'mx.topology.example',
     }
     const r = { key: to, base: recipient({ address: to, keepUntil: now + 60_000 }) }
-    await s.trace.record(traceWrite(header, [r], [`${header.txn}.1`], now))
+    // Submitted in one tick: one batch whose groups are the buckets' slots.
+    s.submit(traceWrite(header, [r], [`${header.txn}.1`], now))
   }
   const query = { keys: { to }, since: now - 6 * 3_600_000, until: now, outcomes: null, limit: 4 }
+  await waitFor(
+    async () => (await s.trace.summary(now - 6 * 3_600_000, now)).total.messages === 6,
+    10000,
+    'trace',
+  )
   const first = await s.trace.search({ ...query, cursor: null })
   const cursor = parseCursor(first.next ?? '')
   const second = await s.trace.search({ ...query, cursor })

@@ -11,7 +11,7 @@ import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
 import { waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
-import { recipient } from './fixtures'
+import { message, recipient } from './fixtures'
 
 let port: number
 const stores: TrackingStore[] = []
@@ -226,6 +226,106 @@ test('records and their index entries expire together, at the latest keep time w
     await waitFor(async () => (await redis.exists(...keys)) === 0, 10000, 'keys expired')
     const page = await store.trace.search(q({ to: 'gone@dest.example', since: '1h', until: 'now' }))
     assert.deepEqual(page.messages, [])
+  } finally {
+    redis.disconnect()
+  }
+})
+
+/** Every key under a prefix, without it: type, content and PTTL. */
+async function dump(redis: Redis, prefix: string) {
+  const out: Record<string, { content: unknown; ttl: number }> = {}
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000')
+    cursor = next
+    for (const k of keys) {
+      const type = await redis.type(k)
+      const content =
+        type === 'hash' ? await redis.hgetall(k) : await redis.zrange(k, '0', '-1', 'WITHSCORES')
+      out[k.slice(prefix.length)] = { content, ttl: await redis.pttl(k) }
+    }
+  } while (cursor !== '0')
+  return out
+}
+
+test('writes submitted together (one script call) leave Redis as the same writes one call each', async () => {
+  const one = await makeStore()
+  const together = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    const arrival = Date.now()
+    const event = (id: string, action: 'delivered' | 'delayed', at: number, keepUntil: number) => ({
+      at,
+      patch: { action, status: action === 'delivered' ? '2.0.0' : '4.4.1', keepUntil },
+      attempt: { id, at, action, status: '2.0.0', host: 'mx.dest.example', code: '250', reply: 'ok' },
+    })
+    const r = (address: string, keepUntil: number, ev?: ReturnType<typeof event>) => {
+      const w = rcpt(address)
+      return { ...w, base: { ...w.base, keepUntil }, ...(ev ? { event: ev } : {}) }
+    }
+    const k1 = now + 600_000
+    const k2 = now + 900_000
+    const k3 = now + 1_200_000
+    const writes = [
+      // Two messages of one bucket sharing their sender's, client's and recipient domain's index sets.
+      write({ txn: 'b1.1', arrival }, [r('a@dest.example', k1), r('b@dest.example', k1)]),
+      write({ txn: 'b2.1', arrival: arrival + 1 }, [r('c@dest.example', k2)]),
+      // An envid record in between: tracking and trace writes go in one call.
+      {
+        message: message({ envid: 'b@h.example', envidXtext: 'b@h.example' }),
+        recipients: [{ key: 'a', base: recipient({ keepUntil: k1 }) }],
+        now,
+      },
+      // Outcomes of b1: a state change per recipient, a later keep time; then the same write again (a replay).
+      write(
+        { txn: 'b1.1', arrival },
+        [r('a@dest.example', k1, event('x1', 'delivered', now, k3))],
+        ['b1.1.1'],
+      ),
+      write(
+        { txn: 'b1.1', arrival },
+        [r('a@dest.example', k1, event('x1', 'delivered', now, k3))],
+        ['b1.1.1'],
+      ),
+      write({ txn: 'b2.1', arrival: arrival + 1 }, [
+        r('c@dest.example', k2, event('y1', 'delayed', now, k2)),
+      ]),
+      // Another hour's bucket.
+      write({ txn: 'b3.1', arrival: arrival - 3_600_000 }, [r('a@dest.example', k1)]),
+    ]
+    for (const w of writes) {
+      if ('header' in w) await one.store.trace.record(w)
+      else await one.store.record(w)
+    }
+    for (const w of writes) together.store.submit(w)
+    const expected = await dump(redis, one.prefix)
+    assert.ok(Object.keys(expected).length > 15, 'records, time sets, counts and index sets written')
+    const got = await waitFor(
+      async () => {
+        const d = await dump(redis, together.prefix)
+        return Object.keys(d).length === Object.keys(expected).length ? d : undefined
+      },
+      5000,
+      'the batch written',
+    )
+    const content = (d: typeof got) =>
+      Object.entries(d)
+        .map(([k, v]) => [k, v.content])
+        .sort()
+    assert.deepEqual(content(got), content(expected))
+    // A bucket's sets touched by the call all get its latest keep time: never shorter than one call each gives.
+    for (const [k, { ttl }] of Object.entries(expected)) {
+      const t = got[k]?.ttl ?? -2
+      const most = k.includes(':m:') || k.startsWith('envid:') ? ttl + 3000 : k3 - now
+      assert.ok(ttl > 0 && t > ttl - 3000 && t <= most, `${k}: TTL ${t} ms, one call each ${ttl} ms`)
+    }
+    const counts = Object.entries(expected).find(([k]) => k.startsWith(`trace:{${bucketOf(arrival)}}:c`))
+    assert.deepEqual(counts?.[1].content, {
+      messages: '2',
+      delivered: '1',
+      delayed: '2',
+      expires: String(k3),
+    })
   } finally {
     redis.disconnect()
   }
