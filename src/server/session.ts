@@ -16,6 +16,9 @@
 //   it asks, so the refusal says nothing about any envid. Every TRACK reserves a failure before it is answered and
 //   gives it back when it succeeds, so concurrent TRACKs cannot overrun the budget; a budget that cannot be asked
 //   (Redis down) refuses the TRACK with -TEMP/unavailable: no store, no guessing.
+// - A TRACK reserves at its turn, not ahead with its prefetched read: a session then holds at most one reservation,
+//   so TRACKs that succeed can never fill a client's budget by being pipelined (16 connections of one address with
+//   16 TRACKs in flight each would hold 256). The budget batches what all sessions reserve in one event-loop turn.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
 // - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
 //   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
@@ -212,7 +215,9 @@ export class MtqpSession {
     const { config } = this.#o
     for (const item of items)
       this.#queue.push({ cmd: item.kind === 'overlong' ? null : parseCommand(item.line, config) })
-    this.#pump()
+    // Lines that arrive while a TRACK waits start their reads now, not when that TRACK is answered.
+    if (this.#busy) this.#prefetch()
+    else this.#pump()
   }
 
   /** The TLS handshake after STARTTLS completed with `protocol` (as TLSSocket.getProtocol() names it). */
@@ -371,12 +376,14 @@ export class MtqpSession {
     const { store, log, client, budget } = this.#o
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
-    // Issued in the same tick, the reservation and the read share one round trip to Redis.
+    // Issued in the same tick, the reservation and the read share one write to Redis: the reservation first, so
+    // that its batch is sent before the reads' auto-pipeline leaves (both wait for the end of the poll phase).
+    const reserved = budget.reserve(client)
     const read = prefetched ?? store.lookup(envid)
     read.catch(() => {}) // reported below, when it matters
     let allowed: boolean
     try {
-      allowed = await budget.reserve(client)
+      allowed = await reserved
     } catch (e) {
       log.warn(`${name}: failed-TRACK budget unavailable: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)

@@ -577,6 +577,33 @@ test('a TRACK that succeeds gives its budget reservation back even when its clie
   assert.deepEqual(await outcomes(() => 'AAAAAAAAAAAAAAAAAAAAAA'), { reserved: 1, released: 0 })
 })
 
+test('MTQP-29: a session holds one budget reservation at a time, however many TRACKs are pipelined', async () => {
+  const budget = memoryBudget(20)
+  let held = 0
+  let most = 0
+  const logs: string[] = []
+  const got = await play(
+    {
+      records: EX13_RECORDS,
+      logs,
+      budget: {
+        reserve: async (c) => {
+          most = Math.max(most, ++held)
+          return budget.reserve(c)
+        },
+        release: (c) => {
+          held--
+          budget.release(c)
+        },
+      },
+    },
+    [EX13_C1.repeat(30)],
+  )
+  assert.equal(got.split('+OK+ Tracking information follows').length, 31)
+  assert.equal(most, 1)
+  assert.equal(held, 0, 'every reservation given back')
+})
+
 // ---------------------------------------------------------------------------------------------------------------
 // STARTTLS (RFC 3887 §6)
 
