@@ -16,9 +16,13 @@
 //   it asks, so the refusal says nothing about any envid. Every TRACK reserves a failure before it is answered and
 //   gives it back when it succeeds, so concurrent TRACKs cannot overrun the budget; a budget that cannot be asked
 //   (Redis down) refuses the TRACK with -TEMP/unavailable: no store, no guessing.
-// - A TRACK reserves at its turn, not ahead with its prefetched read: a session then holds at most one reservation,
-//   so TRACKs that succeed can never fill a client's budget by being pipelined (16 connections of one address with
-//   16 TRACKs in flight each would hold 256). The budget batches what all sessions reserve in one event-loop turn.
+// - A session holds at most one reservation: a TRACK reserves at its turn, not ahead with its prefetched read, so
+//   TRACKs that succeed can never fill a client's budget by being pipelined (16 connections of one address with 16
+//   TRACKs in flight each would hold 256). The budget batches what all sessions reserve in one event-loop turn.
+// - The reservation of a TRACK that succeeded is kept for the session's next TRACK instead of given back, and given
+//   back when the session has been idle for HOLD_MS or ends: a client asking again and again costs the budget two
+//   calls in all, not two per TRACK. Still one reservation per session, and every answer has its own: a wrong TRACK
+//   spends the one it holds, and the next TRACK reserves anew.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
 // - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
 //   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
@@ -112,6 +116,9 @@ export interface SessionOptions {
 /** Store reads one session may have in flight ahead of its replies. */
 const MAX_PREFETCH = 16
 
+/** How long an idle session keeps the reservation of its last TRACK that succeeded, in ms. */
+const HOLD_MS = 1000
+
 /** Octets of randomness in a TRACK body's MIME boundary. */
 const BOUNDARY_OCTETS = 16
 
@@ -188,6 +195,11 @@ export class MtqpSession {
    */
   #prefetched = 0
   #idleWaiters: Array<() => void> = []
+  /** The reservation of the last TRACK, which succeeded: the next TRACK's (see HOLD_MS). */
+  #held = false
+  /** When the session last ran out of work (monotonic ms), while it holds a reservation. */
+  #idleSince = 0
+  #holdTimer = false
 
   constructor(opts: SessionOptions) {
     this.#o = opts
@@ -288,7 +300,37 @@ export class MtqpSession {
         )
       }
     }
-    if (this.backlog === 0) this.#wakeIdle()
+    if (this.backlog === 0) {
+      this.#wakeIdle()
+      this.#idleSince = this.#o.monotonic()
+      this.#watchHold()
+    }
+  }
+
+  /** Gives the held reservation back once the session has been idle for HOLD_MS; one timer at a time. */
+  #watchHold(): void {
+    if (!this.#held || this.#holdTimer) return
+    this.#holdTimer = true
+    const until = this.#idleSince + HOLD_MS
+    void this.#o.sleepUntil(until).then(() => {
+      this.#holdTimer = false
+      if (this.backlog > 0) return // a TRACK is using it; #pump watches again once it is done
+      // The same sum as the deadline slept until: a difference could round below HOLD_MS and never get there.
+      if (this.#idleSince + HOLD_MS <= until) this.#releaseHeld()
+      else this.#watchHold()
+    })
+  }
+
+  #releaseHeld(): void {
+    if (!this.#held) return
+    this.#held = false
+    this.#o.budget.release(this.#o.client)
+  }
+
+  /** Keeps the reservation of a TRACK that succeeded for the next one; gives it back if the session is over. */
+  #keep(): void {
+    this.#held = true
+    if (this.#phase === 'closed') this.#releaseHeld()
   }
 
   #resume(): void {
@@ -378,7 +420,8 @@ export class MtqpSession {
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
     // Issued in the same tick, the reservation and the read share one write to Redis: the reservation first, so
     // that its batch is sent before the reads' auto-pipeline leaves (both wait for the end of the poll phase).
-    const reserved = budget.reserve(client)
+    const reserved = this.#held ? HELD : budget.reserve(client)
+    this.#held = false
     const read = prefetched ?? store.lookup(envid)
     read.catch(() => {}) // reported below, when it matters
     let allowed: boolean
@@ -397,7 +440,7 @@ export class MtqpSession {
     try {
       records = await read
     } catch (e) {
-      budget.release(client)
+      this.#keep() // not spent: nothing was answered from the store
       log.warn(`${name}: tracking store failed: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)
       return
@@ -405,8 +448,9 @@ export class MtqpSession {
     const report = buildReport({ envid, records, secret: cmd.secret, now })
     // A TRACK the secret opened is no failure, also when its client hung up before the answer: a pipelining client
     // closing with TRACKs in flight would otherwise spend its budget, and everyone's, on TRACKs that succeeded.
-    // A wrong guess abandoned early stays counted.
-    if (report.parts.length > 0) budget.release(client)
+    // Its reservation goes to the next TRACK, or back when the session is over. A wrong guess abandoned early stays
+    // counted.
+    if (report.parts.length > 0) this.#keep()
     if (this.#phase !== 'command') return
     for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
@@ -460,6 +504,7 @@ export class MtqpSession {
 
   #end(): void {
     this.#phase = 'closed'
+    this.#releaseHeld()
     this.#queue.length = 0
     this.#prefetched = 0
     this.#wakeIdle()
@@ -471,6 +516,9 @@ export class MtqpSession {
     for (const w of waiters) w()
   }
 }
+
+/** The reservation a session holds, ready for its next TRACK. */
+const HELD = Promise.resolve(true)
 
 /** -BAD with the parser's codes (e.g. bad-fqdn for a STARTTLS name without a dot) and its fixed reason (MTQP-8). */
 function badReply(cmd: BadCommand): MtqpResponse {
