@@ -34,7 +34,7 @@ import type { BadCommand, Command, StarttlsCommand, TrackCommand } from '../mtqp
 import { parseCommand } from '../mtqp/command'
 import type { FramedLine } from '../mtqp/framing'
 import { greetingResponse } from '../mtqp/greeting'
-import { formatResponse, type MtqpResponse } from '../mtqp/response'
+import { formatDataResponse, formatResponse, type MtqpResponse } from '../mtqp/response'
 import type { TrackingStatus } from '../tsn/types'
 import { boundaryFromBytes, formatTrackingBody } from '../tsn/writer'
 import { buildReport } from './report'
@@ -464,10 +464,8 @@ export class MtqpSession {
     const parts = await this.#chained(report.parts, cmd, name)
     if (this.#phase !== 'command') return
     const body = formatTrackingBody(parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
-    // The body ends in CRLF; the data lines are what lies between the CRLFs (MTQP-16).
-    const answer = body.ok
-      ? formatResponse({ ...REPLY.tracking, lines: body.value.split('\r\n').slice(0, -1) })
-      : body
+    // The body ends in CRLF; its lines are the data lines (MTQP-16).
+    const answer = body.ok ? formatDataResponse(REPLY.tracking, body.value) : body
     if (!answer.ok) {
       log.warn(`${name}: answer cannot be written: ${answer.error}`)
       this.#send(REPLY.trackStoreDown)
