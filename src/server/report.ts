@@ -177,6 +177,7 @@ function status(r: StoredRecipient, note: (text: string) => void): string {
 
 /** A date RFC 5322 can carry (years 1900-9999 at +0000, the zone written), or null. */
 function writableDate(ms: number): Date | null {
-  const year = new Date(ms).getUTCFullYear()
-  return year >= MIN_YEAR && year <= MAX_YEAR ? new Date(ms) : null
+  const date = new Date(ms)
+  const year = date.getUTCFullYear()
+  return year >= MIN_YEAR && year <= MAX_YEAR ? date : null
 }
