@@ -20,9 +20,9 @@
 //   TRACKs that succeed can never fill a client's budget by being pipelined (16 connections of one address with 16
 //   TRACKs in flight each would hold 256). The budget batches what all sessions reserve in one event-loop turn.
 // - The reservation of a TRACK that succeeded is kept for the session's next TRACK instead of given back, and given
-//   back when the session has been idle for HOLD_MS or ends: a client asking again and again costs the budget two
-//   calls in all, not two per TRACK. Still one reservation per session, and every answer has its own: a wrong TRACK
-//   spends the one it holds, and the next TRACK reserves anew.
+//   back when the session has been idle for HOLD_MS, has held it for HOLD_MAX_MS, or ends: a client asking again
+//   and again costs the budget two calls every 10 s, not two per TRACK. Still one reservation per session, and every
+//   answer has its own: a wrong TRACK spends the one it holds, and the next TRACK reserves anew.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
 // - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
 //   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
@@ -119,6 +119,12 @@ const MAX_PREFETCH = 16
 /** How long an idle session keeps the reservation of its last TRACK that succeeded, in ms. */
 const HOLD_MS = 1000
 
+/**
+ * How long a reservation is passed on at most, in ms: then it goes back and the next TRACK reserves anew, so that a
+ * release lands in the counter's window (one minute for the global ceiling) about as surely as a TRACK's own.
+ */
+const HOLD_MAX_MS = 10_000
+
 /** Octets of randomness in a TRACK body's MIME boundary. */
 const BOUNDARY_OCTETS = 16
 
@@ -197,6 +203,8 @@ export class MtqpSession {
   #idleWaiters: Array<() => void> = []
   /** The reservation of the last TRACK, which succeeded: the next TRACK's (see HOLD_MS). */
   #held = false
+  /** When the held reservation was taken (monotonic ms). */
+  #reservedAt = 0
   /** When the session last ran out of work (monotonic ms), while it holds a reservation. */
   #idleSince = 0
   #holdTimer = false
@@ -420,6 +428,8 @@ export class MtqpSession {
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
     // Issued in the same tick, the reservation and the read share one write to Redis: the reservation first, so
     // that its batch is sent before the reads' auto-pipeline leaves (both wait for the end of the poll phase).
+    if (this.#o.monotonic() - this.#reservedAt >= HOLD_MAX_MS) this.#releaseHeld()
+    if (!this.#held) this.#reservedAt = this.#o.monotonic()
     const reserved = this.#held ? HELD : budget.reserve(client)
     this.#held = false
     const read = prefetched ?? store.lookup(envid)

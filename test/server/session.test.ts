@@ -620,6 +620,37 @@ test('MTQP-29: a session holds one reservation, passed on from TRACK to TRACK un
   })
 })
 
+test('MTQP-29: a reservation is passed on for at most 10 s; then it goes back and the next TRACK reserves anew', async () => {
+  let reserved = 0
+  let released = 0
+  const clock = { ms: MONOTONIC_START }
+  const budget = memoryBudget(20)
+  const got = await play(
+    {
+      clock,
+      // Every store read takes 3 s of the monotonic clock, started when the read is.
+      lookup: async (envid) => {
+        clock.ms += 3000
+        return EX13_RECORDS.filter((m) => m.envid === envid)
+      },
+      budget: {
+        reserve: (c) => {
+          reserved++
+          return budget.reserve(c)
+        },
+        release: (c) => {
+          released++
+          budget.release(c)
+        },
+      },
+    },
+    [EX13_C1.repeat(6)],
+  )
+  assert.equal(got.split('+OK+ Tracking information follows').length, 7)
+  // The first reservation is 18 s old at the second TRACK's turn (six reads started); the second serves the rest.
+  assert.deepEqual({ reserved, released }, { reserved: 2, released: 2 })
+})
+
 // ---------------------------------------------------------------------------------------------------------------
 // STARTTLS (RFC 3887 §6)
 
