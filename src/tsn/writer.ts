@@ -225,8 +225,13 @@ function extensionFields(extensions: ExtensionField[] | undefined): Result<Field
 }
 
 export function emitBlock(fields: readonly Field[]): Result<string> {
-  const emitted = mapAll(fields, emitField)
-  return emitted.ok ? ok(emitted.value.join('')) : emitted
+  let block = ''
+  for (const field of fields) {
+    const emitted = emitField(field)
+    if (!emitted.ok) return emitted
+    block += emitted.value
+  }
+  return ok(block)
 }
 
 /** The one place a field becomes text: `Name: value`, folded to fit MAX_LINE_OCTETS, CRLF-terminated. */
