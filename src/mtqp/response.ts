@@ -50,11 +50,9 @@ export function formatResponse(r: MtqpResponse): Result<string> {
   if (r.lines !== undefined && r.indicator !== '+OK+')
     return err('only +OK+ responses carry data lines (MTQP-5)')
 
-  const head = r.indicator + r.codes.map((c) => `/${c}`).join('')
-  if (head.length > MAX_LINE_OCTETS) return err('status line longer than 998 octets (MTQP-5)')
-  const room = MAX_LINE_OCTETS - head.length - 1
-  const text = sanitiseText(r.text).slice(0, Math.max(0, room))
-  const parts = [text.length > 0 ? `${head} ${text}\r\n` : `${head}\r\n`]
+  const status = statusLine(r)
+  if (!status.ok) return status
+  const parts = [status.value]
 
   if (r.indicator === '+OK+') {
     const lines = r.lines ?? []
@@ -72,6 +70,39 @@ export function formatResponse(r: MtqpResponse): Result<string> {
     parts.push('.\r\n')
   }
   return ok(parts.join(''))
+}
+
+/**
+ * Wire text of a +OK+ response whose data is `body`, CRLF-terminated lines (a MIME entity): the same octets and the
+ * same refusals as formatResponse with the lines of `body`, checked and dot-stuffed on the whole text at once.
+ */
+export function formatDataResponse(r: StatusLine, body: string): Result<string> {
+  if (r.indicator !== '+OK+') return err('only +OK+ responses carry data lines (MTQP-5)')
+  const status = statusLine(r)
+  if (!status.ok) return status
+  if (body !== '' && !body.endsWith('\r\n')) return err('data does not end in CRLF')
+  if (/[^\x00-\xff]/.test(body)) return err('a data line has a character that is not one octet')
+  for (let start = 0, end = 0; start < body.length; start = end + 2) {
+    end = body.indexOf('\r\n', start)
+    // The line's first CR and first LF must be those of its CRLF.
+    if (body.indexOf('\r', start) !== end || body.indexOf('\n', start) !== end + 1)
+      return err('a data line contains CR or LF')
+    // MTQP-5: the limit applies to the line as it goes on the wire, dot-stuffed.
+    if (end - start + (body.startsWith('.', start) ? 1 : 0) > MAX_LINE_OCTETS)
+      return err('a data line is over 998 octets on the wire (MTQP-5); fold it')
+  }
+  // MTQP-7: a line starting with "." gets another ".".
+  const stuffed = body.startsWith('.') || body.includes('\n.') ? body.replace(/(^|\n)\./g, '$1..') : body
+  return ok(`${status.value}${stuffed}.\r\n`)
+}
+
+/** The status line with its CRLF: indicator, codes, and the text cut to fit 998 octets. */
+function statusLine(r: StatusLine): Result<string> {
+  const head = r.indicator + r.codes.map((c) => `/${c}`).join('')
+  if (head.length > MAX_LINE_OCTETS) return err('status line longer than 998 octets (MTQP-5)')
+  const room = MAX_LINE_OCTETS - head.length - 1
+  const text = sanitiseText(r.text).slice(0, Math.max(0, room))
+  return ok(text.length > 0 ? `${head} ${text}\r\n` : `${head}\r\n`)
 }
 
 /** opt-text = [WSP *(VCHAR / WSP)]: keep it printable, single-line, and without leading whitespace. */

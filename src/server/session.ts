@@ -16,6 +16,13 @@
 //   it asks, so the refusal says nothing about any envid. Every TRACK reserves a failure before it is answered and
 //   gives it back when it succeeds, so concurrent TRACKs cannot overrun the budget; a budget that cannot be asked
 //   (Redis down) refuses the TRACK with -TEMP/unavailable: no store, no guessing.
+// - A session holds at most one reservation: a TRACK reserves at its turn, not ahead with its prefetched read, so
+//   TRACKs that succeed can never fill a client's budget by being pipelined (16 connections of one address with 16
+//   TRACKs in flight each would hold 256). The budget batches what all sessions reserve in one event-loop turn.
+// - The reservation of a TRACK that succeeded is kept for the session's next TRACK instead of given back, and given
+//   back when the session has been idle for HOLD_MS, has held it for HOLD_MAX_MS, or ends: a client asking again
+//   and again costs the budget two calls every 10 s, not two per TRACK. Still one reservation per session, and every
+//   answer has its own: a wrong TRACK spends the one it holds, and the next TRACK reserves anew.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
 // - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
 //   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
@@ -27,7 +34,7 @@ import type { BadCommand, Command, StarttlsCommand, TrackCommand } from '../mtqp
 import { parseCommand } from '../mtqp/command'
 import type { FramedLine } from '../mtqp/framing'
 import { greetingResponse } from '../mtqp/greeting'
-import { formatResponse, type MtqpResponse } from '../mtqp/response'
+import { formatDataResponse, formatResponse, type MtqpResponse } from '../mtqp/response'
 import type { TrackingStatus } from '../tsn/types'
 import { boundaryFromBytes, formatTrackingBody } from '../tsn/writer'
 import { buildReport } from './report'
@@ -109,6 +116,15 @@ export interface SessionOptions {
 /** Store reads one session may have in flight ahead of its replies. */
 const MAX_PREFETCH = 16
 
+/** How long an idle session keeps the reservation of its last TRACK that succeeded, in ms. */
+const HOLD_MS = 1000
+
+/**
+ * How long a reservation is passed on at most, in ms: then it goes back and the next TRACK reserves anew, so that a
+ * release lands in the counter's window (one minute for the global ceiling) about as surely as a TRACK's own.
+ */
+const HOLD_MAX_MS = 10_000
+
 /** Octets of randomness in a TRACK body's MIME boundary. */
 const BOUNDARY_OCTETS = 16
 
@@ -185,6 +201,13 @@ export class MtqpSession {
    */
   #prefetched = 0
   #idleWaiters: Array<() => void> = []
+  /** The reservation of the last TRACK, which succeeded: the next TRACK's (see HOLD_MS). */
+  #held = false
+  /** When the held reservation was taken (monotonic ms). */
+  #reservedAt = 0
+  /** When the session last ran out of work (monotonic ms), while it holds a reservation. */
+  #idleSince = 0
+  #holdTimer = false
 
   constructor(opts: SessionOptions) {
     this.#o = opts
@@ -212,7 +235,9 @@ export class MtqpSession {
     const { config } = this.#o
     for (const item of items)
       this.#queue.push({ cmd: item.kind === 'overlong' ? null : parseCommand(item.line, config) })
-    this.#pump()
+    // Lines that arrive while a TRACK waits start their reads now, not when that TRACK is answered.
+    if (this.#busy) this.#prefetch()
+    else this.#pump()
   }
 
   /** The TLS handshake after STARTTLS completed with `protocol` (as TLSSocket.getProtocol() names it). */
@@ -283,7 +308,37 @@ export class MtqpSession {
         )
       }
     }
-    if (this.backlog === 0) this.#wakeIdle()
+    if (this.backlog === 0) {
+      this.#wakeIdle()
+      this.#idleSince = this.#o.monotonic()
+      this.#watchHold()
+    }
+  }
+
+  /** Gives the held reservation back once the session has been idle for HOLD_MS; one timer at a time. */
+  #watchHold(): void {
+    if (!this.#held || this.#holdTimer) return
+    this.#holdTimer = true
+    const until = this.#idleSince + HOLD_MS
+    void this.#o.sleepUntil(until).then(() => {
+      this.#holdTimer = false
+      if (this.backlog > 0) return // a TRACK is using it; #pump watches again once it is done
+      // The same sum as the deadline slept until: a difference could round below HOLD_MS and never get there.
+      if (this.#idleSince + HOLD_MS <= until) this.#releaseHeld()
+      else this.#watchHold()
+    })
+  }
+
+  #releaseHeld(): void {
+    if (!this.#held) return
+    this.#held = false
+    this.#o.budget.release(this.#o.client)
+  }
+
+  /** Keeps the reservation of a TRACK that succeeded for the next one; gives it back if the session is over. */
+  #keep(): void {
+    this.#held = true
+    if (this.#phase === 'closed') this.#releaseHeld()
   }
 
   #resume(): void {
@@ -371,12 +426,18 @@ export class MtqpSession {
     const { store, log, client, budget } = this.#o
     // Logs name the envid as sent: xtext is printable, while the decoded form could hold CR LF and forge log lines.
     const name = `MTQP ${client}: TRACK ${cmd.envid}`
-    // Issued in the same tick, the reservation and the read share one round trip to Redis.
+    if (this.#o.monotonic() - this.#reservedAt >= HOLD_MAX_MS) this.#releaseHeld()
+    if (!this.#held) this.#reservedAt = this.#o.monotonic()
+    // Null: this TRACK answers on the reservation the session holds. Issued in the same tick, a reservation and the
+    // read share one write to Redis: the reservation first, so that its batch is sent before the reads'
+    // auto-pipeline leaves (both wait for the end of the poll phase).
+    const reserved = this.#held ? null : budget.reserve(client)
+    this.#held = false
     const read = prefetched ?? store.lookup(envid)
     read.catch(() => {}) // reported below, when it matters
     let allowed: boolean
     try {
-      allowed = await budget.reserve(client)
+      allowed = reserved === null || (await reserved)
     } catch (e) {
       log.warn(`${name}: failed-TRACK budget unavailable: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)
@@ -390,7 +451,7 @@ export class MtqpSession {
     try {
       records = await read
     } catch (e) {
-      budget.release(client)
+      this.#keep() // not spent: nothing was answered from the store
       log.warn(`${name}: tracking store failed: ${e instanceof Error ? e.message : e}`)
       this.#send(REPLY.trackStoreDown)
       return
@@ -398,8 +459,9 @@ export class MtqpSession {
     const report = buildReport({ envid, records, secret: cmd.secret, now })
     // A TRACK the secret opened is no failure, also when its client hung up before the answer: a pipelining client
     // closing with TRACKs in flight would otherwise spend its budget, and everyone's, on TRACKs that succeeded.
-    // A wrong guess abandoned early stays counted.
-    if (report.parts.length > 0) budget.release(client)
+    // Its reservation goes to the next TRACK, or back when the session is over. A wrong guess abandoned early stays
+    // counted.
+    if (report.parts.length > 0) this.#keep()
     if (this.#phase !== 'command') return
     for (const note of report.notes) log.warn(`${name}: ${note}`)
     if (report.parts.length === 0) {
@@ -410,13 +472,13 @@ export class MtqpSession {
       this.#send(REPLY.noinfo)
       return
     }
-    const parts = await this.#chained(report.parts, cmd, name)
+    // Without chaining, no promise to wait for: one microtask less per answer.
+    const { chain } = this.#o
+    const parts = chain === undefined ? report.parts : await this.#chained(chain, report.parts, cmd, name)
     if (this.#phase !== 'command') return
     const body = formatTrackingBody(parts, boundaryFromBytes(this.#o.randomBytes(BOUNDARY_OCTETS)))
-    // The body ends in CRLF; the data lines are what lies between the CRLFs (MTQP-16).
-    const answer = body.ok
-      ? formatResponse({ ...REPLY.tracking, lines: body.value.split('\r\n').slice(0, -1) })
-      : body
+    // The body ends in CRLF; its lines are the data lines (MTQP-16).
+    const answer = body.ok ? formatDataResponse(REPLY.tracking, body.value) : body
     if (!answer.ok) {
       log.warn(`${name}: answer cannot be written: ${answer.error}`)
       this.#send(REPLY.trackStoreDown)
@@ -427,9 +489,12 @@ export class MtqpSession {
   }
 
   /** This server's parts with the chained ones after them (MTQP-33); its own alone if chaining fails (AMB-25). */
-  async #chained(parts: TrackingStatus[], cmd: TrackCommand, name: string): Promise<TrackingStatus[]> {
-    const chain = this.#o.chain
-    if (chain === undefined) return parts
+  async #chained(
+    chain: ChainFn,
+    parts: TrackingStatus[],
+    cmd: TrackCommand,
+    name: string,
+  ): Promise<TrackingStatus[]> {
     try {
       return await chain({ envid: cmd.envid, secret: cmd.secret, parts, tls: this.#tlsActive })
     } catch (e) {
@@ -453,6 +518,7 @@ export class MtqpSession {
 
   #end(): void {
     this.#phase = 'closed'
+    this.#releaseHeld()
     this.#queue.length = 0
     this.#prefetched = 0
     this.#wakeIdle()

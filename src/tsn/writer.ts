@@ -195,11 +195,16 @@ export function date(name: string, value: Date, offset: number): Result<Field> {
   return formatted.ok ? ok([name, formatted.value]) : err(`${name}: ${formatted.error}`)
 }
 
+/** A non-empty field value that passes every check of text(). */
+const PLAIN_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
 /**
  * A field value must be one line of 7bit printable ASCII (TSN-2): CR or LF would inject header fields, and
  * surrounding whitespace would not survive a reader's unfolding.
  */
 export function text(name: string, value: string, required: boolean): Result<Field> {
+  // The common case in one test: printable, and neither starting nor ending with a space.
+  if (typeof value === 'string' && PLAIN_VALUE.test(value)) return ok([name, value])
   if (typeof value !== 'string') return err(`${name}: required`)
   if (required && value === '') return err(`${name}: must not be empty`)
   if (/[\r\n]/.test(value)) return err(`${name}: contains CR or LF (header injection)`)
@@ -220,8 +225,13 @@ function extensionFields(extensions: ExtensionField[] | undefined): Result<Field
 }
 
 export function emitBlock(fields: readonly Field[]): Result<string> {
-  const emitted = mapAll(fields, emitField)
-  return emitted.ok ? ok(emitted.value.join('')) : emitted
+  let block = ''
+  for (const field of fields) {
+    const emitted = emitField(field)
+    if (!emitted.ok) return emitted
+    block += emitted.value
+  }
+  return ok(block)
 }
 
 /** The one place a field becomes text: `Name: value`, folded to fit MAX_LINE_OCTETS, CRLF-terminated. */

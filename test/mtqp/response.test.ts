@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import {
+  formatDataResponse,
   formatResponse,
   INDICATORS,
   type MtqpResponse,
@@ -294,6 +295,34 @@ test('property: parseResponse(formatResponse(r)) = r, including data lines start
     }),
     { numRuns: 2000 },
   )
+})
+
+test('property: formatDataResponse(body) gives the octets and refusals of formatResponse(lines of body)', () => {
+  const anyLine = fc.oneof(
+    dataLine,
+    // CR or LF alone, characters above one octet, lines around the 998-octet limit with and without a dot.
+    fc.string({ unit: 'binary', maxLength: 20 }).map((s) => s.replace(/\r\n/g, '\r')),
+    fc
+      .tuple(fc.constantFrom('', '.'), fc.integer({ min: 996, max: 999 }))
+      .map(([dot, n]) => dot + 'x'.repeat(n)),
+  )
+  fc.assert(
+    fc.property(
+      fc.array(code, { maxLength: 2 }),
+      text,
+      fc.array(anyLine, { maxLength: 8 }),
+      (codes, t, lines) => {
+        const status = { indicator: '+OK+' as const, codes, text: t }
+        const whole = formatDataResponse(status, lines.map((l) => `${l}\r\n`).join(''))
+        const each = formatResponse({ ...status, lines })
+        assert.equal(whole.ok, each.ok)
+        if (whole.ok && each.ok) assert.equal(whole.value, each.value)
+      },
+    ),
+    { numRuns: 2000 },
+  )
+  assert.equal(formatDataResponse({ indicator: '+OK', codes: [], text: '' }, 'a\r\n').ok, false)
+  assert.equal(formatDataResponse({ indicator: '+OK+', codes: [], text: '' }, 'no CRLF').ok, false)
 })
 
 test('property: a pipelined series of formatted responses decodes in order under any chunking', () => {

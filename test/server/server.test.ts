@@ -93,7 +93,9 @@ interface ServerSetup {
   withCertificate?: boolean
 }
 
-async function startServer(setup: ServerSetup = {}): Promise<{ server: MtqpServer; port: number }> {
+async function startServer(
+  setup: ServerSetup = {},
+): Promise<{ server: MtqpServer; port: number; budget: FailedTrackBudget; budgetRedis: RedisClient }> {
   const cfg = config(setup.mtqp)
   const budgetRedis = createRedisClient(
     { ...parseConfig({ redis: { port: setup.redisPort ?? redisPort } }).config.redis },
@@ -121,7 +123,7 @@ async function startServer(setup: ServerSetup = {}): Promise<{ server: MtqpServe
   })
   servers.push(server)
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
-  return { server, port }
+  return { server, port, budget, budgetRedis }
 }
 const material = { key: cert.key, cert: cert.cert }
 
@@ -429,6 +431,82 @@ test('MTQP-9: a long pipelined batch (reading pauses while Redis answers) is ans
   assert.deepEqual(
     replies.map((r) => (r.ok ? r.value.indicator : r.error)),
     want,
+  )
+})
+
+/** The replies to `tracks` sent pipelined in one write, then QUIT, as indicator/codes. */
+async function pipelined(port: number, tracks: string[]): Promise<string[]> {
+  const c = await MtqpTestClient.connect(port)
+  c.send(`${tracks.join('')}QUIT\r\n`)
+  await c.closed
+  const replies = new ResponseDecoder().push(Buffer.from(c.raw, 'latin1'))
+  return replies.slice(1, -1).map((r) => (r.ok ? [r.value.indicator, ...r.value.codes].join('/') : r.error))
+}
+
+const SPENT = '-TEMP/too-many-failures'
+
+test('MTQP-29: 40 wrong TRACKs pipelined with a budget of 20: 20 -ERR/noinfo, then 20 -TEMP/too-many-failures', async () => {
+  const { port, budget, budgetRedis } = await startServer({
+    mtqp: { failed_track_limit: 20, noinfo_delay: 0 },
+  })
+  const wrong = Array.from({ length: 40 }, (_, i) => `TRACK w${i}@h.example.com ${TV1_SECRET}\r\n`)
+  const got = await pipelined(port, wrong)
+  assert.deepEqual(got, [...Array(20).fill('-ERR/noinfo'), ...Array(20).fill(SPENT)])
+  assert.equal(await budgetRedis.get(budget.clientKey('127.0.0.1')), '20')
+})
+
+test('MTQP-29: a pipelined mix of right and wrong TRACKs leaves exactly the wrong ones counted', async () => {
+  await recordTv1(store)
+  const { port, budget, budgetRedis } = await startServer({
+    mtqp: { failed_track_limit: 20, noinfo_delay: 0 },
+  })
+  const wrongAt = (i: number) => i % 4 === 1 || i === 30
+  const tracks = Array.from({ length: 32 }, (_, i) =>
+    wrongAt(i) ? `TRACK ${ENVID} AAAAAAAAAAAAAAAAAAAAAA\r\n` : `TRACK ${ENVID} ${TV1_SECRET}\r\n`,
+  )
+  const got = await pipelined(port, tracks)
+  assert.deepEqual(
+    got,
+    tracks.map((_, i) => (wrongAt(i) ? '-ERR/noinfo' : '+OK+')),
+  )
+  const counted = () => budgetRedis.get(budget.clientKey('127.0.0.1'))
+  await waitFor(async () => (await counted()) === '9', 5000, 'the releases of the right TRACKs')
+  await sleep(50)
+  assert.equal(await counted(), '9', 'nothing more given back')
+})
+
+test('MTQP-29: right TRACKs pipelined beyond a small budget are all answered: only failures spend it', async () => {
+  await recordTv1(store)
+  const { port, budget, budgetRedis } = await startServer({
+    mtqp: { failed_track_limit: 3, noinfo_delay: 0 },
+  })
+  const right = `TRACK ${ENVID} ${TV1_SECRET}\r\n`
+  const wrong = `TRACK ${ENVID} AAAAAAAAAAAAAAAAAAAAAA\r\n`
+  const got = await pipelined(port, [...Array(20).fill(right), wrong, right, wrong, wrong, wrong, right])
+  assert.deepEqual(got, [
+    ...Array(20).fill('+OK+'),
+    '-ERR/noinfo',
+    '+OK+',
+    '-ERR/noinfo',
+    '-ERR/noinfo',
+    SPENT,
+    SPENT,
+  ])
+  await waitFor(async () => (await budgetRedis.get(budget.clientKey('127.0.0.1'))) === '3', 5000, 'counted')
+})
+
+test('MTQP-29: 12 connections of one address, 16 right TRACKs pipelined on each, budget 20: none is refused', async () => {
+  await recordTv1(store)
+  const { port, budget, budgetRedis } = await startServer({
+    mtqp: { failed_track_limit: 20, max_connections_per_ip: 12, noinfo_delay: 0 },
+  })
+  const right = `TRACK ${ENVID} ${TV1_SECRET}\r\n`
+  const got = await Promise.all(Array.from({ length: 12 }, () => pipelined(port, Array(16).fill(right))))
+  assert.deepEqual(got.flat(), Array(12 * 16).fill('+OK+'))
+  await waitFor(
+    async () => (await budgetRedis.get(budget.clientKey('127.0.0.1'))) === '0',
+    5000,
+    'all given back',
   )
 })
 

@@ -577,6 +577,80 @@ test('a TRACK that succeeds gives its budget reservation back even when its clie
   assert.deepEqual(await outcomes(() => 'AAAAAAAAAAAAAAAAAAAAAA'), { reserved: 1, released: 0 })
 })
 
+test('MTQP-29: a session holds one reservation, passed on from TRACK to TRACK until one fails, given back when idle', async () => {
+  const counted = async (batch: string) => {
+    const budget = memoryBudget(20)
+    let reserved = 0
+    let released = 0
+    const got = await play(
+      {
+        records: EX13_RECORDS,
+        budget: {
+          reserve: async (c) => {
+            reserved++
+            return budget.reserve(c)
+          },
+          release: (c) => {
+            released++
+            budget.release(c)
+          },
+        },
+      },
+      [batch],
+    )
+    // What stays reserved once the session is idle is what was spent.
+    const spent =
+      20 -
+      (await Promise.all(Array.from({ length: 20 }, () => budget.reserve('192.0.2.1')))).filter(Boolean)
+        .length
+    return {
+      answers: got.split(/^(?:\+OK\+ Tracking information follows|-ERR\/noinfo )/m).length - 1,
+      reserved,
+      released,
+      spent,
+    }
+  }
+  const wrong = `TRACK <tracking-id@example.com> ${TV1.secret}\r\n`
+  assert.deepEqual(await counted(EX13_C1.repeat(30)), { answers: 30, reserved: 1, released: 1, spent: 0 })
+  assert.deepEqual(await counted(EX13_C1.repeat(3) + wrong + EX13_C1.repeat(3)), {
+    answers: 7,
+    reserved: 2,
+    released: 1,
+    spent: 1,
+  })
+})
+
+test('MTQP-29: a reservation is passed on for at most 10 s; then it goes back and the next TRACK reserves anew', async () => {
+  let reserved = 0
+  let released = 0
+  const clock = { ms: MONOTONIC_START }
+  const budget = memoryBudget(20)
+  const got = await play(
+    {
+      clock,
+      // Every store read takes 3 s of the monotonic clock, started when the read is.
+      lookup: async (envid) => {
+        clock.ms += 3000
+        return EX13_RECORDS.filter((m) => m.envid === envid)
+      },
+      budget: {
+        reserve: (c) => {
+          reserved++
+          return budget.reserve(c)
+        },
+        release: (c) => {
+          released++
+          budget.release(c)
+        },
+      },
+    },
+    [EX13_C1.repeat(6)],
+  )
+  assert.equal(got.split('+OK+ Tracking information follows').length, 7)
+  // The first reservation is 18 s old at the second TRACK's turn (six reads started); the second serves the rest.
+  assert.deepEqual({ reserved, released }, { reserved: 2, released: 2 })
+})
+
 // ---------------------------------------------------------------------------------------------------------------
 // STARTTLS (RFC 3887 §6)
 
@@ -836,7 +910,8 @@ test('AMB-12, AMB-13: every noinfo leaves noinfo_delay after its TRACK arrived; 
   assert.match(got, /\+OK\+ Tracking information follows/)
   assert.deepEqual(
     sleeps,
-    [MONOTONIC_START + 250, MONOTONIC_START + 500],
+    // The last: the idle session's hold on its reservation, from when the success was answered without a wait.
+    [MONOTONIC_START + 250, MONOTONIC_START + 500, MONOTONIC_START + 500 + 1000],
     'each refusal waits for the whole delay after its turn came',
   )
 })

@@ -2,6 +2,7 @@
 // that expire by themselves, and a Redis that cannot answer.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import type { Redis } from 'ioredis'
 import { parseConfig } from '../../src/config/config'
 import { FailedTrackBudget, type FailedTrackLimits } from '../../src/store/failed-track-budget'
 import { createRedisClient, type RedisClient } from '../../src/store/redis'
@@ -110,6 +111,73 @@ test("scopes: a page counts the person's address only, a proxy the global ceilin
   b.release('p', 'client')
   await waitFor(async () => (await count())[0] === '1', 5000, 'client released')
   assert.equal((await count())[1], '2', "a page's release leaves the global counter alone")
+})
+
+test('one event-loop turn, one script call: releases first, then every reservation in the order asked', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 3, perMinute: 100 }, c)
+  assert.deepEqual(await reserveTimes(b, 'o', 3), [true, true, true])
+  const monitor = await ((await ready()) as Redis).monitor()
+  const calls: string[][] = []
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args.some((a) => a.startsWith(b.globalKey.split('{')[0]!)) && /^eval/i.test(args[0] ?? ''))
+      calls.push(args)
+  })
+  // Asked after the reservations, the release still goes first: the spent budget has room for one of them.
+  const reserved = Promise.all([b.reserve('o'), b.reserve('o'), b.reserve('p')])
+  b.release('o')
+  assert.deepEqual(await reserved, [true, false, true])
+  b.release('p')
+  await waitFor(
+    async () => (await c.get(b.clientKey('p'))) === '0',
+    5000,
+    'a release alone at the end of its turn',
+  )
+  await waitFor(() => calls.length === 2, 5000, 'both calls seen')
+  monitor.disconnect()
+  assert.equal(calls.length, 2, 'one call for the turn with reservations, one for the lone release')
+  assert.deepEqual(
+    calls[0]!.slice(-20).filter((_, i) => i % 5 === 0),
+    ['g', 'r', 'r', 'r'],
+    'the release rides with the reservations, ahead of them',
+  )
+  assert.equal(await c.get(b.clientKey('o')), '3')
+  assert.equal(await c.get(b.globalKey), '3', 'o: 3 - 1 + 1; p: + 1 - 1')
+})
+
+test('a batch mixing scopes and limits counts each reservation against its own', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 1, perMinute: 3 }, c)
+  const stricter = b.withLimits({
+    prefix: b.clientKey('x').split('{')[0]!,
+    perClient: 0,
+    windowMs: 1,
+    perMinute: 2,
+  })
+  const got = await Promise.all([
+    b.reserve('s', 'client'),
+    b.reserve('s', 'client'),
+    b.reserve('s', 'global'),
+    stricter.reserve('t'),
+    b.reserve('u'),
+    stricter.reserve('v'),
+  ])
+  // client-only: 1 of 2; then the global counter: 1 (global scope), 2 (stricter, limit 2), 3 (both), stricter refused.
+  assert.deepEqual(got, [true, false, true, true, true, false])
+  assert.deepEqual(
+    [await c.get(b.clientKey('s')), await c.get(b.clientKey('u')), await c.get(b.globalKey)],
+    ['1', '1', '3'],
+  )
+})
+
+test('Redis unreachable: every reservation of the batch rejects, a release does not throw', async () => {
+  const b = budget({ perClient: 5 }, redis(await freePort()))
+  b.release('z')
+  const got = await Promise.allSettled([b.reserve('z'), b.reserve('y')])
+  assert.deepEqual(
+    got.map((r) => r.status),
+    ['rejected', 'rejected'],
+  )
 })
 
 test('a client window expires by itself: after it, the client has a fresh budget', async () => {
