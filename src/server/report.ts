@@ -11,7 +11,7 @@
 //   from the rest of the record, and left out (recipient or whole record) where it does not, with a note for the
 //   log. One bad record never costs the client the others (formatTrackingBody fails the whole body on any error).
 
-import { hash, timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { diagnosticCode } from '../dsn/status'
 import type { StoredMessage, StoredRecipient } from '../model/records'
 import { isFieldValue, mtaName, originalRecipient, recipientAddress, reportingMta } from '../tsn/address'
@@ -65,7 +65,7 @@ const STATUS_CLASSES: Readonly<Record<Action, string>> = {
 }
 
 export function buildReport({ envid, records, secret, now }: ReportInput): Report {
-  const digest = hash('sha1', secret, 'buffer')
+  const digest = createHash('sha1').update(secret).digest()
   // Decide for every record before looking at any result, so the work does not depend on which one matches.
   const opened = records.map((m) => opens(m, digest) && m.envid === envid && visible(m, now))
   if (records.length === 0) timingSafeEqual(digest, DUMMY_CERTIFIER)

@@ -19,10 +19,12 @@
 // - A session holds at most one reservation: a TRACK reserves at its turn, not ahead with its prefetched read, so
 //   TRACKs that succeed can never fill a client's budget by being pipelined (16 connections of one address with 16
 //   TRACKs in flight each would hold 256). The budget batches what all sessions reserve in one event-loop turn.
-// - The reservation of a TRACK that succeeded is kept for the session's next TRACK instead of given back, and given
-//   back when the session has been idle for HOLD_MS, has held it for HOLD_MAX_MS, or ends: a client asking again
-//   and again costs the budget two calls every 10 s, not two per TRACK. Still one reservation per session, and every
-//   answer has its own: a wrong TRACK spends the one it holds, and the next TRACK reserves anew.
+// - The reservation of a TRACK that succeeded passes to the session's next TRACK when one is already waiting
+//   (pipelined), and goes back as soon as the session has nothing left to answer, or after HOLD_MAX_MS. A pipelined
+//   batch that succeeds then costs the budget one reservation, not one per TRACK, and a reservation is never held
+//   by an idle session: reservations held by sessions whose TRACKs succeed would shrink the budget of their address
+//   and the global ceiling for everyone. Every answer has its own reservation: a wrong TRACK spends the one it holds,
+//   and the next TRACK reserves anew.
 // - Every reply is built here, from the REPLY table or the TRACK report: one place decides what goes on the wire.
 // - Chaining (MTQP-30) is an injected function that gets this server's own parts and returns the parts to answer
 //   with; it keeps its own deadline (MTQP-31). If it fails anyway, the answer is this server's parts (AMB-25).
@@ -116,9 +118,6 @@ export interface SessionOptions {
 /** Store reads one session may have in flight ahead of its replies. */
 const MAX_PREFETCH = 16
 
-/** How long an idle session keeps the reservation of its last TRACK that succeeded, in ms. */
-const HOLD_MS = 1000
-
 /**
  * How long a reservation is passed on at most, in ms: then it goes back and the next TRACK reserves anew, so that a
  * release lands in the counter's window (one minute for the global ceiling) about as surely as a TRACK's own.
@@ -201,13 +200,10 @@ export class MtqpSession {
    */
   #prefetched = 0
   #idleWaiters: Array<() => void> = []
-  /** The reservation of the last TRACK, which succeeded: the next TRACK's (see HOLD_MS). */
+  /** The reservation of the last TRACK, which succeeded: the next queued TRACK's (see HOLD_MAX_MS). */
   #held = false
   /** When the held reservation was taken (monotonic ms). */
   #reservedAt = 0
-  /** When the session last ran out of work (monotonic ms), while it holds a reservation. */
-  #idleSince = 0
-  #holdTimer = false
 
   constructor(opts: SessionOptions) {
     this.#o = opts
@@ -310,23 +306,8 @@ export class MtqpSession {
     }
     if (this.backlog === 0) {
       this.#wakeIdle()
-      this.#idleSince = this.#o.monotonic()
-      this.#watchHold()
+      this.#releaseHeld()
     }
-  }
-
-  /** Gives the held reservation back once the session has been idle for HOLD_MS; one timer at a time. */
-  #watchHold(): void {
-    if (!this.#held || this.#holdTimer) return
-    this.#holdTimer = true
-    const until = this.#idleSince + HOLD_MS
-    void this.#o.sleepUntil(until).then(() => {
-      this.#holdTimer = false
-      if (this.backlog > 0) return // a TRACK is using it; #pump watches again once it is done
-      // The same sum as the deadline slept until: a difference could round below HOLD_MS and never get there.
-      if (this.#idleSince + HOLD_MS <= until) this.#releaseHeld()
-      else this.#watchHold()
-    })
   }
 
   #releaseHeld(): void {

@@ -8,7 +8,9 @@
 // - Batched: the reservations and releases of one event-loop turn (every TRACK that arrived in one poll phase, every
 //   pipelined TRACK of one read) go to Redis as one Lua call, releases first, then each reservation checked against
 //   its limits in the order asked, as if it came alone. A TRACK then costs a share of one call instead of two calls.
-//   Nobody waits for a release: it rides with the next batch, or goes alone at the end of its turn.
+//   Nobody waits for a release: it rides with the next batch of reservations, or goes alone RELEASE_WAIT_MS later.
+//   Under load the next batch comes within a turn or two, so a client asking again and again costs about one call
+//   per turn; the wait is short enough that a reservation is held little longer than its TRACK takes.
 // - Counters expire by themselves (PEXPIRE set when a window opens): nothing to sweep, no table to evict from, so
 //   one wrong TRACK from each of many other addresses cannot make Redis forget an exhausted one.
 // - Cluster: every key carries the hash tag `{failed-track}`, so all keys of one call are in one slot (and every
@@ -74,6 +76,12 @@ declare module 'ioredis' {
 /** Operations per Lua call: a bigger batch is split, so that one call never holds Redis up for long. */
 const MAX_BATCH = 256
 
+/**
+ * How long a release waits for a batch of reservations to ride with, in ms. While it waits it still counts against
+ * its client and the global ceiling, so it is kept to a few ms: about as long as a TRACK holds its reservation.
+ */
+const RELEASE_WAIT_MS = 5
+
 interface Operation {
   /** 'r' reserve, 'g' give back. */
   op: 'r' | 'g'
@@ -96,6 +104,7 @@ class Batcher {
   #releases: Operation[] = []
   #reserves: Operation[] = []
   #scheduled = false
+  #releaseTimer: NodeJS.Timeout | null = null
 
   constructor(client: RedisClient, globalKey: string) {
     this.#client = client
@@ -103,7 +112,15 @@ class Batcher {
   }
 
   add(operation: Operation): void {
-    ;(operation.op === 'g' ? this.#releases : this.#reserves).push(operation)
+    if (operation.op === 'g') {
+      this.#releases.push(operation)
+      if (this.#scheduled || this.#releaseTimer !== null) return
+      this.#releaseTimer = setTimeout(() => this.#flush(), RELEASE_WAIT_MS)
+      // A release lost at exit only costs one guess: it must not keep a closing process alive.
+      this.#releaseTimer.unref()
+      return
+    }
+    this.#reserves.push(operation)
     if (this.#scheduled) return
     this.#scheduled = true
     // setImmediate, not a microtask: it runs after the poll phase, so every connection read in it joins the batch.
@@ -112,6 +129,8 @@ class Batcher {
 
   #flush(): void {
     this.#scheduled = false
+    if (this.#releaseTimer !== null) clearTimeout(this.#releaseTimer)
+    this.#releaseTimer = null
     const all = this.#releases.concat(this.#reserves)
     this.#releases = []
     this.#reserves = []

@@ -4,10 +4,13 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Redis } from 'ioredis'
 import { parseConfig } from '../../src/config/config'
+import { LineDecoder } from '../../src/mtqp/framing'
+import { MtqpSession } from '../../src/server/session'
 import { FailedTrackBudget, type FailedTrackLimits } from '../../src/store/failed-track-budget'
 import { createRedisClient, type RedisClient } from '../../src/store/redis'
 import { freePort, waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
+import { message, recipient } from './fixtures'
 
 let port: number
 const clients: RedisClient[] = []
@@ -131,7 +134,7 @@ test('one event-loop turn, one script call: releases first, then every reservati
   await waitFor(
     async () => (await c.get(b.clientKey('p'))) === '0',
     5000,
-    'a release alone at the end of its turn',
+    'a release alone, a few ms after its turn',
   )
   await waitFor(() => calls.length === 2, 5000, 'both calls seen')
   monitor.disconnect()
@@ -143,6 +146,91 @@ test('one event-loop turn, one script call: releases first, then every reservati
   )
   assert.equal(await c.get(b.clientKey('o')), '3')
   assert.equal(await c.get(b.globalKey), '3', 'o: 3 - 1 + 1; p: + 1 - 1')
+})
+
+test('a release waits a few ms for the next reservations and rides with them in one call', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 1, perMinute: 100 }, c)
+  assert.equal(await b.reserve('w'), true)
+  const monitor = await ((await ready()) as Redis).monitor()
+  const calls: string[][] = []
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args.some((a) => a.startsWith(b.globalKey.split('{')[0]!)) && /^eval/i.test(args[0] ?? ''))
+      calls.push(args)
+  })
+  b.release('w')
+  // The next TRACK's turn, a moment later: its reservation finds the budget given back, in the same call.
+  await new Promise((r) => setImmediate(r))
+  assert.equal(await b.reserve('w'), true, 'the spent budget of 1 has room again')
+  await waitFor(() => calls.length === 1, 5000, 'the call seen')
+  await new Promise((r) => setTimeout(r, 50))
+  monitor.disconnect()
+  assert.equal(calls.length, 1, 'one call for the release and the reservation')
+  assert.deepEqual(
+    calls[0]!.slice(-10).filter((_, i) => i % 5 === 0),
+    ['g', 'r'],
+  )
+})
+
+test('MTQP-29: right TRACKs on several connections of one address, one after another, never spend its budget', async () => {
+  const c = await ready()
+  const b = budget({ perClient: 2, perMinute: 600 }, c)
+  const now = Date.now()
+  const stored = {
+    ...message({
+      envid: 'tracking-id@example.com',
+      envidXtext: 'tracking-id@example.com',
+      certifier: '5BSvcWHJVUCJ9BBtbxeX7xSnNmY', // SHA-1 of the secret below (RFC 3885 §3)
+      arrival: now - 60_000,
+      retention: 864_000,
+    }),
+    recipients: [
+      recipient({
+        address: 'u@example.com',
+        action: 'delivered',
+        status: '2.5.0',
+        keepUntil: now + 86_400_000,
+      }),
+    ],
+  }
+  const connection = () => {
+    const replies: string[] = []
+    const decoder = new LineDecoder()
+    const session = new MtqpSession({
+      config: parseConfig({}).config.mtqp,
+      certificateNames: null,
+      client: '192.0.2.9',
+      store: { available: true, lookup: async (e) => [stored].filter((m) => m.envid === e) },
+      budget: b.scoped('both'),
+      now: () => Date.now(),
+      monotonic: () => performance.now(),
+      randomBytes: (k) => Buffer.alloc(k, 0xab),
+      sleepUntil: (d) => new Promise((r) => setTimeout(r, Math.max(0, d - performance.now()))),
+      log: { debug: () => {}, info: () => {}, warn: () => {} },
+      output: (o) => {
+        if (o.kind === 'write') replies.push(o.data.split('\r\n')[0]!)
+      },
+    })
+    session.start()
+    return {
+      session,
+      replies,
+      track: async () => {
+        session.receive(decoder.push(Buffer.from('TRACK <tracking-id@example.com> YWJjZGVmZ2gK\r\n')))
+        await session.whenIdle()
+      },
+    }
+  }
+  const connections = [connection(), connection(), connection(), connection()]
+  for (const k of connections) await k.track()
+  for (const k of connections) await k.track()
+  for (const k of connections) k.session.closed()
+  assert.deepEqual(
+    connections.map((k) => k.replies.slice(1)),
+    connections.map(() => ['+OK+ Tracking information follows', '+OK+ Tracking information follows']),
+    'a connection whose TRACK succeeded holds no reservation once it has nothing left to answer',
+  )
+  await waitFor(async () => (await c.get(b.clientKey('192.0.2.9'))) === '0', 5000, 'every reservation back')
 })
 
 test('a batch mixing scopes and limits counts each reservation against its own', async () => {

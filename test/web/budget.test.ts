@@ -139,9 +139,10 @@ for (const nodes of [0, 2])
         assert.equal(await counter(guesser), String(LIMIT))
         assert.equal(await counter('127.0.0.4'), '1')
         assert.equal(await counter('127.0.0.1'), null, "the page's own address is charged nothing")
-        assert.equal(
-          await redis.get(`${h.prefix}{failed-track}:all`),
-          String(LIMIT + 1),
+        // The last right TRACKs' reservations go back a few ms after their answers (they wait to ride with others).
+        await waitFor(
+          async () => (await redis.get(`${h.prefix}{failed-track}:all`)) === String(LIMIT + 1),
+          5000,
           'each guess counted once',
         )
       } finally {
