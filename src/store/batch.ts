@@ -5,7 +5,7 @@ import calculateSlot from 'cluster-key-slot'
 import type { RecipientWrite, RecordWrite } from '../model/records'
 import { bucketOf, type TraceWrite, writeTerms } from '../model/trace'
 import { groupsBy } from '../util/groups'
-import { encodeMessage, encodeRecipient } from './codec'
+import { encodeMessage, encodeRecipient, encodeTraceHeader } from './codec'
 import type { RedisClient } from './redis'
 import { WRITE_COMMAND, WRITE_SCRIPT } from './scripts'
 import { isTrace, type StoreWrite } from './write'
@@ -45,10 +45,11 @@ class Call {
     return p
   }
 
-  /** The recipients: each its key, its record to create if absent (`base`: encoded as the record stores it), its event. */
-  recipients(rs: readonly RecipientWrite[], base: (r: RecipientWrite) => string): void {
+  /** The recipients: each its key, its format-2 elements to create it if absent, its event. */
+  recipients(rs: readonly RecipientWrite[]): void {
     this.args.push(String(rs.length))
-    for (const r of rs) this.args.push(r.key, base(r), r.event ? JSON.stringify(r.event) : '')
+    for (const r of rs)
+      this.args.push(r.key, encodeRecipient(r.key, r.base), r.event ? JSON.stringify(r.event) : '')
   }
 }
 
@@ -87,7 +88,7 @@ export class WriteSender {
   private encodeEnvid(call: Call, w: RecordWrite): void {
     const m = w.message
     call.args.push('e', call.key(envidKey(this.opts.prefix, m.envid)), String(w.now), m.txn, encodeMessage(m))
-    call.recipients(w.recipients, (r) => encodeRecipient(r.key, r.base))
+    call.recipients(w.recipients)
   }
 
   private encodeTrace(call: Call, w: TraceWrite): void {
@@ -100,7 +101,7 @@ export class WriteSender {
       call.key(`${base}c`),
       String(w.now),
       h.txn,
-      JSON.stringify(h),
+      encodeTraceHeader(h),
       String(h.arrival),
       String(w.keepUntil),
       String(w.queueIds.length),
@@ -109,6 +110,6 @@ export class WriteSender {
     const terms = writeTerms(w)
     call.args.push(String(terms.length))
     for (const t of terms) call.args.push(call.key(`${base}i:${t}`))
-    call.recipients(w.recipients, (r) => JSON.stringify(r.base))
+    call.recipients(w.recipients)
   }
 }

@@ -44,11 +44,22 @@ local function recipientMatches(fields)
   if actions == '' then return true end
   for j = 1, #fields, 2 do
     if string.sub(fields[j], 1, 2) == 'r:' then
-      local rec = cjson.decode(fields[j + 1])
-      local addr = string.lower(rec.address)
-      local at = string.find(addr, '@[^@]*$')
-      local dom = at and string.sub(addr, at + 1) or ''
-      if wanted[rec.action] and (rcpt == '' or addr == rcpt) and (domain == '' or dom == domain) then return true end
+      local ok, rec = pcall(cjson.decode, fields[j + 1])
+      local addr, action
+      if not ok or type(rec) ~= 'table' then
+        addr = nil
+      elseif rec[1] == nil then -- written before trace format 2: object JSON
+        addr, action = rec.address, rec.action
+      else -- [address or 0 (the field's key), orcpt, notify, action, ...]
+        addr, action = rec[1], rec[4]
+        if addr == 0 then addr = string.sub(fields[j], 3) end
+      end
+      if type(addr) == 'string' and type(action) == 'string' then
+        addr = string.lower(addr)
+        local at = string.find(addr, '@[^@]*$')
+        local dom = at and string.sub(addr, at + 1) or ''
+        if wanted[action] and (rcpt == '' or addr == rcpt) and (domain == '' or dom == domain) then return true end
+      end
     end
   end
   return false

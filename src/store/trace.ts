@@ -1,7 +1,8 @@
 // The operator trace in Redis (README "Message trace"). Keys of one message live in the hour bucket of its arrival,
 // `<prefix>trace:{YYYYMMDDHH}:`, whose hash tag puts the whole bucket in one Cluster slot: a write is one script on
 // one slot, and a search or summary fans out over the buckets of its time range (in parallel, a few at a time).
-//   <bucket>m:<txn>     hash: `h` header JSON, `r:<recipient>` recipient JSON with its history, `q:<id>` queue ids
+//   <bucket>m:<txn>     hash: `h` header, `r:<recipient>` recipient with its history (positional JSON, ./codec),
+//                       `q:<id>` queue ids
 //   <bucket>t           sorted set of the bucket's transactions by arrival (ms)
 //   <bucket>c           hash: `messages`, and per action the recipients in it now
 //   <bucket>i:<term>    sorted set by arrival of the transactions with this index term (src/model/trace.ts)
@@ -22,7 +23,7 @@ import { formatCursor, type TraceQuery } from '../model/trace-query'
 import type { Action } from '../tsn/types'
 import { isAction } from '../tsn/types'
 import { bucketKey, WriteSender } from './batch'
-import { decodeRecipient } from './codec'
+import { decodeTraceHeader, decodeTraceRecipient } from './codec'
 import { createRedisClient, type RedisClient } from './redis'
 import { type SearchReply, TRACE_SEARCH_COMMAND, TRACE_SEARCH_SCRIPT } from './trace-scripts'
 
@@ -53,36 +54,21 @@ export interface TraceSummary {
   total: Omit<HourCounts, 'start'>
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
-const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string'
-
-export function decodeTraceHeader(json: string): TraceHeader | null {
-  let o: unknown
-  try {
-    o = JSON.parse(json)
-  } catch {
-    return null
-  }
-  if (!isObject(o)) return null
-  const { txn, arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta } = o
-  if (typeof txn !== 'string' || typeof arrival !== 'number' || typeof from !== 'string') return null
-  if (typeof tracked !== 'boolean' || typeof reportingMta !== 'string') return null
-  if (!strOrNull(messageId) || !strOrNull(envid) || !strOrNull(clientIp) || !strOrNull(helo)) return null
-  return { txn, arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta }
-}
-
-/** A message hash's fields (HGETALL as a flat list) as a traced message; null when its header is unreadable. */
-export function decodeTraced(flat: readonly string[]): TracedMessage | null {
+/**
+ * The fields of the message hash of `txn` (HGETALL as a flat list) as a traced message, in either trace format
+ * (./codec); null when its header is unreadable.
+ */
+export function decodeTraced(txn: string, flat: readonly string[]): TracedMessage | null {
   let header: TraceHeader | null = null
   const queueIds: string[] = []
   const recipients = []
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const field = flat[i] as string
     const value = flat[i + 1] as string
-    if (field === 'h') header = decodeTraceHeader(value)
+    if (field === 'h') header = decodeTraceHeader(txn, value)
     else if (field.startsWith('q:')) queueIds.push(field.slice(2))
     else if (field.startsWith('r:')) {
-      const r = decodeRecipient(value)
+      const r = decodeTraceRecipient(txn, field.slice(2), value)
       if (r) recipients.push(r)
     }
   }
@@ -124,8 +110,8 @@ export class TraceStore {
         buckets.slice(i, i + FAN_OUT).map(({ bucket }) => this.searchBucket(bucket, terms, q, until)),
       )
       for (const [status, lastArrival, lastTxn, matches] of replies) {
-        for (const [, , fields] of matches) {
-          const m = decodeTraced(fields)
+        for (const [txn, , fields] of matches) {
+          const m = decodeTraced(txn, fields)
           if (m) messages.push(m)
           if (messages.length >= q.limit) return { messages, next: formatCursor(last(messages)) }
         }
