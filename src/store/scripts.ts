@@ -22,8 +22,10 @@ declare module 'ioredis' {
  *                       field is absent: codec.ts encodeMessage), n, then n recipients, each its key, its format-2
  *                       elements 1..10 (JSON, used if absent: encodeRecipient) and an event JSON or ''
  *   't' (trace record)  message key, time set key, counts key, now (ms), transaction id, header (trace format 2,
- *                       written only if absent: codec.ts encodeTraceHeader), arrival (ms: every set's score), keep
- *                       until (ms), n, n queue ids, n, n index set keys, n, then n recipients as for 'e'; a trace
+ *                       written only if absent: codec.ts encodeTraceHeader), arrival (ms, 13 digits: every index
+ *                       set's score), keep until (ms), n, n queue ids, n, n index set keys, n, n pairs of a shared
+ *                       index set key and a value (member <value>\0<arrival>\0<txn>, score 0: batch.ts), n, then n
+ *                       recipients as for 'e'; a trace
  *                       recipient is stored as the envid record's without its key, the field r:<key> names it.
  * An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event was applied already; the
  * attempt is appended to the bounded history once (its id makes a replayed event a no-op).
@@ -183,6 +185,7 @@ local function writeTrace()
   end
   for _ = 1, tonumber(arg()) do redis.call('HSET', msg, 'q:' .. arg(), '1') end
   for _ = 1, tonumber(arg()) do addMember(b, key(), arrival, txn) end
+  for _ = 1, tonumber(arg()) do addMember(b, key(), 0, arg() .. '\\0' .. arrival .. '\\0' .. txn) end
   for _ = 1, tonumber(arg()) do
     local before, action, rkeep = applyTraceRecipient(msg, txn, arg(), arg(), arg())
     if before ~= action then

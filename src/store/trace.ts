@@ -6,6 +6,10 @@
 //   <bucket>t           sorted set of the bucket's transactions by arrival (ms)
 //   <bucket>c           hash: `messages`, and per action the recipients in it now
 //   <bucket>i:<term>    sorted set by arrival of the transactions with this index term (src/model/trace.ts)
+//   <bucket>u:q, u:mid  the queue ids' and Message-IDs' index: one sorted set per bucket, members
+//                       `<value>\0<arrival, 13 digits>\0<txn>` (score 0, searched by ZRANGEBYLEX), so that no key is
+//                       created per message for values (nearly) unique to it. Sets `i:q:<id>`, `i:mid:<id>` of
+//                       versions before are still searched until they expire.
 // Every key expires with the latest record it holds or points to. No KEYS or SCAN: searches read index sets only,
 // in bounded work per call. These keys are never read by MTQP, which answers from `<prefix>envid:` hashes only.
 
@@ -14,6 +18,7 @@ import { type Endpoint, formatEndpoint } from '../config/listen'
 import {
   bucketOf,
   bucketsBetween,
+  sharedTerm,
   type TracedMessage,
   type TraceHeader,
   type TraceWrite,
@@ -125,7 +130,18 @@ export class TraceStore {
 
   private searchBucket(bucket: string, terms: string[], q: TraceQuery, until: number): Promise<SearchReply> {
     const base = this.bucketKey(bucket)
-    const keys = terms.length ? terms.map((t) => `${base}i:${t}`) : [`${base}t`]
+    const keys: string[] = []
+    const kinds: string[] = []
+    for (const t of terms) {
+      const kv = sharedTerm(t)
+      if (kv) keys.push(`${base}u:${kv[0]}`, `${base}i:${t}`)
+      else keys.push(`${base}i:${t}`)
+      kinds.push(kv ? `u${kv[1]}` : 's')
+    }
+    if (!terms.length) {
+      keys.push(`${base}t`)
+      kinds.push('s')
+    }
     const cursorHere = q.cursor !== null && bucketOf(q.cursor.arrival) === bucket
     const to = q.keys.to === undefined ? '' : term('to', q.keys.to).slice(2)
     const toDomain = q.keys.toDomain === undefined ? '' : term('toDomain', q.keys.toDomain).slice(3)
@@ -141,6 +157,7 @@ export class TraceStore {
       q.outcomes?.join(',') ?? '',
       to,
       toDomain,
+      ...kinds,
     ) as Promise<SearchReply>
   }
 

@@ -223,7 +223,7 @@ test('records and their index entries expire together, at the latest keep time w
       `${bucket}t`,
       `${bucket}c`,
       `${bucket}i:r:gone@dest.example`,
-      `${bucket}i:q:e1.1`,
+      `${bucket}u:q`,
     ]
     for (const k of keys) {
       const ttl = await redis.pttl(k)
@@ -495,4 +495,87 @@ test('trace writes journaled by the object-format version replay into the positi
   ])
   await waitFor(() => readdirSync(dir).length === 0, 5000, 'the journal file removed')
   rmSync(dir, { recursive: true, force: true })
+})
+
+test('queue ids and Message-IDs share one set per bucket: paging, ties, values that start alike, combined keys', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    // 7 messages with one Message-ID over two buckets, three on one millisecond; others whose ids start alike.
+    const arrivals = [0, 5, 5, 5, 3_600_000, 3_600_001, 3_600_002]
+    for (const [i, at] of arrivals.entries())
+      await store.trace.record(
+        write({ txn: `s${i}.1`, arrival: T0 + at, messageId: 'same@x', helo: i % 2 ? 'odd' : 'even' }, [
+          rcpt('r@dest.example'),
+        ]),
+      )
+    await store.trace.record(write({ txn: 'long.1', messageId: 'same@x.y' }, [rcpt('r@dest.example')]))
+    await store.trace.record(
+      write({ txn: 'nul.1', messageId: `same@x\u0000${T0 + 1}` }, [rcpt('r@dest.example')]),
+    )
+    await store.trace.record(
+      write({ txn: 's0.1x', messageId: 'other@x' }, [rcpt('r@dest.example')], ['s0.1']),
+    )
+    const seen: string[] = []
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const page = await store.trace.search(
+        q({ messageId: 'same@x', limit: '3', ...(cursor ? { cursor } : {}) }),
+      )
+      seen.push(...page.messages.map((m) => m.txn))
+      cursor = page.next ?? undefined
+      pages++
+    } while (cursor && pages < 10)
+    assert.deepEqual(
+      seen,
+      ['s6.1', 's5.1', 's4.1', 's3.1', 's2.1', 's1.1', 's0.1'],
+      'newest first, ties by txn',
+    )
+    const txns = async (input: TraceQueryInput) =>
+      (await store.trace.search(q(input))).messages.map((m) => m.txn)
+    assert.deepEqual(await txns({ messageId: 'same@x', helo: 'odd' }), ['s5.1', 's3.1', 's1.1'])
+    assert.deepEqual(await txns({ helo: 'odd', messageId: 'same@x', since: '2026-11-30T11:00Z' }), ['s5.1'])
+    assert.deepEqual(await txns({ queueId: 's0.1' }), ['s0.1x', 's0.1'], 'an hmail id and a transaction id')
+    assert.deepEqual(await txns({ queueId: 's0.1', messageId: 'other@x' }), ['s0.1x'])
+    assert.deepEqual(await txns({ messageId: 'same@x.y' }), ['long.1'])
+    assert.deepEqual(await txns({ messageId: 'same' }), [])
+    // One set per bucket and kind, whatever the number of messages.
+    const b = `${prefix}trace:{${bucketOf(T0)}}:`
+    assert.equal(await redis.exists(`${b}i:mid:same@x`, `${b}i:q:s0.1`), 0)
+    assert.equal(await redis.zcard(`${b}u:mid`), 4 + 3)
+  } finally {
+    redis.disconnect()
+  }
+})
+
+test('sets of one queue id or Message-ID alone (before the shared sets) are searched with the shared ones', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    const b = `${prefix}trace:{${bucketOf(T0)}}:`
+    // o1 and o2 as written before: each in the set of its Message-ID alone; o2 also written since (an outcome).
+    for (const [txn, at] of [
+      ['o1.1', 10],
+      ['o2.1', 30],
+    ] as const) {
+      await store.trace.record(write({ txn, arrival: T0 + at, messageId: 'dup@x' }, [rcpt('r@dest.example')]))
+      await redis.zadd(`${b}i:mid:dup@x`, T0 + at, txn)
+      await redis.zadd(`${b}i:q:${txn}`, T0 + at, txn)
+    }
+    await redis.zrem(`${b}u:mid`, `dup@x\u0000${T0 + 10}\u0000o1.1`)
+    await redis.zrem(`${b}u:q`, `o1.1\u0000${T0 + 10}\u0000o1.1`)
+    await store.trace.record(
+      write({ txn: 'n1.1', arrival: T0 + 20, messageId: 'dup@x' }, [rcpt('r@dest.example')]),
+    )
+    const txns = async (input: TraceQueryInput) =>
+      (await store.trace.search(q(input))).messages.map((m) => m.txn)
+    assert.deepEqual(await txns({ messageId: 'dup@x' }), ['o2.1', 'n1.1', 'o1.1'], 'merged, each once')
+    assert.deepEqual(await txns({ messageId: 'dup@x', limit: '1', cursor: `${T0 + 20}~n1.1` }), ['o1.1'])
+    assert.deepEqual(await txns({ queueId: 'o1.1' }), ['o1.1'])
+    assert.deepEqual(await txns({ queueId: 'o1.1', messageId: 'dup@x' }), ['o1.1'])
+    assert.deepEqual(await txns({ to: 'r@dest.example', messageId: 'dup@x' }), ['o2.1', 'n1.1', 'o1.1'])
+  } finally {
+    redis.disconnect()
+  }
 })
