@@ -198,6 +198,17 @@ export function term(key: TraceKey, value: string): string {
   return `${TERM_PREFIX[key]}:${caseless}`
 }
 
+/**
+ * The kind and value of a term whose values are (nearly) unique to one message, the queue ids and the Message-ID,
+ * or null for the other terms. A set per value would be a key created per message for these; instead each bucket
+ * has one set per kind (`<bucket>u:<kind>`, src/store/trace.ts) whose members carry the value.
+ */
+export function sharedTerm(t: string): [kind: 'q' | 'mid', value: string] | null {
+  if (t.startsWith('q:')) return ['q', t.slice(2)]
+  if (t.startsWith('mid:')) return ['mid', t.slice(4)]
+  return null
+}
+
 /** Every index term of one write: the header's once, every recipient's and every queue id's. */
 export function writeTerms(w: TraceWrite): string[] {
   const h = w.header

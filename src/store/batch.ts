@@ -3,9 +3,9 @@
 // building the writes: an ioredis command with its timer and promises, and Redis running a script per write.
 import calculateSlot from 'cluster-key-slot'
 import type { RecipientWrite, RecordWrite } from '../model/records'
-import { bucketOf, type TraceWrite, writeTerms } from '../model/trace'
+import { bucketOf, sharedTerm, type TraceWrite, writeTerms } from '../model/trace'
 import { groupsBy } from '../util/groups'
-import { encodeMessage, encodeRecipient } from './codec'
+import { encodeMessage, encodeRecipient, encodeTraceHeader } from './codec'
 import type { RedisClient } from './redis'
 import { WRITE_COMMAND, WRITE_SCRIPT } from './scripts'
 import { isTrace, type StoreWrite } from './write'
@@ -18,6 +18,12 @@ export const envidKey = (prefix: string, envid: string) => `${prefix}envid:${env
 
 /** `<prefix>trace:{YYYYMMDDHH}:`: the common start of every key of one hour bucket (one Cluster slot). */
 export const bucketKey = (prefix: string, bucket: string) => `${prefix}trace:{${bucket}}:`
+
+/**
+ * ms since the epoch as 13 digits (until the year 2286): in a shared index set's members (`<value>\0<arrival>\0<txn>`)
+ * the arrival sorts as a number.
+ */
+export const arrivalDigits = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(13, '0')
 
 /** The key that decides a write's Cluster slot: the envid hash, or the trace bucket of the message's arrival. */
 function slotKey(prefix: string, w: StoreWrite): string {
@@ -45,10 +51,11 @@ class Call {
     return p
   }
 
-  /** The recipients: each its key, its record to create if absent (`base`: encoded as the record stores it), its event. */
-  recipients(rs: readonly RecipientWrite[], base: (r: RecipientWrite) => string): void {
+  /** The recipients: each its key, its format-2 elements to create it if absent, its event. */
+  recipients(rs: readonly RecipientWrite[]): void {
     this.args.push(String(rs.length))
-    for (const r of rs) this.args.push(r.key, base(r), r.event ? JSON.stringify(r.event) : '')
+    for (const r of rs)
+      this.args.push(r.key, encodeRecipient(r.key, r.base), r.event ? JSON.stringify(r.event) : '')
   }
 }
 
@@ -87,7 +94,7 @@ export class WriteSender {
   private encodeEnvid(call: Call, w: RecordWrite): void {
     const m = w.message
     call.args.push('e', call.key(envidKey(this.opts.prefix, m.envid)), String(w.now), m.txn, encodeMessage(m))
-    call.recipients(w.recipients, (r) => encodeRecipient(r.key, r.base))
+    call.recipients(w.recipients)
   }
 
   private encodeTrace(call: Call, w: TraceWrite): void {
@@ -100,15 +107,20 @@ export class WriteSender {
       call.key(`${base}c`),
       String(w.now),
       h.txn,
-      JSON.stringify(h),
-      String(h.arrival),
+      encodeTraceHeader(h),
+      arrivalDigits(h.arrival),
       String(w.keepUntil),
       String(w.queueIds.length),
     )
     for (const id of w.queueIds) call.args.push(id)
-    const terms = writeTerms(w)
-    call.args.push(String(terms.length))
-    for (const t of terms) call.args.push(call.key(`${base}i:${t}`))
-    call.recipients(w.recipients, (r) => JSON.stringify(r.base))
+    const sets: string[] = []
+    const shared: string[] = []
+    for (const t of writeTerms(w)) {
+      const kv = sharedTerm(t)
+      if (kv) shared.push(call.key(`${base}u:${kv[0]}`), kv[1])
+      else sets.push(call.key(`${base}i:${t}`))
+    }
+    call.args.push(String(sets.length), ...sets, String(shared.length / 2), ...shared)
+    call.recipients(w.recipients)
   }
 }

@@ -12,6 +12,7 @@
 // Absent values are null; Lua's cjson writes an empty array as {}, read as [].
 
 import type { Attempt, MessageHeader, StoredMessage, StoredRecipient } from '../model/records'
+import type { TraceHeader } from '../model/trace'
 import { isAction } from '../tsn/types'
 
 /** The first element of a message value: values of another format are skipped. */
@@ -46,38 +47,7 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
   if (!numOrNull(requestedTimeout) || !isNum(retention) || !strOrNull(ret)) return null
   const recipients: StoredRecipient[] = []
   for (const r of list(rcpts) ?? []) {
-    if (!Array.isArray(r) || r.length !== 12) continue
-    const [key, address, orcpt] = r
-    if (!isStr(key)) continue
-    const rcpt = address === 0 ? key : address
-    const history = (list(r[11]) ?? []).map((a) =>
-      Array.isArray(a) && a.length === 7
-        ? checkedAttempt(txn, {
-            id: a[0],
-            at: a[1],
-            action: a[2],
-            status: a[3],
-            host: a[4],
-            code: a[5],
-            reply: a[6],
-          })
-        : null,
-    )
-    const decoded = checkedRecipient(
-      {
-        address: rcpt,
-        orcpt: orcpt === 1 && isStr(rcpt) ? `rfc822;${rcpt}` : orcpt,
-        notify: r[3],
-        action: r[4],
-        status: r[5],
-        remoteMta: r[6],
-        lastAttempt: r[7],
-        willRetryUntil: r[8],
-        keepUntil: r[9],
-        updated: r[10],
-      },
-      history,
-    )
+    const decoded = Array.isArray(r) && r.length === 12 ? decodeRecipientElements(txn, r) : null
     if (decoded !== null) recipients.push(decoded)
   }
   return {
@@ -92,6 +62,41 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
     ret,
     recipients,
   }
+}
+
+/** A format-2 recipient array (12 elements, its key first), or null when its values do not have their types. */
+function decodeRecipientElements(txn: string, r: unknown[]): StoredRecipient | null {
+  const [key, address, orcpt] = r
+  if (!isStr(key)) return null
+  const rcpt = address === 0 ? key : address
+  const history = (list(r[11]) ?? []).map((a) =>
+    Array.isArray(a) && a.length === 7
+      ? checkedAttempt(txn, {
+          id: a[0],
+          at: a[1],
+          action: a[2],
+          status: a[3],
+          host: a[4],
+          code: a[5],
+          reply: a[6],
+        })
+      : null,
+  )
+  return checkedRecipient(
+    {
+      address: rcpt,
+      orcpt: orcpt === 1 && isStr(rcpt) ? `rfc822;${rcpt}` : orcpt,
+      notify: r[3],
+      action: r[4],
+      status: r[5],
+      remoteMta: r[6],
+      lastAttempt: r[7],
+      willRetryUntil: r[8],
+      keepUntil: r[9],
+      updated: r[10],
+    },
+    history,
+  )
 }
 
 /** A message's elements 1..7 (envidXtext or 0 .. ret), for the write script to store when the field is absent. */
@@ -179,13 +184,58 @@ function checkedAttempt(txn: string | null, a: Unchecked<Attempt>): Attempt | nu
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The trace's recipient records (./trace): one object-JSON value per recipient, as APPLY_RECIPIENT writes them.
+// The operator trace's records (./trace): in the message hash `<bucket>m:<txn>`, field `h` the header and field
+// `r:<key>` each recipient. Trace format 2 (since the SMTP path's second push) is positional like the envid records:
+//   header     [2, arrival, from, messageId, envid, tracked (1 or 0), clientIp, helo, reportingMta]
+//   recipient  the envid record's recipient without its key (the field names it): [address or 0, orcpt or 1, notify,
+//              action, status, remoteMta, lastAttempt, willRetryUntil, keepUntil, updated, [attempt...]]
+// Records written before it are object JSON (the header with txn, a recipient with a `history` of attempt objects
+// whose ids are whole); both are read, and the write script turns an object recipient into an array when it next
+// changes it. Such records expire within [trace] retention.
 
-/** A trace recipient record, or null when it does not decode. */
-export function decodeRecipient(json: string): StoredRecipient | null {
-  const o = parseJson(json)
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return null
-  const r = o as Record<string, unknown>
+/** The first element of a trace header array. */
+export const TRACE_FORMAT = 2
+
+/** A trace header as the write script stores it (written once per message). */
+export function encodeTraceHeader(h: TraceHeader): string {
+  return JSON.stringify([
+    TRACE_FORMAT,
+    h.arrival,
+    h.from,
+    h.messageId,
+    h.envid,
+    h.tracked ? 1 : 0,
+    h.clientIp,
+    h.helo,
+    h.reportingMta,
+  ])
+}
+
+/** The header of the trace message `txn` (either format), or null when it does not decode. */
+export function decodeTraceHeader(txn: string, json: string): TraceHeader | null {
+  const v = parseJson(json)
+  if (Array.isArray(v)) {
+    if (v.length !== 9 || v[0] !== TRACE_FORMAT) return null
+    const [, arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta] = v
+    if (!isNum(arrival) || !isStr(from) || (tracked !== 0 && tracked !== 1) || !isStr(reportingMta))
+      return null
+    if (!strOrNull(messageId) || !strOrNull(envid) || !strOrNull(clientIp) || !strOrNull(helo)) return null
+    return { txn, arrival, from, messageId, envid, tracked: tracked === 1, clientIp, helo, reportingMta }
+  }
+  if (typeof v !== 'object' || v === null) return null
+  const o = v as Record<string, unknown>
+  const { arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta } = o
+  if (!isNum(arrival) || !isStr(from) || typeof tracked !== 'boolean' || !isStr(reportingMta)) return null
+  if (!strOrNull(messageId) || !strOrNull(envid) || !strOrNull(clientIp) || !strOrNull(helo)) return null
+  return { txn, arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta }
+}
+
+/** The recipient `key` of the trace message `txn` (either format), or null when it does not decode. */
+export function decodeTraceRecipient(txn: string, key: string, json: string): StoredRecipient | null {
+  const v = parseJson(json)
+  if (Array.isArray(v)) return v.length === 11 ? decodeRecipientElements(txn, [key, ...v]) : null
+  if (typeof v !== 'object' || v === null) return null
+  const r = v as Record<string, unknown>
   const history = (list(r.history) ?? []).map((a) =>
     typeof a === 'object' && a !== null ? checkedAttempt(null, a as Unchecked<Attempt>) : null,
   )

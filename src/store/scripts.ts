@@ -21,10 +21,12 @@ declare module 'ioredis' {
  *   'e' (envid record)  key, now (ms), transaction id, the message's format-2 elements 1..7 (JSON, used if the
  *                       field is absent: codec.ts encodeMessage), n, then n recipients, each its key, its format-2
  *                       elements 1..10 (JSON, used if absent: encodeRecipient) and an event JSON or ''
- *   't' (trace record)  message key, time set key, counts key, now (ms), transaction id, header JSON (written only if
- *                       absent), arrival (ms: every set's score), keep until (ms), n, n queue ids, n, n index set keys,
- *                       n, then n recipients
- *   a trace recipient is its key, its record JSON (used if absent) and an event JSON or ''.
+ *   't' (trace record)  message key, time set key, counts key, now (ms), transaction id, header (trace format 2,
+ *                       written only if absent: codec.ts encodeTraceHeader), arrival (ms, 13 digits: every index
+ *                       set's score), keep until (ms), n, n queue ids, n, n index set keys, n, n pairs of a shared
+ *                       index set key and a value (member <value>\0<arrival>\0<txn>, score 0: batch.ts), n, then n
+ *                       recipients as for 'e'; a trace
+ *                       recipient is stored as the envid record's without its key, the field r:<key> names it.
  * An event is {at, patch, attempt}: patch fields overwrite the record unless a newer event was applied already; the
  * attempt is appended to the bounded history once (its id makes a replayed event a no-op).
  * TTLs are only ever extended (AMB-37: other messages of an envid may need its key longer; MTRK-10). A trace bucket's
@@ -47,9 +49,42 @@ local function liveAtLeast(k, ms)
 end
 local buckets = {} -- counts key -> {sets = {set key -> {score, member, ...}}, messages, states, latest, since}
 
--- An envid record (format 2, src/store/codec.ts): one hash field per message, a value that is not format 2
--- (unreadable, or written by hand) is replaced.
+-- A recipient as an envid record holds it (format 2, src/store/codec.ts): r[1] its key, r[11] updated, r[12] its
+-- attempts. A new one from its key and the elements the write sent.
 local PATCH = {action = 5, status = 6, remoteMta = 7, lastAttempt = 8, willRetryUntil = 9, keepUntil = 10}
+local function newRecipient(rkey, base)
+  local b = cjson.decode(base)
+  return {rkey, b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], {}}
+end
+-- An attempt's id: "~" stands for the transaction id it starts with.
+local function shortId(id, txn)
+  if id:sub(1, #txn) == txn then return '~' .. id:sub(#txn + 1) end
+  return id
+end
+local function attemptOf(a, txn)
+  return {shortId(a.id, txn), a.at, a.action, a.status, opt(a.host), opt(a.code), opt(a.reply)}
+end
+-- Applies an event (JSON {at, patch, attempt}) to r once: the patch unless a newer event was applied already, the
+-- attempt appended to the bounded history (its id makes a replayed event a no-op). Returns whether r changed.
+local function applyEvent(r, txn, event)
+  local ev = cjson.decode(event)
+  local id = shortId(ev.attempt.id, txn)
+  for _, h in ipairs(r[12]) do
+    if h[1] == id then return false end
+  end
+  if (tonumber(r[11]) or 0) <= ev.at then
+    for f, v in pairs(ev.patch) do
+      if PATCH[f] then r[PATCH[f]] = v end
+    end
+    r[11] = ev.at
+  end
+  table.insert(r[12], attemptOf(ev.attempt, txn))
+  while #r[12] > limit do table.remove(r[12], 1) end
+  return true
+end
+
+-- An envid record: one hash field per message, a value that is not format 2 (unreadable, or written by hand) is
+-- replaced.
 local function writeEnvid()
   local k, now, txn, message = key(), tonumber(arg()), arg(), arg()
   local current = redis.call('HGET', k, txn)
@@ -73,63 +108,50 @@ local function writeEnvid()
       if x[1] == rkey then r = x end
     end
     if not r then
-      local b = cjson.decode(base)
-      r = {rkey, b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], {}}
+      r = newRecipient(rkey, base)
       table.insert(rcpts, r)
       changed = true
     end
-    if event ~= '' then
-      local ev = cjson.decode(event)
-      local a = ev.attempt
-      local seen = false
-      local id = a.id
-      if id:sub(1, #txn) == txn then id = '~' .. id:sub(#txn + 1) end
-      for _, h in ipairs(r[12]) do
-        if h[1] == id then seen = true end
-      end
-      if not seen then
-        if (tonumber(r[11]) or 0) <= ev.at then
-          for f, v in pairs(ev.patch) do
-            if PATCH[f] then r[PATCH[f]] = v end
-          end
-          r[11] = ev.at
-        end
-        table.insert(r[12], {id, a.at, a.action, a.status, opt(a.host), opt(a.code), opt(a.reply)})
-        while #r[12] > limit do table.remove(r[12], 1) end
-        changed = true
-      end
-    end
+    if event ~= '' and applyEvent(r, txn, event) then changed = true end
     keep = math.max(keep, tonumber(r[10]) or 0)
   end
   if changed then redis.call('HSET', k, txn, cjson.encode(rec)) end
   liveAtLeast(k, keep - now)
 end
 
--- A trace recipient (object JSON, as src/store/codec.ts reads it) in the message hash k: returns the record and its
--- action before the write (nil when it was created).
-local function applyTraceRecipient(k, field, base, event)
+-- A trace recipient record written before trace format 2 (object JSON) as a format-2 recipient.
+local function fromObject(rkey, o, txn)
+  local history = {}
+  for _, a in ipairs(o.history or {}) do table.insert(history, attemptOf(a, txn)) end
+  return {rkey, opt(o.address), opt(o.orcpt), opt(o.notify), opt(o.action), opt(o.status), opt(o.remoteMta),
+    opt(o.lastAttempt), opt(o.willRetryUntil), opt(o.keepUntil), opt(o.updated), history}
+end
+
+-- A trace recipient in the message hash k, field r:<key>: a format-2 recipient without its key (the field names it).
+-- Returns its action before the write (nil when it was created), its action and keep time after.
+local function applyTraceRecipient(k, txn, rkey, base, event)
+  local field = 'r:' .. rkey
   local current = redis.call('HGET', k, field)
-  local rec = cjson.decode(current or base)
-  local before = current and rec.action or nil
-  if event == '' then
-    if not current then redis.call('HSET', k, field, base) end
-  else
-    local ev = cjson.decode(event)
-    local seen = false
-    for _, a in ipairs(rec.history) do
-      if a.id == ev.attempt.id then seen = true end
-    end
-    if not seen then
-      if (tonumber(rec.updated) or 0) <= ev.at then
-        for f, v in pairs(ev.patch) do rec[f] = v end
-        rec.updated = ev.at
-      end
-      table.insert(rec.history, ev.attempt)
-      while #rec.history > limit do table.remove(rec.history, 1) end
-      redis.call('HSET', k, field, cjson.encode(rec))
+  local r, before
+  if current then
+    local ok, v = pcall(cjson.decode, current)
+    if ok and type(v) == 'table' then
+      if v[1] == nil then r = fromObject(rkey, v, txn) else table.insert(v, 1, rkey) r = v end
+      before = r[5]
     end
   end
-  return rec, before
+  local changed = false
+  if not r then
+    r = newRecipient(rkey, base)
+    changed = true
+  end
+  if event ~= '' and applyEvent(r, txn, event) then changed = true end
+  local action, keep = r[5], r[10]
+  if changed then
+    table.remove(r, 1)
+    redis.call('HSET', k, field, cjson.encode(r))
+  end
+  return before, action, keep
 end
 
 local function bucketOf(counts, now)
@@ -163,14 +185,14 @@ local function writeTrace()
   end
   for _ = 1, tonumber(arg()) do redis.call('HSET', msg, 'q:' .. arg(), '1') end
   for _ = 1, tonumber(arg()) do addMember(b, key(), arrival, txn) end
+  for _ = 1, tonumber(arg()) do addMember(b, key(), 0, arg() .. '\\0' .. arrival .. '\\0' .. txn) end
   for _ = 1, tonumber(arg()) do
-    local rkey, base, event = arg(), arg(), arg()
-    local rec, before = applyTraceRecipient(msg, 'r:' .. rkey, base, event)
-    if before ~= rec.action then
+    local before, action, rkeep = applyTraceRecipient(msg, txn, arg(), arg(), arg())
+    if before ~= action then
       if before then b.states[before] = (b.states[before] or 0) - 1 end
-      b.states[rec.action] = (b.states[rec.action] or 0) + 1
+      b.states[action] = (b.states[action] or 0) + 1
     end
-    keep = math.max(keep, tonumber(rec.keepUntil) or 0)
+    keep = math.max(keep, tonumber(rkeep) or 0)
   end
   liveAtLeast(msg, keep - now)
   b.latest = math.max(b.latest, keep)

@@ -21,7 +21,11 @@ declare module 'ioredis' {
 
 /**
  * Finds messages of one bucket, newest first, in bounded work: at most `budget` candidates are examined per call.
- * KEYS[1..] the index sets a message must all be in (or the time set alone)
+ * KEYS the index sets a message must all be in (or the time set alone), as ARGV[10..] say, one word per term:
+ *   's'          one key: a set by arrival whose members are transaction ids
+ *   'u' <value>  two keys: the bucket's shared set of the term's kind (members <value>\0<arrival, 13 digits>\0<txn>,
+ *                score 0, read by ZRANGEBYLEX) and the set of this value alone, as written before the shared sets
+ *                (read until it expires)
  * ARGV[1] message key prefix   ARGV[2] min arrival   ARGV[3] max arrival   ARGV[4] cursor txn ('' none): at max
  * arrival, members from it on (already returned) are skipped   ARGV[5] limit   ARGV[6] budget
  * ARGV[7] actions, comma separated ('' any)   ARGV[8] recipient address, ASCII lower-case ('' any)
@@ -35,46 +39,127 @@ local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local actions, rcpt, domain = ARGV[7], ARGV[8], ARGV[9]
 local wanted = {}
 for a in string.gmatch(actions, '[^,]+') do wanted[a] = true end
-local best, size = 1, redis.call('ZCARD', KEYS[1])
-for i = 2, #KEYS do
-  local n = redis.call('ZCARD', KEYS[i])
-  if n < size then best, size = i, n end
+local examined = 0
+
+local function digits(ms) return string.format('%013.0f', math.max(0, math.floor(tonumber(ms)))) end
+local terms, k = {}, 1
+for i = 10, #ARGV do
+  local t = {set = KEYS[k]}
+  if ARGV[i] == 's' then
+    t.size = redis.call('ZCARD', t.set)
+    k = k + 1
+  else
+    t.value, t.single = string.sub(ARGV[i], 2), KEYS[k + 1]
+    t.lo, t.hi = '[' .. t.value .. '\\0' .. digits(min), '(' .. t.value .. '\\0' .. digits(max) .. '\\1'
+    t.size = redis.call('ZLEXCOUNT', t.set, t.lo, t.hi) + redis.call('ZCARD', t.single)
+    k = k + 2
+  end
+  table.insert(terms, t)
 end
+local function has(t, txn, arrival)
+  if not t.value then return redis.call('ZSCORE', t.set, txn) end
+  return redis.call('ZSCORE', t.set, t.value .. '\\0' .. digits(arrival) .. '\\0' .. txn)
+    or redis.call('ZSCORE', t.single, txn)
+end
+
+-- Streams of a term's (txn, arrival) in the range, newest first (ties: txn descending, as ZREVRANGEBYSCORE orders
+-- them), read 200 at a time; nil at the end.
+local function byArrival(set)
+  local buf, i, offset = {}, 1, 0
+  return function()
+    if i > #buf then
+      buf, i = redis.call('ZREVRANGEBYSCORE', set, max, min, 'WITHSCORES', 'LIMIT', offset, 200), 1
+      offset = offset + #buf / 2
+      if #buf == 0 then return nil end
+    end
+    i = i + 2
+    return buf[i - 2], buf[i - 1]
+  end
+end
+local function byValue(t)
+  local buf, i, offset = {}, 1, 0
+  return function()
+    while true do
+      if i > #buf then
+        buf, i = redis.call('ZREVRANGEBYLEX', t.set, t.hi, t.lo, 'LIMIT', offset, 200), 1
+        offset = offset + #buf
+        if #buf == 0 then return nil end
+      end
+      i = i + 1
+      -- A longer value that starts with this one and a NUL is not this one: its member does not parse.
+      local arrival, txn = string.match(string.sub(buf[i - 1], #t.value + 1), '^%z(%d+)%z([^%z]+)$')
+      if txn then return txn, arrival end
+      examined = examined + 1
+    end
+  end
+end
+-- Two streams as one, in the same order, an entry in both once.
+local function merged(a, b)
+  local ta, aa = a()
+  local tb, ab = b()
+  return function()
+    if not ta and not tb then return nil end
+    local x, y = ta and tonumber(aa), tb and tonumber(ab)
+    local txn, arrival = ta, aa
+    if not ta or (tb and (y > x or (y == x and tb >= ta))) then
+      txn, arrival = tb, ab
+      if ta == tb and x == y then ta, aa = a() end
+      tb, ab = b()
+    else
+      ta, aa = a()
+    end
+    return txn, arrival
+  end
+end
+
+local best = 1
+for i = 2, #terms do
+  if terms[i].size < terms[best].size then best = i end
+end
+local driver = terms[best]
+local nextCandidate = driver.value and merged(byValue(driver), byArrival(driver.single)) or byArrival(driver.set)
+
 local function recipientMatches(fields)
   if actions == '' then return true end
   for j = 1, #fields, 2 do
     if string.sub(fields[j], 1, 2) == 'r:' then
-      local rec = cjson.decode(fields[j + 1])
-      local addr = string.lower(rec.address)
-      local at = string.find(addr, '@[^@]*$')
-      local dom = at and string.sub(addr, at + 1) or ''
-      if wanted[rec.action] and (rcpt == '' or addr == rcpt) and (domain == '' or dom == domain) then return true end
+      local ok, rec = pcall(cjson.decode, fields[j + 1])
+      local addr, action
+      if not ok or type(rec) ~= 'table' then
+        addr = nil
+      elseif rec[1] == nil then -- written before trace format 2: object JSON
+        addr, action = rec.address, rec.action
+      else -- [address or 0 (the field's key), orcpt, notify, action, ...]
+        addr, action = rec[1], rec[4]
+        if addr == 0 then addr = string.sub(fields[j], 3) end
+      end
+      if type(addr) == 'string' and type(action) == 'string' then
+        addr = string.lower(addr)
+        local at = string.find(addr, '@[^@]*$')
+        local dom = at and string.sub(addr, at + 1) or ''
+        if wanted[action] and (rcpt == '' or addr == rcpt) and (domain == '' or dom == domain) then return true end
+      end
     end
   end
   return false
 end
-local out, examined, offset = {}, 0, 0
+local out = {}
 local lastArrival, lastTxn = '', ''
 while examined < budget do
-  local chunk = redis.call('ZREVRANGEBYSCORE', KEYS[best], max, min, 'WITHSCORES', 'LIMIT', offset, 200)
-  if #chunk == 0 then return {'done', lastArrival, lastTxn, out} end
-  offset = offset + #chunk / 2
-  for j = 1, #chunk, 2 do
-    local txn, arrival = chunk[j], chunk[j + 1]
-    examined = examined + 1
-    lastArrival, lastTxn = arrival, txn
-    local match = not (after ~= '' and tonumber(arrival) == tonumber(max) and txn >= after)
-    for i = 1, #KEYS do
-      if match and i ~= best and not redis.call('ZSCORE', KEYS[i], txn) then match = false end
+  local txn, arrival = nextCandidate()
+  if not txn then return {'done', lastArrival, lastTxn, out} end
+  examined = examined + 1
+  lastArrival, lastTxn = arrival, txn
+  local match = not (after ~= '' and tonumber(arrival) == tonumber(max) and txn >= after)
+  for i = 1, #terms do
+    if match and i ~= best and not has(terms[i], txn, arrival) then match = false end
+  end
+  if match then
+    local fields = redis.call('HGETALL', prefix .. txn)
+    if #fields > 0 and recipientMatches(fields) then
+      table.insert(out, {txn, arrival, fields})
+      if #out >= limit then return {'full', lastArrival, lastTxn, out} end
     end
-    if match then
-      local fields = redis.call('HGETALL', prefix .. txn)
-      if #fields > 0 and recipientMatches(fields) then
-        table.insert(out, {txn, arrival, fields})
-        if #out >= limit then return {'full', lastArrival, lastTxn, out} end
-      end
-    end
-    if examined >= budget then break end
   end
 end
 return {'budget', lastArrival, lastTxn, out}

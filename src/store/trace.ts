@@ -1,10 +1,15 @@
 // The operator trace in Redis (README "Message trace"). Keys of one message live in the hour bucket of its arrival,
 // `<prefix>trace:{YYYYMMDDHH}:`, whose hash tag puts the whole bucket in one Cluster slot: a write is one script on
 // one slot, and a search or summary fans out over the buckets of its time range (in parallel, a few at a time).
-//   <bucket>m:<txn>     hash: `h` header JSON, `r:<recipient>` recipient JSON with its history, `q:<id>` queue ids
+//   <bucket>m:<txn>     hash: `h` header, `r:<recipient>` recipient with its history (positional JSON, ./codec),
+//                       `q:<id>` queue ids
 //   <bucket>t           sorted set of the bucket's transactions by arrival (ms)
 //   <bucket>c           hash: `messages`, and per action the recipients in it now
 //   <bucket>i:<term>    sorted set by arrival of the transactions with this index term (src/model/trace.ts)
+//   <bucket>u:q, u:mid  the queue ids' and Message-IDs' index: one sorted set per bucket, members
+//                       `<value>\0<arrival, 13 digits>\0<txn>` (score 0, searched by ZRANGEBYLEX), so that no key is
+//                       created per message for values (nearly) unique to it. Sets `i:q:<id>`, `i:mid:<id>` of
+//                       versions before are still searched until they expire.
 // Every key expires with the latest record it holds or points to. No KEYS or SCAN: searches read index sets only,
 // in bounded work per call. These keys are never read by MTQP, which answers from `<prefix>envid:` hashes only.
 
@@ -13,6 +18,7 @@ import { type Endpoint, formatEndpoint } from '../config/listen'
 import {
   bucketOf,
   bucketsBetween,
+  sharedTerm,
   type TracedMessage,
   type TraceHeader,
   type TraceWrite,
@@ -22,7 +28,7 @@ import { formatCursor, type TraceQuery } from '../model/trace-query'
 import type { Action } from '../tsn/types'
 import { isAction } from '../tsn/types'
 import { bucketKey, WriteSender } from './batch'
-import { decodeRecipient } from './codec'
+import { decodeTraceHeader, decodeTraceRecipient } from './codec'
 import { createRedisClient, type RedisClient } from './redis'
 import { type SearchReply, TRACE_SEARCH_COMMAND, TRACE_SEARCH_SCRIPT } from './trace-scripts'
 
@@ -53,36 +59,21 @@ export interface TraceSummary {
   total: Omit<HourCounts, 'start'>
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
-const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string'
-
-export function decodeTraceHeader(json: string): TraceHeader | null {
-  let o: unknown
-  try {
-    o = JSON.parse(json)
-  } catch {
-    return null
-  }
-  if (!isObject(o)) return null
-  const { txn, arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta } = o
-  if (typeof txn !== 'string' || typeof arrival !== 'number' || typeof from !== 'string') return null
-  if (typeof tracked !== 'boolean' || typeof reportingMta !== 'string') return null
-  if (!strOrNull(messageId) || !strOrNull(envid) || !strOrNull(clientIp) || !strOrNull(helo)) return null
-  return { txn, arrival, from, messageId, envid, tracked, clientIp, helo, reportingMta }
-}
-
-/** A message hash's fields (HGETALL as a flat list) as a traced message; null when its header is unreadable. */
-export function decodeTraced(flat: readonly string[]): TracedMessage | null {
+/**
+ * The fields of the message hash of `txn` (HGETALL as a flat list) as a traced message, in either trace format
+ * (./codec); null when its header is unreadable.
+ */
+export function decodeTraced(txn: string, flat: readonly string[]): TracedMessage | null {
   let header: TraceHeader | null = null
   const queueIds: string[] = []
   const recipients = []
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const field = flat[i] as string
     const value = flat[i + 1] as string
-    if (field === 'h') header = decodeTraceHeader(value)
+    if (field === 'h') header = decodeTraceHeader(txn, value)
     else if (field.startsWith('q:')) queueIds.push(field.slice(2))
     else if (field.startsWith('r:')) {
-      const r = decodeRecipient(value)
+      const r = decodeTraceRecipient(txn, field.slice(2), value)
       if (r) recipients.push(r)
     }
   }
@@ -124,8 +115,8 @@ export class TraceStore {
         buckets.slice(i, i + FAN_OUT).map(({ bucket }) => this.searchBucket(bucket, terms, q, until)),
       )
       for (const [status, lastArrival, lastTxn, matches] of replies) {
-        for (const [, , fields] of matches) {
-          const m = decodeTraced(fields)
+        for (const [txn, , fields] of matches) {
+          const m = decodeTraced(txn, fields)
           if (m) messages.push(m)
           if (messages.length >= q.limit) return { messages, next: formatCursor(last(messages)) }
         }
@@ -139,7 +130,18 @@ export class TraceStore {
 
   private searchBucket(bucket: string, terms: string[], q: TraceQuery, until: number): Promise<SearchReply> {
     const base = this.bucketKey(bucket)
-    const keys = terms.length ? terms.map((t) => `${base}i:${t}`) : [`${base}t`]
+    const keys: string[] = []
+    const kinds: string[] = []
+    for (const t of terms) {
+      const kv = sharedTerm(t)
+      if (kv) keys.push(`${base}u:${kv[0]}`, `${base}i:${t}`)
+      else keys.push(`${base}i:${t}`)
+      kinds.push(kv ? `u${kv[1]}` : 's')
+    }
+    if (!terms.length) {
+      keys.push(`${base}t`)
+      kinds.push('s')
+    }
     const cursorHere = q.cursor !== null && bucketOf(q.cursor.arrival) === bucket
     const to = q.keys.to === undefined ? '' : term('to', q.keys.to).slice(2)
     const toDomain = q.keys.toDomain === undefined ? '' : term('toDomain', q.keys.toDomain).slice(3)
@@ -155,6 +157,7 @@ export class TraceStore {
       q.outcomes?.join(',') ?? '',
       to,
       toDomain,
+      ...kinds,
     ) as Promise<SearchReply>
   }
 

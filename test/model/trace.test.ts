@@ -7,6 +7,7 @@ import {
   bucketsBetween,
   messageIdOf,
   readTraceNote,
+  sharedTerm,
   stampTrace,
   traceAcceptanceWrite,
   writeTerms,
@@ -90,6 +91,11 @@ test('an acceptance write: every recipient, list members included, the header an
     'rd:dest.example',
     'rd:local.test',
   ])
+  assert.deepEqual(
+    writeTerms(w).flatMap((t) => sharedTerm(t) ?? []),
+    ['q', 'abc.1', 'mid', 'abc@sender.example'],
+    'the queue id and the Message-ID go to the shared sets; the others a set per value',
+  )
 })
 
 test('hour buckets: UTC hours, newest first, inclusive of both ends', () => {

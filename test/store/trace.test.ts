@@ -1,14 +1,20 @@
-// The operator trace in a real Redis: writes, every search key, paging, the outcome filter, the summary counts and
-// expiry of records with their index entries.
+// The operator trace in a real Redis: writes, every search key, paging, the outcome filter, the summary counts,
+// expiry of records with their index entries, and records and journaled writes of the object format before format 2.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { parseConfig } from '../../src/config/config'
 import type { RecipientWrite } from '../../src/model/records'
 import { bucketOf, type TraceHeader, type TraceWrite, traceWrite } from '../../src/model/trace'
 import { parseTraceQuery, type TraceQueryInput } from '../../src/model/trace-query'
+import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
+import type { Action } from '../../src/tsn/types'
 import { waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
 import { message, recipient } from './fixtures'
@@ -217,7 +223,7 @@ test('records and their index entries expire together, at the latest keep time w
       `${bucket}t`,
       `${bucket}c`,
       `${bucket}i:r:gone@dest.example`,
-      `${bucket}i:q:e1.1`,
+      `${bucket}u:q`,
     ]
     for (const k of keys) {
       const ttl = await redis.pttl(k)
@@ -326,6 +332,249 @@ test('writes submitted together (one script call) leave Redis as the same writes
       delayed: '2',
       expires: String(k3),
     })
+  } finally {
+    redis.disconnect()
+  }
+})
+
+test('records of the object format (before trace format 2) are read, searched and updated in place', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    const arrival = Date.now() - 60_000
+    const keep = Date.now() + 600_000
+    const b = `${prefix}trace:{${bucketOf(arrival)}}:`
+    // As the write script of the object format left them: header with txn, recipient with object attempts.
+    const attempt = (id: string, action: Action, status: string, at: number) => ({
+      id,
+      at,
+      action,
+      status,
+      host: 'mx.dest.example',
+      code: '451',
+      reply: '451 busy',
+    })
+    await redis.hset(`${b}m:o1.1`, {
+      h: JSON.stringify({ ...header({ txn: 'o1.1', arrival }), tracked: true }),
+      'r:bob@dest.example': JSON.stringify({
+        ...recipient({ address: 'Bob@dest.example', keepUntil: keep, updated: arrival }),
+        history: [attempt('o1.1.1', 'delayed', '4.4.1', arrival)],
+      }),
+      'q:o1.1.1': '1',
+    })
+    await redis.zadd(`${b}t`, arrival, 'o1.1')
+    for (const t of ['r:bob@dest.example', 'q:o1.1', 'q:o1.1.1'])
+      await redis.zadd(`${b}i:${t}`, arrival, 'o1.1')
+    await redis.hset(`${b}c`, { messages: 1, delayed: 1, expires: keep })
+    const range = { since: '1h', until: 'now' }
+
+    const found = async () => {
+      const m = await store.trace.find('o1.1', arrival - 1000, arrival + 1000)
+      assert.ok(m)
+      return m
+    }
+    const old = await found()
+    assert.equal(old.tracked, true)
+    assert.deepEqual(old.queueIds, ['o1.1', 'o1.1.1'])
+    assert.deepEqual(old.recipients[0]?.history, [attempt('o1.1.1', 'delayed', '4.4.1', arrival)])
+    const search = async (input: TraceQueryInput) =>
+      (await store.trace.search(q({ ...range, ...input }))).messages.map((m) => m.txn)
+    assert.deepEqual(await search({ to: 'bob@dest.example', outcome: 'delayed' }), ['o1.1'])
+
+    // A later attempt (written twice: a replay), and the first attempt again: the record becomes positional,
+    // the old attempt is kept and recognised, the counts move from delayed to delivered once.
+    const event = (id: string, action: 'delivered' | 'delayed', at: number) => ({
+      at,
+      patch: { action, status: action === 'delivered' ? '2.0.0' : '4.4.1' },
+      attempt: attempt(id, action, action === 'delivered' ? '2.0.0' : '4.4.1', at),
+    })
+    const again = (ev: ReturnType<typeof event>) =>
+      store.trace.record(
+        traceWrite(
+          header({ txn: 'o1.1', arrival }),
+          [rcpt('Bob@dest.example', { key: 'bob@dest.example', event: ev })],
+          [],
+          Date.now(),
+        ),
+      )
+    await again(event('o1.1.2', 'delivered', arrival + 1000))
+    await again(event('o1.1.2', 'delivered', arrival + 1000))
+    await again(event('o1.1.1', 'delayed', arrival))
+    const now2 = await found()
+    assert.equal(now2.recipients[0]?.action, 'delivered')
+    assert.deepEqual(
+      now2.recipients[0]?.history.map((a) => [a.id, a.action]),
+      [
+        ['o1.1.1', 'delayed'],
+        ['o1.1.2', 'delivered'],
+      ],
+    )
+    const stored = JSON.parse((await redis.hget(`${b}m:o1.1`, 'r:bob@dest.example')) ?? '')
+    assert.ok(Array.isArray(stored) && stored.length === 11, 'rewritten as a format-2 recipient')
+    assert.equal(await redis.hget(`${b}m:o1.1`, 'h').then((h) => h?.startsWith('{')), true, 'header kept')
+    assert.deepEqual(await redis.hgetall(`${b}c`), {
+      messages: '1',
+      delayed: '0',
+      delivered: '1',
+      expires: String(keep),
+    })
+    assert.deepEqual(await search({ to: 'bob@dest.example', outcome: 'delayed' }), [])
+    assert.deepEqual(await search({ toDomain: 'dest.example', outcome: 'delivered' }), ['o1.1'])
+  } finally {
+    redis.disconnect()
+  }
+})
+
+test('new records are positional: the header and each recipient an array, no copy of the txn or the key', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    await store.trace.record(write({ txn: 'n1.1' }, [rcpt('bob@dest.example')]))
+    const m = await redis.hgetall(`${prefix}trace:{${bucketOf(T0)}}:m:n1.1`)
+    assert.deepEqual(JSON.parse(m.h ?? ''), [
+      2,
+      T0,
+      'Alice@Sender.example',
+      'm1@sender.example',
+      null,
+      0,
+      '192.0.2.7',
+      'client.sender.example',
+      'mx.test',
+    ])
+    const r = JSON.parse(m['r:bob@dest.example'] ?? '')
+    assert.deepEqual(r.slice(0, 4), [0, null, null, 'delayed'], 'address 0: the same as the field key')
+  } finally {
+    redis.disconnect()
+  }
+})
+
+test('trace writes journaled by the object-format version replay into the positional records', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtrk-trace-journal-'))
+  // Two lines of an outage journal as the version before trace format 2 wrote them: an acceptance, then an
+  // outcome; from a process that is gone, so a new store claims and replays them.
+  const lines = [
+    '{"header":{"txn":"j1.1","arrival":1764496800000,"from":"alice@sender.example","messageId":"j1@sender.example","envid":null,"tracked":false,"clientIp":"192.0.2.7","helo":"client.sender.example","reportingMta":"mx.test"},"recipients":[{"key":"Bob@dest.example","base":{"address":"Bob@dest.example","orcpt":null,"notify":null,"action":"delayed","status":"4.0.0","remoteMta":null,"lastAttempt":null,"willRetryUntil":null,"keepUntil":4102444800000,"updated":1764496800000,"history":[]}}],"queueIds":[],"keepUntil":4102444800000,"now":1764496800000}',
+    '{"header":{"txn":"j1.1","arrival":1764496800000,"from":"alice@sender.example","messageId":"j1@sender.example","envid":null,"tracked":false,"clientIp":"192.0.2.7","helo":"client.sender.example","reportingMta":"mx.test"},"recipients":[{"key":"Bob@dest.example","base":{"address":"Bob@dest.example","orcpt":null,"notify":null,"action":"delayed","status":"4.0.0","remoteMta":null,"lastAttempt":null,"willRetryUntil":null,"keepUntil":4102444800000,"updated":1764496800000,"history":[]},"event":{"at":1764496801000,"patch":{"action":"delivered","status":"2.0.0","remoteMta":"mx.dest.example","lastAttempt":1764496801000},"attempt":{"id":"j1.1.1","at":1764496801000,"action":"delivered","status":"2.0.0","host":"mx.dest.example","code":"250","reply":"250 ok"}}}],"queueIds":["j1.1.1"],"keepUntil":4102444800000,"now":1764496801000}',
+  ]
+  const dead = Number(
+    execFileSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }),
+  )
+  writeFileSync(join(dir, `${dead}-1-0.jnl`), `${lines.join('\n')}\n`)
+  const log = { info: () => {}, warn: () => {} }
+  const { config } = parseConfig({ redis: { port } })
+  const prefix = `trj${process.pid}:`
+  const journal = new OutageJournal({ dir, maxBytes: 1 << 20, fsyncMs: 10, batch: 10, pauseMs: 0, log })
+  const store = new TrackingStore(
+    createRedisClient(config.redis, 'mtrk-trace-test'),
+    { prefix, historyLimit: 5, journal },
+    log,
+  )
+  stores.push(store)
+  const arrival = 1764496800000
+  const m = await waitFor(
+    async () => {
+      const found = await store.trace.find('j1.1.1', arrival - 1000, arrival + 1000)
+      return found?.recipients[0]?.action === 'delivered' ? found : undefined
+    },
+    5000,
+    'the journal replayed',
+  )
+  assert.equal(m.from, 'alice@sender.example')
+  assert.deepEqual(m.queueIds, ['j1.1', 'j1.1.1'])
+  assert.deepEqual(m.recipients[0]?.history, [
+    {
+      id: 'j1.1.1',
+      at: 1764496801000,
+      action: 'delivered',
+      status: '2.0.0',
+      host: 'mx.dest.example',
+      code: '250',
+      reply: '250 ok',
+    },
+  ])
+  await waitFor(() => readdirSync(dir).length === 0, 5000, 'the journal file removed')
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('queue ids and Message-IDs share one set per bucket: paging, ties, values that start alike, combined keys', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    // 7 messages with one Message-ID over two buckets, three on one millisecond; others whose ids start alike.
+    const arrivals = [0, 5, 5, 5, 3_600_000, 3_600_001, 3_600_002]
+    for (const [i, at] of arrivals.entries())
+      await store.trace.record(
+        write({ txn: `s${i}.1`, arrival: T0 + at, messageId: 'same@x', helo: i % 2 ? 'odd' : 'even' }, [
+          rcpt('r@dest.example'),
+        ]),
+      )
+    await store.trace.record(write({ txn: 'long.1', messageId: 'same@x.y' }, [rcpt('r@dest.example')]))
+    await store.trace.record(
+      write({ txn: 'nul.1', messageId: `same@x\u0000${T0 + 1}` }, [rcpt('r@dest.example')]),
+    )
+    await store.trace.record(
+      write({ txn: 's0.1x', messageId: 'other@x' }, [rcpt('r@dest.example')], ['s0.1']),
+    )
+    const seen: string[] = []
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const page = await store.trace.search(
+        q({ messageId: 'same@x', limit: '3', ...(cursor ? { cursor } : {}) }),
+      )
+      seen.push(...page.messages.map((m) => m.txn))
+      cursor = page.next ?? undefined
+      pages++
+    } while (cursor && pages < 10)
+    assert.deepEqual(
+      seen,
+      ['s6.1', 's5.1', 's4.1', 's3.1', 's2.1', 's1.1', 's0.1'],
+      'newest first, ties by txn',
+    )
+    const txns = async (input: TraceQueryInput) =>
+      (await store.trace.search(q(input))).messages.map((m) => m.txn)
+    assert.deepEqual(await txns({ messageId: 'same@x', helo: 'odd' }), ['s5.1', 's3.1', 's1.1'])
+    assert.deepEqual(await txns({ helo: 'odd', messageId: 'same@x', since: '2026-11-30T11:00Z' }), ['s5.1'])
+    assert.deepEqual(await txns({ queueId: 's0.1' }), ['s0.1x', 's0.1'], 'an hmail id and a transaction id')
+    assert.deepEqual(await txns({ queueId: 's0.1', messageId: 'other@x' }), ['s0.1x'])
+    assert.deepEqual(await txns({ messageId: 'same@x.y' }), ['long.1'])
+    assert.deepEqual(await txns({ messageId: 'same' }), [])
+    // One set per bucket and kind, whatever the number of messages.
+    const b = `${prefix}trace:{${bucketOf(T0)}}:`
+    assert.equal(await redis.exists(`${b}i:mid:same@x`, `${b}i:q:s0.1`), 0)
+    assert.equal(await redis.zcard(`${b}u:mid`), 4 + 3)
+  } finally {
+    redis.disconnect()
+  }
+})
+
+test('sets of one queue id or Message-ID alone (before the shared sets) are searched with the shared ones', async () => {
+  const { store, prefix } = await makeStore()
+  const redis = new Redis({ port })
+  try {
+    const b = `${prefix}trace:{${bucketOf(T0)}}:`
+    // o1 and o2 as written before: each in the set of its Message-ID alone; o2 also written since (an outcome).
+    for (const [txn, at] of [
+      ['o1.1', 10],
+      ['o2.1', 30],
+    ] as const) {
+      await store.trace.record(write({ txn, arrival: T0 + at, messageId: 'dup@x' }, [rcpt('r@dest.example')]))
+      await redis.zadd(`${b}i:mid:dup@x`, T0 + at, txn)
+      await redis.zadd(`${b}i:q:${txn}`, T0 + at, txn)
+    }
+    await redis.zrem(`${b}u:mid`, `dup@x\u0000${T0 + 10}\u0000o1.1`)
+    await redis.zrem(`${b}u:q`, `o1.1\u0000${T0 + 10}\u0000o1.1`)
+    await store.trace.record(
+      write({ txn: 'n1.1', arrival: T0 + 20, messageId: 'dup@x' }, [rcpt('r@dest.example')]),
+    )
+    const txns = async (input: TraceQueryInput) =>
+      (await store.trace.search(q(input))).messages.map((m) => m.txn)
+    assert.deepEqual(await txns({ messageId: 'dup@x' }), ['o2.1', 'n1.1', 'o1.1'], 'merged, each once')
+    assert.deepEqual(await txns({ messageId: 'dup@x', limit: '1', cursor: `${T0 + 20}~n1.1` }), ['o1.1'])
+    assert.deepEqual(await txns({ queueId: 'o1.1' }), ['o1.1'])
+    assert.deepEqual(await txns({ queueId: 'o1.1', messageId: 'dup@x' }), ['o1.1'])
+    assert.deepEqual(await txns({ to: 'r@dest.example', messageId: 'dup@x' }), ['o2.1', 'n1.1', 'o1.1'])
   } finally {
     redis.disconnect()
   }
