@@ -8,10 +8,18 @@ import { groupsBy } from '../util/groups'
 import { encodeMessage, encodeRecipient, encodeTraceHeader } from './codec'
 import type { RedisClient } from './redis'
 import { WRITE_COMMAND, WRITE_SCRIPT } from './scripts'
-import { isTrace, type StoreWrite } from './write'
+import { isTrace, type StoreWrite, writeName } from './write'
 
-/** Writes per script call at most: bounds how long one call holds Redis (a few ms). */
+/**
+ * Writes per script call at most, and argument characters (about bytes) after which a call takes no further write:
+ * together they bound how long one call holds Redis, which runs nothing else meanwhile. The script's work grows with
+ * the bytes it decodes (each write's arguments, and each record it touches, once) more than with the write count:
+ * 200 one-recipient delivery writes are some 80 KiB (measured 2.6 ms), so such batches stay whole, while arrival
+ * writes of messages to a thousand recipients (about 100 KiB each) go three to a call (measured 8 to 11 ms): far
+ * below command_timeout (500 ms by default) and close to the time of the calls the bound leaves whole.
+ */
 const MAX_WRITES_PER_CALL = 200
+const MAX_BYTES_PER_CALL = 256 * 1024
 
 /** `<prefix>envid:<decoded envid>`: readable with redis-cli, and one key per envid (AMB-7, AMB-37). */
 export const envidKey = (prefix: string, envid: string) => `${prefix}envid:${envid}`
@@ -30,14 +38,33 @@ function slotKey(prefix: string, w: StoreWrite): string {
   return isTrace(w) ? bucketKey(prefix, bucketOf(w.header.arrival)) : envidKey(prefix, w.message.envid)
 }
 
-/** One script call being built: its keys, each once, and its arguments. */
-class Call {
+/** A write Redis refused (a ReplyError in the script: replaying it would fail the same way), and why. */
+export interface Refusal {
+  write: StoreWrite
+  reason: string
+}
+
+/** One script call (every key in one Cluster slot): its writes in the order sent, its keys, each once, its arguments. */
+export class WriteCall {
+  readonly writes: StoreWrite[] = []
   readonly keys: string[] = []
   private readonly positions = new Map<string, string>()
   readonly args: string[]
+  /** Characters of the writes' arguments so far. */
+  bytes = 0
 
   constructor(historyLimit: number) {
     this.args = [String(historyLimit)]
+  }
+
+  /** Adds one write: its kind, the number of its arguments (the script skips a refused write's rest), them. */
+  add(w: StoreWrite, kind: 'e' | 't', encode: () => void): void {
+    this.writes.push(w)
+    const at = this.args.length
+    this.args.push(kind, '')
+    encode()
+    this.args[at + 1] = String(this.args.length - at - 2)
+    for (let i = at + 2; i < this.args.length; i++) this.bytes += (this.args[i] as string).length
   }
 
   /** The key's position in KEYS (1-based, as Lua counts), adding it on first use. */
@@ -72,36 +99,61 @@ export class WriteSender {
   }
 
   /**
-   * The writes in groups of one Cluster slot each (on standalone Redis and Sentinel, one group), in submission
-   * order within a group, at most MAX_WRITES_PER_CALL per group.
+   * The writes encoded in calls of one Cluster slot each (on standalone Redis and Sentinel, one slot), in submission
+   * order within a slot, each call at most MAX_WRITES_PER_CALL writes and closed once it has MAX_BYTES_PER_CALL.
    */
-  groups(writes: readonly StoreWrite[]): StoreWrite[][] {
+  calls(writes: readonly StoreWrite[]): WriteCall[] {
     const slotOf = (w: StoreWrite) => (this.cluster ? calculateSlot(slotKey(this.opts.prefix, w)) : 0)
-    return groupsBy(writes, slotOf, MAX_WRITES_PER_CALL)
-  }
-
-  /** Applies one group (every key in one slot) in one atomic round trip; rejects when Redis fails. */
-  async send(group: readonly StoreWrite[]): Promise<void> {
-    const call = new Call(this.opts.historyLimit)
-    for (const w of group) {
-      if (isTrace(w)) this.encodeTrace(call, w)
-      else this.encodeEnvid(call, w)
+    const calls: WriteCall[] = []
+    for (const group of groupsBy(writes, slotOf, MAX_WRITES_PER_CALL)) {
+      let call = new WriteCall(this.opts.historyLimit)
+      for (const w of group) {
+        if (call.bytes >= MAX_BYTES_PER_CALL) {
+          calls.push(call)
+          call = new WriteCall(this.opts.historyLimit)
+        }
+        if (isTrace(w)) call.add(w, 't', () => this.encodeTrace(call, w))
+        else call.add(w, 'e', () => this.encodeEnvid(call, w))
+      }
+      calls.push(call)
     }
-    // One array, flattened once by ioredis: a batch has hundreds of arguments.
-    await this.client[WRITE_COMMAND](call.keys.length, call.keys.concat(call.args))
+    return calls
   }
 
-  private encodeEnvid(call: Call, w: RecordWrite): void {
+  /**
+   * Runs one call in one atomic round trip. Resolves with the writes Redis refused (the others are applied); rejects
+   * when Redis fails (a lost connection, a timeout: nothing known about what was applied), or refuses the call as a
+   * whole (a ReplyError: a script error, out of memory).
+   */
+  async apply(call: WriteCall): Promise<Refusal[]> {
+    // One array, flattened once by ioredis: a batch has hundreds of arguments.
+    const refused = await this.client[WRITE_COMMAND](call.keys.length, call.keys.concat(call.args))
+    const refusals: Refusal[] = []
+    for (let i = 0; i + 1 < refused.length; i += 2) {
+      const write = call.writes[Number(refused[i]) - 1]
+      if (write) refusals.push({ write, reason: String(refused[i + 1]) })
+    }
+    return refusals
+  }
+
+  /** Applies the writes in as few round trips as the topology allows; rejects when Redis fails or refuses one. */
+  async send(writes: readonly StoreWrite[]): Promise<void> {
+    for (const call of this.calls(writes)) {
+      const [refusal] = await this.apply(call)
+      if (refusal) throw new Error(`Redis refused a ${writeName(refusal.write)}: ${refusal.reason}`)
+    }
+  }
+
+  private encodeEnvid(call: WriteCall, w: RecordWrite): void {
     const m = w.message
-    call.args.push('e', call.key(envidKey(this.opts.prefix, m.envid)), String(w.now), m.txn, encodeMessage(m))
+    call.args.push(call.key(envidKey(this.opts.prefix, m.envid)), String(w.now), m.txn, encodeMessage(m))
     call.recipients(w.recipients)
   }
 
-  private encodeTrace(call: Call, w: TraceWrite): void {
+  private encodeTrace(call: WriteCall, w: TraceWrite): void {
     const base = bucketKey(this.opts.prefix, bucketOf(w.header.arrival))
     const h = w.header
     call.args.push(
-      't',
       call.key(`${base}m:${h.txn}`),
       call.key(`${base}t`),
       call.key(`${base}c`),

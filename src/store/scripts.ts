@@ -6,18 +6,24 @@ export const WRITE_COMMAND = 'mtrkWrite'
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** WRITE_SCRIPT: the number of keys, then the keys followed by its ARGV. */
-    mtrkWrite(numKeys: number, keysAndArgs: string[]): Result<number, Context>
+    /**
+     * WRITE_SCRIPT: the number of keys, then the keys followed by its ARGV. Resolves with the refused writes, each its
+     * index in the call (1-based) followed by its error text.
+     */
+    mtrkWrite(numKeys: number, keysAndArgs: string[]): Result<(number | string)[], Context>
   }
 }
 
 /**
  * Applies a batch of store writes, envid records (MTQP) and operator trace records alike, in one atomic call: every
  * key of the call lies in one Cluster slot (src/store/batch.ts groups them). Writes are idempotent upserts, applied in
- * order; what repeats across them (a trace bucket's index members, counts and expiry; a key's TTL) is done once per
- * call, after the last write.
+ * order; what repeats across them (a trace bucket's index members, counts and expiry; a key's TTL; an envid record,
+ * decoded once and encoded once however many writes of the call touch it) is done once per call, after the last write.
+ * A write Redis refuses (a Lua error: WRONGTYPE on its key, a value it cannot read) is skipped from where it failed,
+ * keeping what it applied before; the others, and the deferred work of all, are applied.
  * KEYS     every key the writes touch, each once; a write names its keys by their position in KEYS
- * ARGV[1]  history limit, then the writes one after the other, each starting with its kind:
+ * ARGV[1]  history limit, then the writes one after the other, each its kind, the number of its arguments (so a
+ *          refused write's rest is skipped) and its arguments:
  *   'e' (envid record)  key, now (ms), transaction id, the message's format-2 elements 1..7 (JSON, used if the
  *                       field is absent: codec.ts encodeMessage), n, then n recipients, each its key, its format-2
  *                       elements 1..10 (JSON, used if absent: encodeRecipient) and an event JSON or ''
@@ -32,6 +38,9 @@ declare module 'ioredis' {
  * TTLs are only ever extended (AMB-37: other messages of an envid may need its key longer; MTRK-10). A trace bucket's
  * sets and counts live until `expires` in its counts hash, the latest keep time of any record written to the bucket,
  * so an index entry lives as long as the record it points to.
+ * Returns the refused writes: each its index among the writes (1-based) followed by its error text; empty when
+ * every write was applied. An error outside any write (a malformed call, Redis out of memory at the deferred work)
+ * fails the call as a whole.
  */
 export const WRITE_SCRIPT = `
 local limit = tonumber(ARGV[1])
@@ -83,40 +92,61 @@ local function applyEvent(r, txn, event)
   return true
 end
 
--- An envid record: one hash field per message, a value that is not format 2 (unreadable, or written by hand) is
--- replaced.
-local function writeEnvid()
-  local k, now, txn, message = key(), tonumber(arg()), arg(), arg()
+-- Each record the call writes is decoded once and encoded once (flushRecords), however many of its writes the call
+-- holds: a write per recipient of a large message would otherwise re-encode the whole record each time.
+local records = {} -- key -> transaction id -> {rec, byKey = recipient key -> recipient, changed}
+local function recordOf(k, txn, message)
+  local ofKey = records[k]
+  if not ofKey then ofKey = {} records[k] = ofKey end
+  local e = ofKey[txn]
+  if e then return e end
   local current = redis.call('HGET', k, txn)
   local rec
   if current then
     local ok, decoded = pcall(cjson.decode, current)
     if ok and type(decoded) == 'table' and decoded[1] == 2 then rec = decoded end
   end
-  local changed = false
+  e = {byKey = {}, changed = not rec}
   if not rec then
     local m = cjson.decode(message)
     rec = {2, m[1], m[2], m[3], m[4], m[5], m[6], m[7], {}}
-    changed = true
   end
-  local rcpts = rec[9]
-  local keep = 0
+  e.rec = rec
+  for _, r in ipairs(rec[9]) do e.byKey[r[1]] = r end
+  ofKey[txn] = e
+  return e
+end
+
+local function writeEnvid()
+  local k, now, txn, message = key(), tonumber(arg()), arg(), arg()
+  local e = recordOf(k, txn, message)
+  liveAtLeast(k, 0)
   for _ = 1, tonumber(arg()) do
     local rkey, base, event = arg(), arg(), arg()
-    local r
-    for _, x in ipairs(rcpts) do
-      if x[1] == rkey then r = x end
-    end
+    local r = e.byKey[rkey]
     if not r then
       r = newRecipient(rkey, base)
-      table.insert(rcpts, r)
-      changed = true
+      table.insert(e.rec[9], r)
+      e.byKey[rkey] = r
+      e.changed = true
     end
-    if event ~= '' and applyEvent(r, txn, event) then changed = true end
-    keep = math.max(keep, tonumber(r[10]) or 0)
+    if event ~= '' and applyEvent(r, txn, event) then e.changed = true end
+    -- Per recipient: a write refused part-way keeps what it applied, so it must keep its TTL too.
+    liveAtLeast(k, (tonumber(r[10]) or 0) - now)
   end
-  if changed then redis.call('HSET', k, txn, cjson.encode(rec)) end
-  liveAtLeast(k, keep - now)
+end
+
+local function flushRecords()
+  for k, ofKey in pairs(records) do
+    local fields = {}
+    for txn, e in pairs(ofKey) do
+      if e.changed then
+        table.insert(fields, txn)
+        table.insert(fields, cjson.encode(e.rec))
+      end
+    end
+    if #fields > 0 then redis.call('HSET', k, unpack(fields)) end
+  end
 end
 
 -- A trace recipient record written before trace format 2 (object JSON) as a format-2 recipient.
@@ -177,6 +207,12 @@ local function writeTrace()
   local msg, times, counts = key(), key(), key()
   local now, txn, header, arrival, keep = tonumber(arg()), arg(), arg(), arg(), tonumber(arg())
   local b = bucketOf(counts, now)
+  -- At once and per recipient: a write refused part-way keeps what it applied, so it keeps its TTL too.
+  local function hold(untilMs)
+    liveAtLeast(msg, untilMs - now)
+    b.latest = math.max(b.latest, untilMs)
+  end
+  hold(keep)
   if redis.call('HSETNX', msg, 'h', header) == 1 then
     addMember(b, times, arrival, txn)
     b.messages = b.messages + 1
@@ -192,14 +228,29 @@ local function writeTrace()
       if before then b.states[before] = (b.states[before] or 0) - 1 end
       b.states[action] = (b.states[action] or 0) + 1
     end
-    keep = math.max(keep, tonumber(rkeep) or 0)
+    hold(tonumber(rkeep) or 0)
   end
-  liveAtLeast(msg, keep - now)
-  b.latest = math.max(b.latest, keep)
 end
 
+-- Each write under pcall: a write Redis refuses (WRONGTYPE on its key, a value the script cannot read) is skipped, and
+-- the deferred work below is still done for the writes before and after it, and for what it applied itself.
 local writers = {e = writeEnvid, t = writeTrace}
-while pos <= #ARGV do writers[arg()]() end
+local refused = {} -- index of the write in the call (1-based), its error text, ...
+local index = 0
+while pos <= #ARGV do
+  local writer, size = writers[ARGV[pos]], tonumber(ARGV[pos + 1])
+  local after = pos + 2 + size
+  pos = pos + 2
+  index = index + 1
+  local ok, e = pcall(writer)
+  if not ok then
+    table.insert(refused, index)
+    table.insert(refused, type(e) == 'table' and e.err or tostring(e))
+  end
+  pos = after
+end
+
+flushRecords()
 
 for k, ms in pairs(lifetimes) do
   if redis.call('PTTL', k) < ms then redis.call('PEXPIRE', k, ms) end
@@ -222,5 +273,5 @@ for counts, b in pairs(buckets) do
   end
   redis.call('PEXPIRE', counts, ttl)
 end
-return 1
+return refused
 `

@@ -4,12 +4,12 @@
 // call (./batch). The same code serves standalone Redis, Sentinel and Cluster.
 import { ReplyError } from 'ioredis'
 import type { RecordWrite, StoredMessage } from '../model/records'
-import { envidKey, WriteSender } from './batch'
+import { envidKey, type WriteCall, WriteSender } from './batch'
 import { decodeMessage } from './codec'
 import type { OutageJournal } from './journal'
 import type { RedisClient } from './redis'
 import { TraceStore } from './trace'
-import { isTrace, type StoreWrite } from './write'
+import { type StoreWrite, writeName } from './write'
 
 export type { StoreWrite } from './write'
 
@@ -67,8 +67,8 @@ export class TrackingStore {
   private probe: NodeJS.Timeout | null = null
   private batch: StoreWrite[] = []
   private batchTimer: NodeJS.Timeout | null = null
-  /** Groups of writes sent and not answered yet, settling once answered or journaled. */
-  private readonly inFlight = new Map<readonly StoreWrite[], Promise<void>>()
+  /** Calls sent and not answered yet, settling once answered or journaled. */
+  private readonly inFlight = new Map<WriteCall, Promise<void>>()
   private readonly writer: WriteSender
   /** Writes lost without a journal since the last report. */
   private dropped = 0
@@ -91,7 +91,7 @@ export class TrackingStore {
 
   /** Journals what is still in memory, synchronously: the process exits without close() (Haraka's default). */
   journalHeld(): void {
-    this.opts.journal?.appendSync([...this.batch, ...[...this.inFlight.keys()].flat()])
+    this.opts.journal?.appendSync([...this.batch, ...[...this.inFlight.keys()].flatMap((c) => c.writes)])
     this.batch = []
   }
 
@@ -134,52 +134,45 @@ export class TrackingStore {
     this.batchTimer = null
     const writes = this.batch
     this.batch = []
-    for (const group of this.writer.groups(writes)) this.send(group)
+    for (const call of this.writer.calls(writes)) this.send(call)
   }
 
-  /** Sends one group; what Redis could not be reached for goes to the journal. */
-  private send(group: readonly StoreWrite[]): Promise<void> {
-    const sent = this.deliver(group)
+  /** Sends one call; what Redis could not be reached for goes to the journal. */
+  private send(call: WriteCall): Promise<void> {
+    const sent = this.deliver(call)
       .then((unsent) => {
         if (!unsent) return
         this.down(unsent.reason)
         for (const w of unsent.writes) this.keep(w)
       })
-      .finally(() => this.inFlight.delete(group))
-    this.inFlight.set(group, sent)
+      .finally(() => this.inFlight.delete(call))
+    this.inFlight.set(call, sent)
     return sent
   }
 
   /**
-   * One script call for the group. Resolves with the writes that did not reach Redis and why, or null when Redis took
-   * or refused each: a refusal (a ReplyError: replaying would fail the same way) is logged and dropped.
+   * One script call. Resolves with the writes that did not reach Redis and why, or null when Redis took or refused
+   * each: a refusal (a ReplyError: replaying would fail the same way) is logged and dropped. The script skips a
+   * refused write and applies the others, so nothing is sent twice.
    */
-  private async deliver(group: readonly StoreWrite[]): Promise<Unsent | null> {
+  private async deliver(call: WriteCall): Promise<Unsent | null> {
     try {
-      await this.writer.send(group)
-      return null
+      for (const r of await this.writer.apply(call)) this.refused(r.write, r.reason)
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e)
-      if (!isReplyError(e)) return { writes: group, reason }
-      const [only] = group
-      if (only && group.length === 1) {
-        const what = isTrace(only)
-          ? `trace write for ${only.header.txn}`
-          : `tracking write for ${only.message.txn}`
-        this.log.warn(`Redis refused a ${what}: ${reason}`)
-        return null
-      }
+      if (!isReplyError(e)) return { writes: call.writes, reason }
+      for (const w of call.writes) this.refused(w, reason)
     }
-    // The script stopped at the refused write: each again on its own, to apply the others (upserts: those already
-    // applied are no-ops) and name the refused one.
-    const unsent = (await Promise.all(group.map((w) => this.deliver([w])))).filter((u) => u !== null)
-    const [first] = unsent
-    return first ? { writes: unsent.flatMap((u) => u.writes), reason: first.reason } : null
+    return null
+  }
+
+  private refused(w: StoreWrite, reason: string): void {
+    this.log.warn(`Redis refused a ${writeName(w)}: ${reason}`)
   }
 
   /** One replay batch: resolves when Redis took every write, rejects (nothing kept twice) when it failed. */
   private async replayBatch(writes: StoreWrite[]): Promise<void> {
-    const unsent = await Promise.all(this.writer.groups(writes).map((g) => this.deliver(g)))
+    const unsent = await Promise.all(this.writer.calls(writes).map((c) => this.deliver(c)))
     const failure = unsent.find((u) => u !== null)
     if (failure) {
       this.down(failure.reason)
@@ -209,7 +202,7 @@ export class TrackingStore {
     const held = this.batch
     this.batch = []
     const sent = this.available
-      ? this.writer.groups(held).map((g) => this.send(g))
+      ? this.writer.calls(held).map((c) => this.send(c))
       : held.map((w) => this.keep(w))
     await Promise.all([...sent, ...this.inFlight.values()])
     openStores.delete(this)

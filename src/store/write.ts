@@ -7,3 +7,7 @@ import type { TraceWrite } from '../model/trace'
 export type StoreWrite = RecordWrite | TraceWrite
 
 export const isTrace = (w: StoreWrite): w is TraceWrite => 'header' in w
+
+/** What a log line calls the write: its kind and its transaction. */
+export const writeName = (w: StoreWrite): string =>
+  isTrace(w) ? `trace write for ${w.header.txn}` : `tracking write for ${w.message.txn}`

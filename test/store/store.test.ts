@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { parseConfig } from '../../src/config/config'
 import type { RecordWrite } from '../../src/model/records'
+import { bucketOf, traceWrite } from '../../src/model/trace'
 import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
@@ -313,7 +314,7 @@ test('a write Redis refuses with an error reply is logged and dropped, not held 
   const store = await ready(makeStore(port, 3, dir))
   const probe = await startProbe()
   await probe.set(store.key('1@h.example.com'), 'not a hash')
-  // One batch, one script call: the refused write stops the script, the writes around it are applied all the same.
+  // One batch, one script call: the script skips the refused write and applies the writes around it.
   const others = ['before@h.example.com', 'after@h.example.com']
   const other = (envid: string) => ({ message: message({ envid, envidXtext: envid }), recipients: [], now })
   store.submit(other('before@h.example.com'))
@@ -327,12 +328,125 @@ test('a write Redis refuses with an error reply is logged and dropped, not held 
   for (const envid of others) assert.equal((await store.lookup(envid)).length, 1, envid)
   assert.equal(logs.filter((l) => l.includes('Redis refused')).length, 1, 'only the refused write is logged')
   assert.equal(store.available, true, 'an error reply is no outage')
-  const journaled = existsSync(dir)
+  assert.equal(journaledBytes(dir), 0, 'nothing journaled for replay')
+  probe.disconnect()
+})
+
+function journaledBytes(dir: string): number {
+  return existsSync(dir)
     ? readdirSync(dir)
         .filter((f) => f.endsWith('.jnl'))
         .reduce((n, f) => n + statSync(join(dir, f)).size, 0)
     : 0
-  assert.equal(journaled, 0, 'nothing journaled for replay')
+}
+
+test('a refused write between two trace writes of one call: both traced messages are listed and counted', async () => {
+  const dir = join(journalRoot, 'refused-trace')
+  const store = await ready(makeStore(port, 3, dir))
+  const probe = await startProbe()
+  await probe.set(store.key('refused@h.example.com'), 'not a hash')
+  const arrival = now - 1000
+  const traced = (txn: string) =>
+    traceWrite(
+      {
+        txn,
+        arrival,
+        from: 'a@sender.example',
+        messageId: null,
+        envid: null,
+        tracked: false,
+        clientIp: null,
+        helo: null,
+        reportingMta: 'mx.test',
+      },
+      [
+        {
+          key: 'b@d.example',
+          base: recipient({ address: 'b@d.example', keepUntil: now + 600_000, updated: arrival }),
+        },
+      ],
+      [],
+      now,
+    )
+  const refusals = logs.filter((l) => l.includes('Redis refused')).length
+  // One batch, one script call: trace, refused envid record, trace.
+  store.submit(traced('TA.1'))
+  store.submit({ message: message({ envid: 'refused@h.example.com', txn: 'RB.1' }), recipients: [], now })
+  store.submit(traced('TC.1'))
+  await waitFor(
+    () => logs.some((l) => l.startsWith('warn Redis refused a tracking write for RB.1: WRONGTYPE')),
+    5000,
+    'refusal logged',
+  )
+  const bucket = store.trace.bucketKey(bucketOf(arrival))
+  for (const txn of ['TA.1', 'TC.1']) {
+    assert.equal(await probe.zscore(`${bucket}t`, txn), String(arrival), `${txn} in the time set`)
+    assert.ok((await probe.pttl(`${bucket}m:${txn}`)) > 0, `${txn} expires`)
+  }
+  const counts = await probe.hgetall(`${bucket}c`)
+  assert.equal(counts.messages, '2')
+  assert.equal(counts.delayed, '2')
+  assert.equal(
+    logs.filter((l) => l.includes('Redis refused')).length,
+    refusals + 1,
+    'only the refused write logged',
+  )
+  assert.equal(journaledBytes(dir), 0, 'nothing journaled for replay')
+  probe.disconnect()
+})
+
+test('many writes of one large message in one call leave exactly the record that one call per write leaves', async () => {
+  const [batched, single] = [await ready(makeStore()), await ready(makeStore())]
+  const keep = now + 3600_000
+  const rcpts = Array.from({ length: 300 }, (_, i) => {
+    const address = `user${i}@domain${i % 7}.example`
+    return { key: address, base: recipient({ address, keepUntil: keep, updated: now }) }
+  })
+  const event = (i: number, n: number, at: number) => ({
+    at,
+    patch: {
+      action: n === 2 ? ('delivered' as const) : ('delayed' as const),
+      status: `${n === 2 ? 2 : 4}.0.0`,
+    },
+    attempt: {
+      id: `AAAA-BBBB.1.${i}.${n}`,
+      at,
+      action: 'delayed' as const,
+      status: '4.0.0',
+      host: `mx${n}.example`,
+    },
+  })
+  const writes: RecordWrite[] = [{ message: message(), recipients: rcpts, now }]
+  // Per recipient: two events in order, the first again (a replay: a no-op), an older one after the newer (history
+  // only), and five more than the history holds for some.
+  for (const n of [0, 1, 0, 2]) {
+    for (const [i, r] of rcpts.entries()) {
+      if (n !== 2 || i % 3 === 0)
+        writes.push({
+          message: message(),
+          recipients: [{ ...r, event: event(i, n, now + (n === 2 ? 1 : 10 * (n + 1))) }],
+          now,
+        })
+    }
+  }
+  for (let k = 3; k < 9; k++)
+    writes.push({
+      message: message(),
+      recipients: [{ ...rcpts[5]!, event: event(5, k, now + 100 + k) }],
+      now,
+    })
+  for (const w of writes) await single.record(w)
+  for (const w of writes) batched.submit(w)
+  const probe = await startProbe()
+  const expected = await probe.hget(single.key('1@h.example.com'), 'AAAA-BBBB.1')
+  assert.ok(expected && expected.length > 50_000, 'a large record')
+  await waitFor(
+    async () => (await probe.hget(batched.key('1@h.example.com'), 'AAAA-BBBB.1')) === expected,
+    10000,
+    'the batched record equal to the one written a call per write',
+  )
+  const ttl = await probe.pttl(batched.key('1@h.example.com'))
+  assert.ok(ttl > 3590_000 && ttl <= 3600_000, `ttl ${ttl}`)
   probe.disconnect()
 })
 
