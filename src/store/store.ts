@@ -55,6 +55,13 @@ function isReplyError(e: unknown): e is Error {
   return e instanceof (ReplyError as ErrorConstructor)
 }
 
+/**
+ * Error replies that say Redis cannot take writes for now, not that a write is wrong: loading its data after a
+ * restart, busy with a long script, a replica or a master cut off during a failover, out of memory, too few
+ * replicas, a Cluster slot moving or down. The writes they refuse are kept for replay like those of an outage.
+ */
+const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|OOM|TRYAGAIN|CLUSTERDOWN)\b/
+
 export class TrackingStore {
   /** 'connecting' until the first answer, so an unreachable Redis at start-up is logged too. */
   private state: 'connecting' | 'up' | 'down' = 'connecting'
@@ -160,7 +167,7 @@ export class TrackingStore {
       for (const r of await this.writer.apply(call)) this.refused(r.write, r.reason)
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e)
-      if (!isReplyError(e)) return { writes: call.writes, reason }
+      if (!isReplyError(e) || NOT_NOW.test(reason)) return { writes: call.writes, reason }
       for (const w of call.writes) this.refused(w, reason)
     }
     return null

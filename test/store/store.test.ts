@@ -492,6 +492,37 @@ test('submit while Redis is down journals the writes and replays them, in paced 
   }
 })
 
+test('a Redis that cannot take writes for now (out of memory) is an outage: writes are journaled, then replayed', async () => {
+  const own: RedisServer = await startRedis()
+  const dir = join(journalRoot, 'oom')
+  try {
+    const store = await ready(makeStore(own.port, 3, dir))
+    const admin = own.client()
+    // noeviction: every write is refused with -OOM while used_memory is above the limit; reads still work.
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    await admin.config('SET', 'maxmemory', '1')
+    store.submit({
+      message: message({ txn: 'M1.1', envid: 'oom@h.example' }),
+      recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+      now,
+    })
+    await waitFor(() => logs.some((l) => l.startsWith('warn Redis unavailable (OOM')), 5000, 'outage logged')
+    assert.ok(!logs.some((l) => l.includes('refused a tracking write for M1.1')), 'not dropped as refused')
+    await admin.config('SET', 'maxmemory', '0')
+    const found = await waitFor(
+      async () => {
+        const f = await store.lookup('oom@h.example').catch(() => [])
+        return f.length === 1 ? f : undefined
+      },
+      10000,
+      'the write replayed once Redis takes writes again',
+    )
+    assert.equal(found[0]?.txn, 'M1.1')
+  } finally {
+    await own.close()
+  }
+})
+
 test('a slow Redis (commands time out on an open connection) pauses tracking until it answers again', async () => {
   const own: RedisServer = await startRedis()
   try {
