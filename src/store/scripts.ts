@@ -167,7 +167,8 @@ local function applyTraceRecipient(k, txn, rkey, base, event)
     local ok, v = pcall(cjson.decode, current)
     if ok and type(v) == 'table' then
       if v[1] == nil then r = fromObject(rkey, v, txn) else table.insert(v, 1, rkey) r = v end
-      before = r[5]
+      -- A record without a readable action (written by hand) is replaced: its action would be a count's name.
+      if type(r[5]) == 'string' then before = r[5] else r = nil end
     end
   end
   local changed = false
@@ -213,12 +214,10 @@ local function writeTrace()
     b.latest = math.max(b.latest, untilMs)
   end
   hold(keep)
-  if redis.call('HSETNX', msg, 'h', header) == 1 then
-    addMember(b, times, arrival, txn)
-    b.messages = b.messages + 1
-  else
-    addMember(b, times)
-  end
+  if redis.call('HSETNX', msg, 'h', header) == 1 then b.messages = b.messages + 1 end
+  -- Every time, not only with a new header: a call that failed after the header was written (Redis keeps what a
+  -- script wrote) would otherwise leave the message out of the time set for good. ZADD of a member is idempotent.
+  addMember(b, times, arrival, txn)
   for _ = 1, tonumber(arg()) do redis.call('HSET', msg, 'q:' .. arg(), '1') end
   for _ = 1, tonumber(arg()) do addMember(b, key(), arrival, txn) end
   for _ = 1, tonumber(arg()) do addMember(b, key(), 0, arg() .. '\\0' .. arrival .. '\\0' .. txn) end

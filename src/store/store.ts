@@ -4,7 +4,7 @@
 // call (./batch). The same code serves standalone Redis, Sentinel and Cluster.
 import { ReplyError } from 'ioredis'
 import type { RecordWrite, StoredMessage } from '../model/records'
-import { envidKey, type WriteCall, WriteSender } from './batch'
+import { envidKey, type Refusal, type WriteCall, WriteSender } from './batch'
 import { decodeMessage } from './codec'
 import type { OutageJournal } from './journal'
 import type { RedisClient } from './redis'
@@ -163,14 +163,24 @@ export class TrackingStore {
    * refused write and applies the others, so nothing is sent twice.
    */
   private async deliver(call: WriteCall): Promise<Unsent | null> {
+    let refusals: Refusal[]
     try {
-      for (const r of await this.writer.apply(call)) this.refused(r.write, r.reason)
+      refusals = await this.writer.apply(call)
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e)
       if (!isReplyError(e) || NOT_NOW.test(reason)) return { writes: call.writes, reason }
       for (const w of call.writes) this.refused(w, reason)
+      return null
     }
-    return null
+    // Redis refuses a script's first write when it is out of memory, inside the write's pcall: such a write applied
+    // nothing and is kept for replay like the writes of an outage.
+    const notNow: StoreWrite[] = []
+    for (const r of refusals) {
+      if (NOT_NOW.test(r.reason)) notNow.push(r.write)
+      else this.refused(r.write, r.reason)
+    }
+    const reason = refusals.find((r) => NOT_NOW.test(r.reason))?.reason
+    return reason === undefined ? null : { writes: notNow, reason }
   }
 
   private refused(w: StoreWrite, reason: string): void {

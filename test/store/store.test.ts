@@ -340,39 +340,42 @@ function journaledBytes(dir: string): number {
     : 0
 }
 
+/** A trace write of a message that arrived at `arrival`, to one recipient not yet delivered. */
+function traced(txn: string, arrival: number) {
+  return traceWrite(
+    {
+      txn,
+      arrival,
+      from: 'a@sender.example',
+      messageId: null,
+      envid: null,
+      tracked: false,
+      clientIp: null,
+      helo: null,
+      reportingMta: 'mx.test',
+    },
+    [
+      {
+        key: 'b@d.example',
+        base: recipient({ address: 'b@d.example', keepUntil: now + 600_000, updated: arrival }),
+      },
+    ],
+    [],
+    now,
+  )
+}
+
 test('a refused write between two trace writes of one call: both traced messages are listed and counted', async () => {
   const dir = join(journalRoot, 'refused-trace')
   const store = await ready(makeStore(port, 3, dir))
   const probe = await startProbe()
   await probe.set(store.key('refused@h.example.com'), 'not a hash')
   const arrival = now - 1000
-  const traced = (txn: string) =>
-    traceWrite(
-      {
-        txn,
-        arrival,
-        from: 'a@sender.example',
-        messageId: null,
-        envid: null,
-        tracked: false,
-        clientIp: null,
-        helo: null,
-        reportingMta: 'mx.test',
-      },
-      [
-        {
-          key: 'b@d.example',
-          base: recipient({ address: 'b@d.example', keepUntil: now + 600_000, updated: arrival }),
-        },
-      ],
-      [],
-      now,
-    )
   const refusals = logs.filter((l) => l.includes('Redis refused')).length
   // One batch, one script call: trace, refused envid record, trace.
-  store.submit(traced('TA.1'))
+  store.submit(traced('TA.1', arrival))
   store.submit({ message: message({ envid: 'refused@h.example.com', txn: 'RB.1' }), recipients: [], now })
-  store.submit(traced('TC.1'))
+  store.submit(traced('TC.1', arrival))
   await waitFor(
     () => logs.some((l) => l.startsWith('warn Redis refused a tracking write for RB.1: WRONGTYPE')),
     5000,
@@ -392,6 +395,27 @@ test('a refused write between two trace writes of one call: both traced messages
     'only the refused write logged',
   )
   assert.equal(journaledBytes(dir), 0, 'nothing journaled for replay')
+  probe.disconnect()
+})
+
+test('a trace record left out of its time set, or with an unreadable recipient, is mended by its next write', async () => {
+  const store = await ready(makeStore())
+  const probe = await startProbe()
+  const arrival = now - 2000
+  const bucket = store.trace.bucketKey(bucketOf(arrival))
+  // What a call that failed after the header left behind (Redis keeps what a script wrote): a header, no time-set
+  // entry; and a recipient whose action is not a string (written by hand).
+  await probe.hset(`${bucket}m:TR.1`, 'h', '[2,1,"a@sender.example",null,null,0,null,null,"mx.test"]')
+  await probe.hset(`${bucket}m:TR.1`, 'r:b@d.example', '[0,null,null,null]')
+  const refusals = logs.filter((l) => l.includes('Redis refused')).length
+  store.submit(traced('TR.1', arrival))
+  await waitFor(
+    async () => (await probe.zscore(`${bucket}t`, 'TR.1')) === String(arrival),
+    5000,
+    'in the time set',
+  )
+  assert.equal((await probe.hgetall(`${bucket}c`)).delayed, '1', 'the recipient counted under its new action')
+  assert.equal(logs.filter((l) => l.includes('Redis refused')).length, refusals, 'nothing refused')
   probe.disconnect()
 })
 
@@ -501,13 +525,17 @@ test('a Redis that cannot take writes for now (out of memory) is an outage: writ
     // noeviction: every write is refused with -OOM while used_memory is above the limit; reads still work.
     await admin.config('SET', 'maxmemory-policy', 'noeviction')
     await admin.config('SET', 'maxmemory', '1')
+    // A call of trace writes alone: Redis refuses the first write inside the script's pcall for the write.
+    const arrival = now - 1000
+    store.submit(traced('MT.1', arrival))
+    await waitFor(() => logs.some((l) => l.startsWith('warn Redis unavailable (OOM')), 5000, 'outage logged')
+    await waitFor(() => !store.available, 5000, 'store down')
     store.submit({
       message: message({ txn: 'M1.1', envid: 'oom@h.example' }),
       recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
       now,
     })
-    await waitFor(() => logs.some((l) => l.startsWith('warn Redis unavailable (OOM')), 5000, 'outage logged')
-    assert.ok(!logs.some((l) => l.includes('refused a tracking write for M1.1')), 'not dropped as refused')
+    assert.ok(!logs.some((l) => /refused a (tracking|trace) write for M/.test(l)), 'not dropped as refused')
     await admin.config('SET', 'maxmemory', '0')
     const found = await waitFor(
       async () => {
@@ -518,6 +546,12 @@ test('a Redis that cannot take writes for now (out of memory) is an outage: writ
       'the write replayed once Redis takes writes again',
     )
     assert.equal(found[0]?.txn, 'M1.1')
+    const bucket = store.trace.bucketKey(bucketOf(arrival))
+    await waitFor(
+      async () => (await admin.zscore(`${bucket}t`, 'MT.1')) === String(arrival),
+      10000,
+      'the trace write replayed too',
+    )
   } finally {
     await own.close()
   }
