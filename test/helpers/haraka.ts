@@ -57,6 +57,12 @@ export interface HarakaInstance {
   start(): Promise<void>
 }
 
+/** What each instance leaves behind if the process exits first: one exit listener for every instance started. */
+const atExit = new Set<() => void>()
+process.once('exit', () => {
+  for (const clean of atExit) clean()
+})
+
 /** The text of an ini file with these sections. */
 export function ini(sections: Ini): string {
   return Object.entries(sections)
@@ -163,7 +169,7 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
       clearTimeout(timer)
     },
   }
-  process.once('exit', () => {
+  atExit.add(() => {
     ;(proc as ChildProcess | null)?.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   })
