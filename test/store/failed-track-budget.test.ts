@@ -148,28 +148,37 @@ test('one event-loop turn, one script call: releases first, then every reservati
   assert.equal(await c.get(b.globalKey), '3', 'o: 3 - 1 + 1; p: + 1 - 1')
 })
 
-test('a release waits a few ms for the next reservations and rides with them in one call', async () => {
+test('a release waits a few ms: a reservation of the same counters takes its place, others ride with it', async () => {
   const c = await ready()
   const b = budget({ perClient: 1, perMinute: 100 }, c)
-  assert.equal(await b.reserve('w'), true)
+  assert.deepEqual(await Promise.all([b.reserve('w'), b.reserve('x')]), [true, true])
   const monitor = await ((await ready()) as Redis).monitor()
   const calls: string[][] = []
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (args.some((a) => a.startsWith(b.globalKey.split('{')[0]!)) && /^eval/i.test(args[0] ?? ''))
       calls.push(args)
   })
+  // The same client's next TRACK, a moment later: the release and the reservation net to nothing, no call.
   b.release('w')
-  // The next TRACK's turn, a moment later: its reservation finds the budget given back, in the same call.
   await new Promise((r) => setImmediate(r))
-  assert.equal(await b.reserve('w'), true, 'the spent budget of 1 has room again')
+  assert.equal(await b.reserve('w'), true, 'the reservation given back serves the next one')
+  // Another client's reservation, a moment after a release: one call, the release first.
+  b.release('x')
+  await new Promise((r) => setImmediate(r))
+  assert.equal(await b.reserve('y'), true)
   await waitFor(() => calls.length === 1, 5000, 'the call seen')
   await new Promise((r) => setTimeout(r, 50))
   monitor.disconnect()
-  assert.equal(calls.length, 1, 'one call for the release and the reservation')
+  assert.equal(calls.length, 1, 'one call: x given back and y reserved; nothing for w')
   assert.deepEqual(
     calls[0]!.slice(-10).filter((_, i) => i % 5 === 0),
     ['g', 'r'],
   )
+  assert.deepEqual(
+    [await c.get(b.clientKey('w')), await c.get(b.clientKey('x')), await c.get(b.clientKey('y'))],
+    ['1', '0', '1'],
+  )
+  assert.equal(await c.get(b.globalKey), '2')
 })
 
 test('MTQP-29: right TRACKs on several connections of one address, one after another, never spend its budget', async () => {
