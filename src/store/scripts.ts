@@ -74,18 +74,31 @@ local function attemptOf(a, txn)
   return {shortId(a.id, txn), a.at, a.action, a.status, opt(a.host), opt(a.code), opt(a.reply)}
 end
 -- Applies an event (JSON {at, patch, attempt}) to r once: the patch unless a newer event was applied already, the
--- attempt appended to the bounded history (its id makes a replayed event a no-op). Returns whether r changed.
+-- attempt appended to the bounded history (its id makes a replayed event a no-op, and a full history takes no
+-- attempt older than all it keeps). Returns whether r changed.
 local function applyEvent(r, txn, event)
   local ev = cjson.decode(event)
   local id = shortId(ev.attempt.id, txn)
   for _, h in ipairs(r[12]) do
     if h[1] == id then return false end
   end
+  local changed = false
   if (tonumber(r[11]) or 0) <= ev.at then
     for f, v in pairs(ev.patch) do
       if PATCH[f] then r[PATCH[f]] = v end
     end
     r[11] = ev.at
+    changed = true
+  end
+  -- A full history keeps the newest attempts: one older than all of them (an attempt it already dropped, replayed
+  -- from the journal, or a late one) would push a newer one out.
+  if #r[12] >= limit then
+    local at = tonumber(ev.attempt.at) or 0
+    local older = true
+    for _, h in ipairs(r[12]) do
+      if (tonumber(h[2]) or 0) <= at then older = false end
+    end
+    if older then return changed end
   end
   table.insert(r[12], attemptOf(ev.attempt, txn))
   while #r[12] > limit do table.remove(r[12], 1) end
