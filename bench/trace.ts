@@ -170,7 +170,7 @@ export async function benchTraceSearch(sizes: number[] = [10_000, 100_000]): Pro
       const inFlight = new Set<Promise<void>>()
       while (stored < size && Date.now() - started < FILL_LIMIT_MS) {
         const i = stored++
-        const p: Promise<void> = store.trace
+        const p: Promise<void> = store
           .record(benchWrite(i, arrivalOf(i), now))
           .finally(() => inFlight.delete(p))
         inFlight.add(p)

@@ -3,7 +3,7 @@
 // one script on one Cluster slot; the writes of a batch that share a slot (all of them, without Cluster) go in one
 // call (./batch). The same code serves standalone Redis, Sentinel and Cluster.
 import { ReplyError } from 'ioredis'
-import type { RecordWrite, StoredMessage } from '../model/records'
+import type { StoredMessage } from '../model/records'
 import { envidKey, type Refusal, type WriteCall, WriteSender } from './batch'
 import { decodeMessage } from './codec'
 import type { OutageJournal } from './journal'
@@ -112,8 +112,8 @@ export class TrackingStore {
     return envidKey(this.opts.prefix, envid)
   }
 
-  /** Writes in one round trip; rejects when Redis fails. */
-  async record(write: RecordWrite): Promise<void> {
+  /** Applies one write, to the envid records or to the operator trace, in one round trip; rejects when Redis fails. */
+  async record(write: StoreWrite): Promise<void> {
     await this.writer.send([write])
   }
 

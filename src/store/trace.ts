@@ -21,13 +21,12 @@ import {
   sharedTerm,
   type TracedMessage,
   type TraceHeader,
-  type TraceWrite,
   term,
 } from '../model/trace'
 import { formatCursor, type TraceQuery } from '../model/trace-query'
 import type { Action } from '../tsn/types'
 import { isAction } from '../tsn/types'
-import { bucketKey, WriteSender } from './batch'
+import { bucketKey } from './batch'
 import { decodeTraceHeader, decodeTraceRecipient } from './codec'
 import { createRedisClient, type RedisClient } from './redis'
 import { type SearchReply, TRACE_SEARCH_COMMAND, TRACE_SEARCH_SCRIPT } from './trace-scripts'
@@ -83,25 +82,17 @@ export function decodeTraced(txn: string, flat: readonly string[]): TracedMessag
 }
 
 export class TraceStore {
-  private readonly writer: WriteSender
-
   constructor(
     private readonly client: RedisClient,
     private readonly opts: { prefix: string; historyLimit: number },
   ) {
     // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
     client.defineCommand(TRACE_SEARCH_COMMAND, { lua: TRACE_SEARCH_SCRIPT })
-    this.writer = new WriteSender(client, opts)
   }
 
   /** `<prefix>trace:{YYYYMMDDHH}:`: the common start of every key of one hour bucket. */
   bucketKey(bucket: string): string {
     return bucketKey(this.opts.prefix, bucket)
-  }
-
-  /** Writes in one round trip; rejects when Redis fails. */
-  async record(w: TraceWrite): Promise<void> {
-    await this.writer.send([w])
   }
 
   /** One page of messages matching every key of the query, newest first; rejects when Redis fails. */

@@ -17,3 +17,19 @@ export function memoryBudget(limit = Number.POSITIVE_INFINITY): TrackBudget {
     },
   }
 }
+
+/** `inner`, counting the reservations asked for and the releases given (`budget` is what the session gets). */
+export function countingBudget(inner: TrackBudget = memoryBudget(20)) {
+  const counts = { reserved: 0, released: 0 }
+  const budget: TrackBudget = {
+    reserve(client) {
+      counts.reserved++
+      return inner.reserve(client)
+    },
+    release(client) {
+      counts.released++
+      inner.release(client)
+    },
+  }
+  return { budget, counts, inner }
+}

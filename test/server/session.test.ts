@@ -16,7 +16,7 @@ import {
   type SessionOptions,
   type TrackBudget,
 } from '../../src/server/session'
-import { memoryBudget } from '../helpers/budget'
+import { countingBudget, memoryBudget } from '../helpers/budget'
 import { feedThreeWaysAsync } from '../helpers/chunking'
 import { message, recipient } from '../store/fixtures'
 
@@ -547,22 +547,11 @@ test('a session closed while a TRACK waits for the store sends nothing more', as
 
 test('a TRACK that succeeds gives its budget reservation back even when its client hung up before the answer', async () => {
   const outcomes = async (secretOf: (secret: string) => string) => {
-    let reserved = 0
-    let released = 0
-    const budget = memoryBudget(20)
+    const { budget, counts } = countingBudget()
     let answer: (m: StoredMessage[]) => void = () => {}
     const h = harness({
       lookup: () => new Promise((r) => (answer = r)),
-      budget: {
-        reserve: (c) => {
-          reserved++
-          return budget.reserve(c)
-        },
-        release: (c) => {
-          released++
-          budget.release(c)
-        },
-      },
+      budget,
     })
     h.session.start()
     h.feed(EX13_C1.replace(/ (\S+)\r\n$/, (_, secret: string) => ` ${secretOf(secret)}\r\n`))
@@ -570,7 +559,7 @@ test('a TRACK that succeeds gives its budget reservation back even when its clie
     h.session.closed()
     answer(EX13_RECORDS)
     await new Promise((r) => setTimeout(r, 10))
-    return { reserved, released }
+    return counts
   }
   assert.deepEqual(await outcomes((s) => s), { reserved: 1, released: 1 })
   // A wrong secret abandoned before its noinfo stays a failed TRACK.
@@ -579,34 +568,21 @@ test('a TRACK that succeeds gives its budget reservation back even when its clie
 
 test('MTQP-29: a session holds one reservation, passed on from queued TRACK to TRACK until one fails, given back when nothing is left to answer', async () => {
   const counted = async (...steps: Step[]) => {
-    const budget = memoryBudget(20)
-    let reserved = 0
-    let released = 0
+    const { budget, counts, inner } = countingBudget()
     const got = await play(
       {
         records: EX13_RECORDS,
-        budget: {
-          reserve: async (c) => {
-            reserved++
-            return budget.reserve(c)
-          },
-          release: (c) => {
-            released++
-            budget.release(c)
-          },
-        },
+        budget,
       },
       steps,
     )
     // What stays reserved once the session is idle is what was spent.
     const spent =
       20 -
-      (await Promise.all(Array.from({ length: 20 }, () => budget.reserve('192.0.2.1')))).filter(Boolean)
-        .length
+      (await Promise.all(Array.from({ length: 20 }, () => inner.reserve('192.0.2.1')))).filter(Boolean).length
     return {
       answers: got.split(/^(?:\+OK\+ Tracking information follows|-ERR\/noinfo )/m).length - 1,
-      reserved,
-      released,
+      ...counts,
       spent,
     }
   }
@@ -630,10 +606,8 @@ test('MTQP-29: a session holds one reservation, passed on from queued TRACK to T
 })
 
 test('MTQP-29: a reservation is passed on for at most 10 s; then it goes back and the next TRACK reserves anew', async () => {
-  let reserved = 0
-  let released = 0
+  const { budget, counts } = countingBudget()
   const clock = { ms: MONOTONIC_START }
-  const budget = memoryBudget(20)
   const got = await play(
     {
       clock,
@@ -642,22 +616,13 @@ test('MTQP-29: a reservation is passed on for at most 10 s; then it goes back an
         clock.ms += 3000
         return EX13_RECORDS.filter((m) => m.envid === envid)
       },
-      budget: {
-        reserve: (c) => {
-          reserved++
-          return budget.reserve(c)
-        },
-        release: (c) => {
-          released++
-          budget.release(c)
-        },
-      },
+      budget,
     },
     [EX13_C1.repeat(6)],
   )
   assert.equal(got.split('+OK+ Tracking information follows').length, 7)
   // The first reservation is 18 s old at the second TRACK's turn (six reads started); the second serves the rest.
-  assert.deepEqual({ reserved, released }, { reserved: 2, released: 2 })
+  assert.deepEqual(counts, { reserved: 2, released: 2 })
 })
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -80,8 +80,8 @@ const q = (input: TraceQueryInput) => {
 
 test('every search key finds its message and only it; addresses and domains compare caseless in ASCII', async () => {
   const { store } = await makeStore()
-  await store.trace.record(write({}, [rcpt('Bob@Dest.example'), rcpt('carol@other.example')]))
-  await store.trace.record(
+  await store.record(write({}, [rcpt('Bob@Dest.example'), rcpt('carol@other.example')]))
+  await store.record(
     write(
       {
         txn: 'conn2.1',
@@ -130,7 +130,7 @@ test('every search key finds its message and only it; addresses and domains comp
 
 test('trace records are not tracking records: the envid is unknown to the store MTQP reads', async () => {
   const { store } = await makeStore()
-  await store.trace.record(write({ envid: 'untracked@sender.example' }, [rcpt('bob@dest.example')]))
+  await store.record(write({ envid: 'untracked@sender.example' }, [rcpt('bob@dest.example')]))
   assert.equal((await store.trace.search(q({ envid: 'untracked@sender.example' }))).messages.length, 1)
   assert.deepEqual(await store.lookup('untracked@sender.example'), [])
 })
@@ -140,7 +140,7 @@ test('paging: bounded pages, newest first, no message twice or missed, ties on o
   // 9 messages over three hour buckets; three share one arrival time.
   const arrivals = [0, 1, 1, 1, 3_600_000, 3_600_001, 7_200_000, 7_200_500, 7_300_000]
   for (const [i, at] of arrivals.entries())
-    await store.trace.record(write({ txn: `p${i}.1`, arrival: T0 + at }, [rcpt('pager@dest.example')]))
+    await store.record(write({ txn: `p${i}.1`, arrival: T0 + at }, [rcpt('pager@dest.example')]))
   const seen: string[] = []
   let cursor: string | undefined
   let pages = 0
@@ -164,11 +164,11 @@ test('outcome filter per recipient, summary counts per hour that follow each sta
     patch: { action, status: action === 'delivered' ? '2.0.0' : action === 'failed' ? '5.1.1' : '4.4.1' },
     attempt: { id, at, action, status: '2.0.0', host: 'mx.dest.example', code: '250', reply: 'ok' },
   })
-  await store.trace.record(write({ txn: 's1.1' }, [rcpt('a@dest.example'), rcpt('b@dest.example')]))
-  await store.trace.record(write({ txn: 's2.1', arrival: T0 + 3_600_000 }, [rcpt('c@dest.example')]))
+  await store.record(write({ txn: 's1.1' }, [rcpt('a@dest.example'), rcpt('b@dest.example')]))
+  await store.record(write({ txn: 's2.1', arrival: T0 + 3_600_000 }, [rcpt('c@dest.example')]))
   // The first attempt: a delivered, b failed; replayed, it changes nothing.
   for (let i = 0; i < 2; i++) {
-    await store.trace.record(
+    await store.record(
       write(
         { txn: 's1.1' },
         [
@@ -209,7 +209,7 @@ test('records and their index entries expire together, at the latest keep time w
     const arrival = Date.now()
     const soon = Date.now() + 1500
     const r = rcpt('gone@dest.example')
-    await store.trace.record(
+    await store.record(
       traceWrite(
         header({ txn: 'e1.1', arrival }),
         [{ ...r, base: { ...r.base, keepUntil: soon } }],
@@ -300,8 +300,7 @@ test('writes submitted together (one script call) leave Redis as the same writes
       write({ txn: 'b3.1', arrival: arrival - 3_600_000 }, [r('a@dest.example', k1)]),
     ]
     for (const w of writes) {
-      if ('header' in w) await one.store.trace.record(w)
-      else await one.store.record(w)
+      await one.store.record(w)
     }
     for (const w of writes) together.store.submit(w)
     const expected = await dump(redis, one.prefix)
@@ -389,7 +388,7 @@ test('records of the object format (before trace format 2) are read, searched an
       attempt: attempt(id, action, action === 'delivered' ? '2.0.0' : '4.4.1', at),
     })
     const again = (ev: ReturnType<typeof event>) =>
-      store.trace.record(
+      store.record(
         traceWrite(
           header({ txn: 'o1.1', arrival }),
           [rcpt('Bob@dest.example', { key: 'bob@dest.example', event: ev })],
@@ -429,7 +428,7 @@ test('new records are positional: the header and each recipient an array, no cop
   const { store, prefix } = await makeStore()
   const redis = new Redis({ port })
   try {
-    await store.trace.record(write({ txn: 'n1.1' }, [rcpt('bob@dest.example')]))
+    await store.record(write({ txn: 'n1.1' }, [rcpt('bob@dest.example')]))
     const m = await redis.hgetall(`${prefix}trace:{${bucketOf(T0)}}:m:n1.1`)
     assert.deepEqual(JSON.parse(m.h ?? ''), [
       2,
@@ -504,18 +503,14 @@ test('queue ids and Message-IDs share one set per bucket: paging, ties, values t
     // 7 messages with one Message-ID over two buckets, three on one millisecond; others whose ids start alike.
     const arrivals = [0, 5, 5, 5, 3_600_000, 3_600_001, 3_600_002]
     for (const [i, at] of arrivals.entries())
-      await store.trace.record(
+      await store.record(
         write({ txn: `s${i}.1`, arrival: T0 + at, messageId: 'same@x', helo: i % 2 ? 'odd' : 'even' }, [
           rcpt('r@dest.example'),
         ]),
       )
-    await store.trace.record(write({ txn: 'long.1', messageId: 'same@x.y' }, [rcpt('r@dest.example')]))
-    await store.trace.record(
-      write({ txn: 'nul.1', messageId: `same@x\u0000${T0 + 1}` }, [rcpt('r@dest.example')]),
-    )
-    await store.trace.record(
-      write({ txn: 's0.1x', messageId: 'other@x' }, [rcpt('r@dest.example')], ['s0.1']),
-    )
+    await store.record(write({ txn: 'long.1', messageId: 'same@x.y' }, [rcpt('r@dest.example')]))
+    await store.record(write({ txn: 'nul.1', messageId: `same@x\u0000${T0 + 1}` }, [rcpt('r@dest.example')]))
+    await store.record(write({ txn: 's0.1x', messageId: 'other@x' }, [rcpt('r@dest.example')], ['s0.1']))
     const seen: string[] = []
     let cursor: string | undefined
     let pages = 0
@@ -559,15 +554,13 @@ test('sets of one queue id or Message-ID alone (before the shared sets) are sear
       ['o1.1', 10],
       ['o2.1', 30],
     ] as const) {
-      await store.trace.record(write({ txn, arrival: T0 + at, messageId: 'dup@x' }, [rcpt('r@dest.example')]))
+      await store.record(write({ txn, arrival: T0 + at, messageId: 'dup@x' }, [rcpt('r@dest.example')]))
       await redis.zadd(`${b}i:mid:dup@x`, T0 + at, txn)
       await redis.zadd(`${b}i:q:${txn}`, T0 + at, txn)
     }
     await redis.zrem(`${b}u:mid`, `dup@x\u0000${T0 + 10}\u0000o1.1`)
     await redis.zrem(`${b}u:q`, `o1.1\u0000${T0 + 10}\u0000o1.1`)
-    await store.trace.record(
-      write({ txn: 'n1.1', arrival: T0 + 20, messageId: 'dup@x' }, [rcpt('r@dest.example')]),
-    )
+    await store.record(write({ txn: 'n1.1', arrival: T0 + 20, messageId: 'dup@x' }, [rcpt('r@dest.example')]))
     const txns = async (input: TraceQueryInput) =>
       (await store.trace.search(q(input))).messages.map((m) => m.txn)
     assert.deepEqual(await txns({ messageId: 'dup@x' }), ['o2.1', 'n1.1', 'o1.1'], 'merged, each once')
