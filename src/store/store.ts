@@ -174,13 +174,10 @@ export class TrackingStore {
     }
     // Redis refuses a script's first write when it is out of memory, inside the write's pcall: such a write applied
     // nothing and is kept for replay like the writes of an outage.
-    const notNow: StoreWrite[] = []
-    for (const r of refusals) {
-      if (NOT_NOW.test(r.reason)) notNow.push(r.write)
-      else this.refused(r.write, r.reason)
-    }
-    const reason = refusals.find((r) => NOT_NOW.test(r.reason))?.reason
-    return reason === undefined ? null : { writes: notNow, reason }
+    const notNow = refusals.filter((r) => NOT_NOW.test(r.reason))
+    for (const r of refusals) if (!notNow.includes(r)) this.refused(r.write, r.reason)
+    const [first] = notNow
+    return first ? { writes: notNow.map((r) => r.write), reason: first.reason } : null
   }
 
   private refused(w: StoreWrite, reason: string): void {
