@@ -16,11 +16,19 @@ export function portIsFree(port: number): Promise<boolean> {
   })
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1, outside the ephemeral range. */
+/**
+ * Ports this process has handed out: each is free only until its user binds it, so two picks before either binds
+ * (a peer's several listeners) must not return the same one.
+ */
+const handedOut = new Set<number>()
+
+/** A TCP port that was free a moment ago on 127.0.0.1, outside the ephemeral range, never handed out before here. */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low))
-    if (await portIsFree(port)) return port
+    if (handedOut.has(port) || !(await portIsFree(port))) continue
+    handedOut.add(port)
+    return port
   }
 }
 
