@@ -32,6 +32,16 @@ export interface StoreOptions {
    * store that only reads (its writes during an outage are lost, and counted).
    */
   journal: OutageJournal | null
+  /** ms between the reminders that Redis is still unusable; REMIND_MS when absent. */
+  remindMs?: number
+}
+
+/** An outage as the log tells it: since when (ms since the epoch), the last reason, writes journaled since. */
+interface Outage {
+  since: number
+  reason: string
+  journaled: number
+  reminder: NodeJS.Timeout
 }
 
 /** Stores not closed yet, whose held writes are journaled if the process exits first. */
@@ -40,8 +50,22 @@ const journalOnExit = () => {
   for (const store of openStores) store.journalHeld()
 }
 
-/** ms between PINGs while Redis is unusable on an open connection (slow, or refusing commands). */
-const PROBE_MS = 1000
+/**
+ * ms before the first probe of a Redis that answers but cannot be used (a command timed out, or a write was refused
+ * "not now"), doubling after each failed probe up to PROBE_MAX_MS. Most such spells (a slow moment, LOADING after a
+ * restart, BUSY, a failover's READONLY or MASTERDOWN, TRYAGAIN) last seconds, so the first probes come soon. A Redis
+ * out of memory waits for an operator, for minutes or hours: it then costs a PING and one refused replay batch per
+ * 30 s, not per second. The cap also bounds how long writes keep going to the journal (nothing lost, MTQP clients
+ * told to call back) after Redis takes them again.
+ */
+const PROBE_MIN_MS = 1000
+const PROBE_MAX_MS = 30_000
+
+/** The reason of a closed connection: the error before it, if any, says more (ECONNREFUSED, OOM). */
+const CLOSED = 'connection closed'
+
+/** ms between reminders while Redis stays unusable: the outage stays visible in the log without filling it. */
+const REMIND_MS = 60_000
 
 /**
  * ms writes wait to be sent together: one script call per Cluster slot (./batch), the calls of one tick in one network
@@ -68,10 +92,17 @@ export class TrackingStore {
   /** Set by close(): later writes (outbound deliveries finishing during shutdown) are dropped, not reconnected. */
   private closed = false
   /**
-   * A command timeout leaves the connection open, so ioredis will not say 'ready' again: PINGs tell when Redis
-   * answers in time again.
+   * A command timeout or a "not now" reply leaves the connection open, so ioredis will not say 'ready' again: a PING
+   * and then a replayed batch tell when Redis takes writes again.
    */
   private probe: NodeJS.Timeout | null = null
+  /** ms before the next probe; doubles after each failed one. */
+  private probeDelay = PROBE_MIN_MS
+  /** When the store last came up (ms since the epoch). */
+  private upSince = 0
+  /** A replay that brings the store up once Redis takes its first batch is running. */
+  private resuming = false
+  private outage: Outage | null = null
   private batch: StoreWrite[] = []
   private batchTimer: NodeJS.Timeout | null = null
   /** Calls sent and not answered yet, settling once answered or journaled. */
@@ -90,8 +121,11 @@ export class TrackingStore {
     this.trace = new TraceStore(client, opts)
     // An 'error' without a listener would be an uncaught exception, which stops Haraka.
     client.on('error', (e: Error) => this.down(e.message))
-    client.on('close', () => this.down('connection closed'))
-    client.on('ready', () => this.ready())
+    client.on('close', () => this.down(CLOSED))
+    client.on('ready', () => {
+      this.stopProbe()
+      this.resume()
+    })
     openStores.add(this)
     if (openStores.size === 1) process.once('exit', journalOnExit)
   }
@@ -102,7 +136,10 @@ export class TrackingStore {
     this.batch = []
   }
 
-  /** Whether the last thing we heard from Redis was that it is ready. */
+  /**
+   * Whether Redis takes writes: false from the first write it could not take (no connection, a timeout, a "not now"
+   * reply such as OOM) until it took a replayed one again. While false, writes are journaled and MTQP greets -TEMP.
+   */
   get available(): boolean {
     return this.state === 'up'
   }
@@ -212,6 +249,7 @@ export class TrackingStore {
   async close(): Promise<void> {
     this.closed = true
     this.stopProbe()
+    if (this.outage) clearInterval(this.outage.reminder)
     if (this.batchTimer) clearTimeout(this.batchTimer)
     const held = this.batch
     this.batch = []
@@ -230,8 +268,10 @@ export class TrackingStore {
 
   /** A write Redis could not take: into the journal, or lost (and counted) without one. */
   private keep(write: StoreWrite): void {
-    if (this.opts.journal) this.opts.journal.append(write)
-    else this.dropped++
+    if (this.opts.journal) {
+      this.opts.journal.append(write)
+      if (this.outage) this.outage.journaled++
+    } else this.dropped++
   }
 
   /** Logs writes lost since the last report, with their count. */
@@ -243,50 +283,125 @@ export class TrackingStore {
 
   /**
    * Replays the journal in paced batches (also called when another store on the same journal directory closed);
-   * a failure leaves the rest for the next time Redis is ready.
+   * a failure leaves the rest for the next time Redis takes writes.
    */
   replay(): void {
     const journal = this.opts.journal
-    if (!journal || !this.available || this.closed) return
-    journal
-      .replay((writes) => this.replayBatch(writes))
-      .then(
-        (complete) => {
-          this.reportLosses()
-          const replayed = journal.takeReplayed()
-          if (complete && replayed > 0) this.log.info(`tracking journal replayed: ${replayed} writes`)
-        },
-        (e: unknown) => this.log.warn(`tracking journal replay failed: ${e}`),
-      )
+    if (journal && this.available && !this.closed) void this.replayJournal(journal)
+  }
+
+  /**
+   * Replays the journal through Redis, calling `taken` after each batch Redis took; logs what it replayed, and what
+   * was lost, once the journal is empty (not after each failed probe). Resolves whether it is empty.
+   */
+  private replayJournal(journal: OutageJournal, taken?: () => void): Promise<boolean> {
+    const send = async (writes: StoreWrite[]) => {
+      await this.replayBatch(writes)
+      taken?.()
+    }
+    return journal.replay(send).then(
+      (complete) => {
+        if (!complete) return false
+        this.reportLosses()
+        const replayed = journal.takeReplayed()
+        if (replayed > 0) this.log.info(`tracking journal replayed: ${replayed} writes`)
+        return true
+      },
+      (e: unknown) => {
+        this.log.warn(`tracking journal replay failed: ${e}`)
+        return false
+      },
+    )
+  }
+
+  /**
+   * Redis answers (a new connection, or a PING): replays the journal while still down. The store comes up when Redis
+   * takes the first batch, or when nothing was left to replay (then a PING is all there is to go by); else it probes
+   * again later. A PING alone would not do: Redis out of memory answers it and refuses every write.
+   */
+  private resume(): void {
+    if (this.state === 'up' || this.closed || this.resuming) return
+    this.resuming = true
+    let took = false
+    const journal = this.opts.journal
+    const replayed = journal
+      ? this.replayJournal(journal, () => {
+          if (!took) this.up()
+          took = true
+        })
+      : Promise.resolve(true)
+    void replayed.then((complete) => {
+      this.resuming = false
+      if (complete && !took) this.up()
+      if (this.state !== 'up') this.scheduleProbe()
+    })
   }
 
   private down(reason: string): void {
-    if (this.state === 'down') return
-    this.state = 'down'
-    this.log.warn(`Redis unavailable (${reason}): mail flows on untracked until it is back`)
-    if (this.client.status === 'ready' && !this.closed) {
-      this.probe = setInterval(() => {
-        this.client.ping().then(
-          () => this.ready(),
-          () => {},
-        )
-      }, PROBE_MS)
-      this.probe.unref()
+    if (this.state === 'down') {
+      // Reminders name the latest reason: what Redis answers now, not only what started the outage.
+      if (this.outage && reason !== CLOSED) this.outage.reason = reason
+      return
     }
+    this.state = 'down'
+    // Down again soon after it came up (memory hovering at maxmemory as keys expire): the probes keep backing off.
+    if (Date.now() - this.upSince >= PROBE_MAX_MS) this.probeDelay = PROBE_MIN_MS
+    this.log.warn(`Redis unavailable (${reason}): mail flows on untracked until it is back`)
+    const reminder = setInterval(() => this.remind(), this.opts.remindMs ?? REMIND_MS)
+    reminder.unref()
+    this.outage = { since: Date.now(), reason, journaled: 0, reminder }
+    this.scheduleProbe()
+  }
+
+  private remind(): void {
+    const o = this.outage
+    if (!o) return
+    const journaled = `${o.journaled} tracking writes journaled`
+    this.log.warn(`Redis still unavailable after ${lasted(Date.now() - o.since)} (${o.reason}): ${journaled}`)
+    this.reportLosses()
+  }
+
+  /** The next probe, on an open connection only: a closed one says 'ready' by itself when it is back. */
+  private scheduleProbe(): void {
+    if (this.probe || this.closed || this.client.status !== 'ready') return
+    const delay = this.probeDelay
+    this.probeDelay = Math.min(delay * 2, PROBE_MAX_MS)
+    this.probe = setTimeout(() => {
+      this.probe = null
+      this.client.ping().then(
+        () => this.resume(),
+        () => this.scheduleProbe(),
+      )
+    }, delay)
+    this.probe.unref()
   }
 
   private stopProbe(): void {
-    if (this.probe) clearInterval(this.probe)
+    if (this.probe) clearTimeout(this.probe)
     this.probe = null
   }
 
-  private ready(): void {
-    this.stopProbe()
+  private up(): void {
     if (this.state === 'up' || this.closed) return
+    this.stopProbe()
     this.state = 'up'
+    this.upSince = Date.now()
+    const o = this.outage
+    this.outage = null
+    if (o) clearInterval(o.reminder)
     const held = this.opts.journal?.heldBytes ?? 0
-    this.log.info(`Redis ready${held ? `: replaying ${held} bytes of journaled tracking writes` : ''}`)
+    const replaying = held ? `: replaying ${held} bytes of journaled tracking writes` : ''
+    const after = o
+      ? ` (unavailable for ${lasted(Date.now() - o.since)}, ${o.journaled} tracking writes journaled)`
+      : ''
+    this.log.info(`Redis ready${replaying}${after}`)
     this.reportLosses()
-    this.replay()
   }
+}
+
+/** A duration for the log, rounded: seconds, minutes beyond 2 minutes, hours beyond 2 hours. */
+function lasted(ms: number): string {
+  const s = Math.round(ms / 1000)
+  if (s < 120) return `${s} s`
+  return s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`
 }

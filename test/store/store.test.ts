@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import type { Redis } from 'ioredis'
 import { parseConfig } from '../../src/config/config'
 import type { RecordWrite } from '../../src/model/records'
 import { bucketOf, traceWrite } from '../../src/model/trace'
@@ -25,11 +26,11 @@ function journal(dir: string, maxBytes = 1024 * 1024): OutageJournal {
   return new OutageJournal({ dir, maxBytes, fsyncMs: 50, batch: 2, pauseMs: 1, log })
 }
 
-function makeStore(p = port, historyLimit = 3, dir = join(journalRoot, String(prefixN))) {
+function makeStore(p = port, historyLimit = 3, dir = join(journalRoot, String(prefixN)), remindMs?: number) {
   const { config } = parseConfig({ redis: { port: p } })
   const store = new TrackingStore(
     createRedisClient({ ...config.redis, commandTimeout: 300 }, 'mtrk-test'),
-    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, journal: journal(dir) },
+    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, journal: journal(dir), remindMs },
     log,
   )
   stores.push(store)
@@ -553,6 +554,153 @@ test('a Redis that cannot take writes for now (out of memory) is an outage: writ
       10000,
       'the trace write replayed too',
     )
+  } finally {
+    await own.close()
+  }
+})
+
+/** Calls of a command a private Redis has run since it started (INFO commandstats). */
+async function commandCalls(admin: Redis, command: string): Promise<number> {
+  const stats = await admin.info('commandstats')
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+}
+
+/** The journal lines in `dir`, every file. */
+function journalLines(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
+}
+
+/** Redis refuses every write (noeviction, maxmemory far below used_memory) until `full(false)`; reads still work. */
+async function outOfMemory(own: RedisServer) {
+  const admin = own.client()
+  await admin.config('SET', 'maxmemory-policy', 'noeviction')
+  return {
+    admin,
+    full: (on: boolean) => admin.config('SET', 'maxmemory', on ? '1' : '0'),
+  }
+}
+
+/** Samples the store's status every 10 ms: how often it changed, and whether it was ever up. */
+function watchStatus(store: TrackingStore) {
+  let last = store.available
+  const seen = { changes: 0, up: false }
+  const timer = setInterval(() => {
+    if (store.available !== last) seen.changes++
+    last = store.available
+    seen.up ||= last
+  }, 10)
+  return { seen, stop: () => clearInterval(timer) }
+}
+
+test('Redis out of memory for seconds: the store stays down, probes back off, one log line; all replayed in order once it takes writes', async () => {
+  const own: RedisServer = await startRedis()
+  const dir = join(journalRoot, 'oom-long')
+  const monitor = await own.client().monitor()
+  const sent: string[] = []
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    // The script calls, not the commands the script runs (MONITOR shows those too).
+    if (/^eval/i.test(args[0] ?? '')) for (const a of args) if (/^OL\d+\.1$/.test(a)) sent.push(a)
+  })
+  const write = (i: number) => ({
+    message: message({ txn: `OL${i}.1`, envid: 'oom-long@h.example' }),
+    recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+    now,
+  })
+  try {
+    const store = await ready(makeStore(own.port, 3, dir))
+    const { admin, full } = await outOfMemory(own)
+    const from = logs.length
+    await full(true)
+    store.submit(write(0))
+    await waitFor(() => !store.available, 5000, 'store down')
+    const pingsBefore = await commandCalls(admin, 'ping')
+    const status = watchStatus(store)
+    // 6 s out of memory, mail flowing: a write every half second.
+    const txns = ['OL0.1']
+    for (let i = 1; i <= 12; i++) {
+      await new Promise((r) => setTimeout(r, 500))
+      store.submit(write(i))
+      txns.push(`OL${i}.1`)
+    }
+    status.stop()
+    const pings = (await commandCalls(admin, 'ping')) - pingsBefore
+    const during = logs.slice(from)
+    assert.equal(status.seen.up, false, 'never up while Redis refuses writes')
+    assert.equal(status.seen.changes, 0)
+    assert.ok(pings >= 1 && pings <= 3, `probes back off from 1 s (6 s: 2 probes, not 6): ${pings}`)
+    assert.equal(during.length, 1, `one line, no line per probe: ${during.join(' | ')}`)
+    assert.match(
+      during[0] as string,
+      /^warn Redis unavailable \(OOM command not allowed when used memory > 'maxmemory'/,
+    )
+    const journaled = journalLines(dir)
+    assert.deepEqual(
+      txns.map((t) => journaled.filter((l) => l.includes(`"txn":"${t}"`)).length),
+      txns.map(() => 1),
+      'every write journaled once',
+    )
+    assert.deepEqual(await store.lookup('oom-long@h.example'), [], 'nothing applied')
+
+    await full(false)
+    await waitFor(() => store.available, 10000, 'up within one probe interval (the next is 4 s away)')
+    const found = await waitFor(
+      async () => {
+        const f = await store.lookup('oom-long@h.example')
+        return f.length === txns.length ? f : undefined
+      },
+      10000,
+      'every journaled write applied',
+    )
+    assert.deepEqual(found.map((m) => m.txn).sort(), [...txns].sort(), 'nothing lost')
+    assert.deepEqual(sent.slice(-txns.length), txns, 'the last pass sent the journal in order')
+    await waitFor(() => readdirSync(dir).length === 0, 5000, 'the journal emptied')
+    const after = logs.slice(from + 1)
+    assert.equal(after.length, 2, after.join(' | '))
+    assert.match(
+      after[0] as string,
+      /^info Redis ready: replaying \d+ bytes of journaled tracking writes \(unavailable for \d+ s, 13 tracking writes journaled\)$/,
+    )
+    assert.equal(after[1], 'info tracking journal replayed: 13 writes')
+  } finally {
+    monitor.disconnect()
+    await own.close()
+  }
+})
+
+test('Redis out of memory: a reminder at most once per interval, with how long and how many writes are journaled', async () => {
+  const own: RedisServer = await startRedis()
+  try {
+    const store = await ready(makeStore(own.port, 3, join(journalRoot, 'oom-remind'), 1500))
+    const { full } = await outOfMemory(own)
+    const from = logs.length
+    await full(true)
+    const start = Date.now()
+    for (let i = 0; i < 8; i++) {
+      store.submit({
+        message: message({ txn: `OR${i}.1`, envid: 'oom-remind@h.example' }),
+        recipients: [],
+        now,
+      })
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    await full(false)
+    await waitFor(() => store.available, 10000, 'store up again')
+    const outage = Date.now() - start
+    const lines = logs.slice(from).filter((l) => !l.startsWith('info tracking journal replayed'))
+    const reminders = lines.filter((l) => l.includes('still unavailable'))
+    // Out of memory for 4 s, then until the next probe: a reminder every 1.5 s of that, none per probe or write.
+    assert.ok(
+      reminders.length >= 2 && reminders.length <= outage / 1500,
+      `${outage} ms: ${lines.join(' | ')}`,
+    )
+    for (const r of reminders) {
+      assert.match(
+        r,
+        /^warn Redis still unavailable after \d+ s \(OOM command not allowed when used memory > 'maxmemory'.*\): [1-8] tracking writes journaled$/,
+      )
+    }
+    assert.equal(lines.length, reminders.length + 2, 'else only the outage and the recovery')
+    assert.match(lines.at(-1) as string, /\(unavailable for \d+ s, 8 tracking writes journaled\)$/)
   } finally {
     await own.close()
   }
