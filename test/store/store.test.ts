@@ -706,6 +706,46 @@ test('Redis out of memory: a reminder at most once per interval, with how long a
   }
 })
 
+test('Redis full again soon after it took writes (memory hovering at maxmemory): the probes keep backing off', async () => {
+  const own: RedisServer = await startRedis()
+  const write = (txn: string) => ({
+    message: message({ txn, envid: 'hover@h.example' }),
+    recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+    now,
+  })
+  try {
+    const store = await ready(makeStore(own.port, 3, join(journalRoot, 'oom-hover')))
+    const { admin, full } = await outOfMemory(own)
+    await full(true)
+    store.submit(write('H1.1'))
+    await waitFor(() => !store.available, 5000, 'store down')
+    // Probes 1 s and then 2 s later: the first fails, the second finds Redis taking writes again.
+    await new Promise((r) => setTimeout(r, 1500))
+    await full(false)
+    await waitFor(() => store.available, 5000, 'store up')
+    await full(true)
+    store.submit(write('H2.1'))
+    await waitFor(() => !store.available, 5000, 'store down again')
+    const pingsBefore = await commandCalls(admin, 'ping')
+    await new Promise((r) => setTimeout(r, 3000))
+    const pings = (await commandCalls(admin, 'ping')) - pingsBefore
+    assert.equal(pings, 0, 'the next probe 4 s away, not 1 s as after a long spell up')
+    await full(false)
+    await waitFor(() => store.available, 5000, 'store up at that probe')
+    const found = await waitFor(
+      async () => {
+        const f = await store.lookup('hover@h.example')
+        return f.length === 2 ? f : undefined
+      },
+      5000,
+      'both writes applied',
+    )
+    assert.deepEqual(found.map((m) => m.txn).sort(), ['H1.1', 'H2.1'])
+  } finally {
+    await own.close()
+  }
+})
+
 test('a slow Redis (commands time out on an open connection) pauses tracking until it answers again', async () => {
   const own: RedisServer = await startRedis()
   try {
