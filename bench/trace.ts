@@ -1,11 +1,15 @@
 // The operator trace (issue 12), measured against baselines in the same run:
 //   npm run bench -- trace-smtp [messages] [connections]
 //     SMTP throughput of Haraka with the plugin tracing every message (no MTRK), against Haraka without the plugin
-//     and with the plugin but [trace] enabled=false; Redis bytes per traced message.
+//     and with the plugin but [trace] enabled=false; Redis bytes per traced message. Beside them, two floors: Haraka
+//     with bench/fixtures/trace_floor.js, which writes each message's record alone, or the record and the index
+//     entries the trace keeps, with nothing else (no validation, journal, DSN or MTRK): about the least any trace
+//     written to the same Redis can cost on the same machine.
 //   npm run bench -- trace-search [sizes, comma separated: 10000,100000]
 //     a recipient search over one day with that many messages stored that day, against one HGETALL of a record
 //     (the least a look-up can cost). Filling stops after a bounded time; the size reached is printed.
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseConfig } from '../src/config/config'
 import type { RecipientWrite } from '../src/model/records'
 import { bucketOf, traceWrite } from '../src/model/trace'
@@ -31,18 +35,41 @@ export async function benchTraceSmtp(count = 2000, connections = 8): Promise<voi
     mtrk: { trace: { enabled: true } },
     nodeArgs: profileArgs(),
   })
+  const floor = (mode: 'record' | 'indexed') =>
+    startHaraka({
+      redisPort: redis.port,
+      plugins: ['test_rcpt', 'trace_floor', 'test_queue'],
+      pluginFiles: [join(__dirname, 'fixtures', 'trace_floor.js')],
+      env: {
+        TRACE_FLOOR: mode,
+        BENCH_REDIS_PORT: String(redis.port),
+        BENCH_IOREDIS: require.resolve('ioredis'),
+      },
+    })
+  const floorRecord = await floor('record')
+  const floorIndexed = await floor('indexed')
   const r = redis.client()
   try {
     for (const [h, tag] of [
       [without, 'wa'],
       [off, 'wb'],
       [on, 'wc'],
+      [floorRecord, 'wd'],
+      [floorIndexed, 'we'],
     ] as const)
       await load(h, 200, connections, tag, plain)
     const ROUNDS = 5
     const cpu = cpuMeter(Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
-    const rates: Record<'without' | 'off' | 'on', number[]> = { without: [], off: [], on: [] }
+    type Variant = 'without' | 'off' | 'on' | 'floorRecord' | 'floorIndexed'
+    const rates: Record<Variant, number[]> = {
+      without: [],
+      off: [],
+      on: [],
+      floorRecord: [],
+      floorIndexed: [],
+    }
     let traced = 0
+    const scriptTime = { calls: 0, usec: 0 }
     let bytes = 0
     // Alternated round by round, so a machine-wide slowdown hits all alike; medians of the rounds.
     for (let round = 0; round < ROUNDS; round++) {
@@ -51,47 +78,60 @@ export async function benchTraceSmtp(count = 2000, connections = 8): Promise<voi
       )
       rates.off.push(await cpu.measure('off', off, () => load(off, count, connections, `b${round}-`, plain)))
       const before = usedMemory(await r.info('memory'))
+      const scriptBefore = evalshaStats(await r.info('commandstats'))
       rates.on.push(await cpu.measure('on', on, () => load(on, count, connections, `c${round}-`, plain)))
       // The writes leave after the replies: wait until every message of the round is in the trace.
       const want = traced + count
       await waitFor(async () => (await tracedCount(r, on.prefix)) >= want, 60000, 'trace writes')
       traced = want
       bytes += usedMemory(await r.info('memory')) - before
+      const scriptAfter = evalshaStats(await r.info('commandstats'))
+      scriptTime.calls += scriptAfter.calls - scriptBefore.calls
+      scriptTime.usec += scriptAfter.usec - scriptBefore.usec
+      rates.floorRecord.push(
+        await cpu.measure('floorRecord', floorRecord, () =>
+          load(floorRecord, count, connections, `d${round}-`, plain),
+        ),
+      )
+      rates.floorIndexed.push(
+        await cpu.measure('floorIndexed', floorIndexed, () =>
+          load(floorIndexed, count, connections, `e${round}-`, plain),
+        ),
+      )
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-    const ratios = rates.on.map((x, i) => x / (rates.without[i] as number))
+    const ratiosOf = (k: Variant) => rates[k].map((x, i) => x / (rates.without[i] as number))
+    const ratios = ratiosOf('on')
     console.log(
       `Trace: SMTP, ${count} messages x ${ROUNDS} rounds over ${connections} connections, 1 KB each, no MTRK (medians)`,
     )
-    const perMsg = (k: 'without' | 'off' | 'on') => cpu.per(k, count * ROUNDS)
+    const perMsg = (k: Variant) => cpu.per(k, count * ROUNDS)
     console.log(
       `  Haraka without mtrk:          ${med(rates.without).toFixed(0)} msg/s, CPU ${perMsg('without')}`,
     )
     console.log(`  with mtrk, [trace] off:       ${med(rates.off).toFixed(0)} msg/s, CPU ${perMsg('off')}`)
     console.log(`  with mtrk, every msg traced:  ${med(rates.on).toFixed(0)} msg/s, CPU ${perMsg('on')}`)
     console.log(
-      `  throughput ratio traced/without: ${med(ratios).toFixed(3)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')})`,
+      `  floor, record alone:          ${med(rates.floorRecord).toFixed(0)} msg/s, CPU ${perMsg('floorRecord')}`,
     )
+    console.log(
+      `  floor, record and indexes:    ${med(rates.floorIndexed).toFixed(0)} msg/s, CPU ${perMsg('floorIndexed')}`,
+    )
+    const roundsOf = (xs: number[]) =>
+      `${med(xs).toFixed(3)} (rounds: ${xs.map((x) => x.toFixed(2)).join(' ')})`
+    console.log(`  throughput ratio traced/without: ${roundsOf(ratios)}`)
+    console.log(`  floor ratios /without: record alone ${roundsOf(ratiosOf('floorRecord'))}`)
+    console.log(`                         record and indexes ${roundsOf(ratiosOf('floorIndexed'))}`)
     console.log(
       `  Redis bytes per traced message (1 recipient, local delivery): ${(bytes / traced).toFixed(0)}`,
     )
-    const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await r.info('commandstats'))
-    if (evalsha) {
-      // Writes go in one script call per batch: per message, and messages per call (warm-up included).
-      const [calls, usec, messages] = [
-        Number(evalsha[1]),
-        Number(evalsha[2]),
-        await tracedCount(r, on.prefix),
-      ]
-      console.log(
-        `  Redis time in the write script per traced message: ${(usec / messages).toFixed(1)} µs ` +
-          `(${(messages / calls).toFixed(1)} messages per call)`,
-      )
-    }
+    // The plugin's script calls alone: the floors' are counted apart (each round's difference around the traced load).
+    console.log(
+      `  Redis time in the write script per traced message: ${(scriptTime.usec / (count * ROUNDS)).toFixed(1)} µs ` +
+        `(${((count * ROUNDS) / scriptTime.calls).toFixed(1)} messages per call)`,
+    )
   } finally {
-    await without.stop()
-    await off.stop()
-    await on.stop()
+    for (const h of [without, off, on, floorRecord, floorIndexed]) await h.stop()
     await redis.close()
   }
 }
@@ -126,6 +166,12 @@ function cpuMeter(redisPid: number | undefined) {
       return `Haraka ${((u.haraka * 1000) / messages).toFixed(0)} µs/msg, Redis ${((u.redis * 1000) / messages).toFixed(0)} µs/msg`
     },
   }
+}
+
+/** EVALSHA calls so far and µs Redis spent in them (INFO commandstats). */
+function evalshaStats(info: string): { calls: number; usec: number } {
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info)
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) }
 }
 
 function usedMemory(info: string): number {

@@ -65,7 +65,10 @@ export function readTraceNote(notes: Notes | null | undefined): TraceNote | null
 
 /** The Message-ID header's value without folding, spaces and angle brackets; null when absent or empty. */
 export function messageIdOf(header: string | null | undefined): string | null {
-  const id = (header ?? '').replace(/\s+/g, '').replace(/^<(.*)>$/, '$1')
+  if (!header) return null
+  // Per message on the SMTP path: plain string work where a regular expression is not needed.
+  const s = /\s/.test(header) ? header.replace(/\s+/g, '') : header
+  const id = s.length > 1 && s.startsWith('<') && s.endsWith('>') ? s.slice(1, -1) : s
   return id === '' ? null : id
 }
 
@@ -159,7 +162,7 @@ export interface TracedMessage extends TraceHeader {
 // Index terms. A term names one index set within an hour bucket; searching normalises its input the same way.
 
 /** ASCII letters lowered, the rest as received: Redis' Lua string.lower does the same, so both sides agree. */
-export const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase())
+export const asciiLower = (s: string) => (/[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (c) => c.toLowerCase()) : s)
 
 const domainOf = (address: string) => {
   const at = address.lastIndexOf('@')
@@ -223,9 +226,15 @@ export function writeTerms(w: TraceWrite): string[] {
   return [...new Set(terms)]
 }
 
+let lastBucket = { hour: Number.NaN, name: '' }
+
 /** An hour bucket: the UTC hour a message arrived in, `YYYYMMDDHH`. Every key of one message lives in its bucket. */
 export function bucketOf(ms: number): string {
-  return new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString().replace(/[-T]/g, '').slice(0, 10)
+  const hour = Math.floor(ms / 3_600_000)
+  // Asked per message, nearly always for the hour asked last: formatted once per hour.
+  if (hour !== lastBucket.hour)
+    lastBucket = { hour, name: new Date(hour * 3_600_000).toISOString().replace(/[-T]/g, '').slice(0, 10) }
+  return lastBucket.name
 }
 
 /** The buckets from `since` to `until` (ms, inclusive), newest first. */

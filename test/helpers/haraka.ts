@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import type { OutboundRecipient } from '../../src/haraka/types'
 import { freePort, waitFor } from './ports'
 
@@ -41,6 +41,8 @@ export interface HarakaOptions {
   nodeArgs?: string[]
   /** false: write no config/mtrk.ini, so the package's shipped defaults apply. */
   writeMtrkIni?: boolean
+  /** Plugin files to install besides test/fixtures/haraka/plugins (a benchmark's own), each a path. */
+  pluginFiles?: string[]
 }
 
 export interface HarakaInstance {
@@ -96,6 +98,7 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> 
   mkdirSync(join(dir, 'node_modules'))
   symlinkSync(opts.pluginDir ?? REPO, join(dir, 'node_modules', 'haraka-plugin-mtrk'))
   for (const f of readdirSync(FIXTURE_PLUGINS)) cpSync(join(FIXTURE_PLUGINS, f), join(dir, 'plugins', f))
+  for (const f of opts.pluginFiles ?? []) cpSync(f, join(dir, 'plugins', basename(f)))
 
   const smtpPort = await freePort()
   const mtqpPort = await freePort()

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import type { TrackingNote } from '../../src/model/note'
 import {
+  asciiLower,
   bucketOf,
   bucketsBetween,
   messageIdOf,
@@ -39,6 +40,54 @@ test('Message-ID: brackets, folding and spaces removed; absent or empty is null'
   assert.equal(messageIdOf('<abc@\r\n x.example>'), 'abc@x.example')
   assert.equal(messageIdOf(''), null)
   assert.equal(messageIdOf(undefined), null)
+})
+
+// The per-message functions take shortcuts; each must agree with its plain definition on any input.
+const headerText = fc.string({
+  unit: fc.constantFrom('<', '>', ' ', '\t', '\r\n', 'a', 'B', '@', '.', 'é'),
+  maxLength: 12,
+})
+
+test('messageIdOf: whitespace removed, then one pair of surrounding angle brackets, whatever the text', () => {
+  fc.assert(
+    fc.property(headerText, (h) => {
+      const plain = h.replace(/\s+/g, '').replace(/^<(.*)>$/, '$1')
+      assert.equal(messageIdOf(h), plain === '' ? null : plain)
+    }),
+  )
+})
+
+test('asciiLower lowers A-Z and nothing else', () => {
+  fc.assert(
+    fc.property(
+      fc.string({
+        unit: fc.oneof(
+          fc.constantFrom('A', 'Z', 'a', 'z', '@', '[', '`', 'é', 'İ', 'K'),
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+        ),
+        maxLength: 12,
+      }),
+      (s) => {
+        assert.equal(
+          asciiLower(s),
+          s.replace(/[A-Z]/g, (c) => c.toLowerCase()),
+        )
+      },
+    ),
+  )
+})
+
+test('bucketOf names the UTC hour of any time, whatever was asked before', () => {
+  const hourName = (ms: number) =>
+    new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString().replace(/[-T]/g, '').slice(0, 10)
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 4_102_444_800_000 }), { minLength: 1, maxLength: 8 }),
+      (times) => {
+        for (const ms of times) assert.equal(bucketOf(ms), hourName(ms))
+      },
+    ),
+  )
 })
 
 test('an acceptance write: every recipient, list members included, the header and its index terms', () => {
