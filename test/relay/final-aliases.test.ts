@@ -12,7 +12,7 @@ import type { TrackingStore } from '../../src/store/store'
 import { openTrace, type Trace } from '../../src/trace/index'
 import { parseTrackingBody } from '../../src/tsn/reader'
 import { field, parseReports } from '../dsn/python'
-import { type HarakaInstance, ini, startHaraka } from '../helpers/haraka'
+import { explainedBy, type HarakaInstance, ini, startHaraka } from '../helpers/haraka'
 import { destroyMtqpClients, MtqpTestClient } from '../helpers/mtqp'
 import { type Peer, startPeer } from '../helpers/peer'
 import { sleep, waitFor } from '../helpers/ports'
@@ -103,15 +103,7 @@ after(async () => {
 })
 
 /** A failure carries the end of Haraka's log. */
-const explained = (body: () => Promise<void>) => async () => {
-  try {
-    await body()
-  } catch (e) {
-    if (e instanceof Error)
-      e.message += `\n--- Haraka A, last lines:\n${a?.logs().split('\n').slice(-50).join('\n')}`
-    throw e
-  }
-}
+const explained = explainedBy(() => a)
 
 test(
   'MTRK-22, TSN-25: a final alias is answered delivered over MTQP and by DSN; its target gets no MTRK nor ORCPT; other aliases are hops',
