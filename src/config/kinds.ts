@@ -1,6 +1,7 @@
 // The kinds of value an option of config/mtrk.ini can hold: how each is read from the ini text, what a valid one
 // looks like (for log lines, README and the shipped ini), and how it is written back. Pure.
 import { isIP } from 'node:net'
+import { domainToASCII } from 'node:url'
 import { isDnsName } from '../util/dns-name'
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointList } from './listen'
 
@@ -11,6 +12,11 @@ export interface Kind<T> {
   parse(text: string): T | undefined
   /** The value as written in the ini file. Method syntax: a Kind<number> is also a Kind<unknown> in tables. */
   format(value: T): string
+  /**
+   * A list read entry by entry: `parse` leaves out the entries it cannot read (and reads nothing only when none can
+   * be), so the others apply; `unreadable` names them for the log line, `expected` says what one entry looks like.
+   */
+  readonly entries?: { readonly expected: string; unreadable(text: string): string[] }
 }
 
 /** Haraka's own true words (haraka-config is_truth), and their opposites. */
@@ -109,4 +115,47 @@ export const dnsServers: Kind<string[]> = {
     return ok && items.length > 0 ? items : undefined
   },
   format: (items) => items.join(','),
+}
+
+/** Characters that end an address in an ini list, or cannot be in an unquoted local part (RFC 5321 §4.1.2 atext). */
+const NOT_ATOM = /[\x00-\x20\x7f@<>()[\]\\,;:"]/
+
+/** One entry of `recipients`, lower-cased; undefined when it is none of `*`, `user@domain` or `@domain`. */
+function recipientEntry(entry: string): string | undefined {
+  if (entry === '*') return entry
+  const at = entry.lastIndexOf('@')
+  if (at < 0) return undefined
+  const local = entry.slice(0, at)
+  const domain = entry.slice(at + 1)
+  // An internationalized domain is checked in its A-label form (domainToASCII gives '' for an invalid one).
+  const dnsName = isDnsName(domainToASCII(domain), { allowSingleLabel: true }) && !NOT_ATOM.test(domain)
+  return dnsName && !NOT_ATOM.test(local) ? entry.toLowerCase() : undefined
+}
+
+const entriesOf = (t: string) => t.split(/[\s,]+/).filter(Boolean)
+
+/**
+ * Received recipients a rule applies to: `*` (all), addresses (`user@domain`) and domains (`@domain`), comma or
+ * space separated; kept lower-cased, as `recipientMatches` compares. Unreadable entries are left out and named.
+ */
+export const recipients: Kind<ReadonlySet<string>> = {
+  expected: '`*`, or addresses (user@domain) and domains (@domain), comma separated',
+  parse(t) {
+    const read = entriesOf(t).map(recipientEntry)
+    const ok = read.filter((e) => e !== undefined)
+    return ok.length > 0 ? new Set(ok) : undefined
+  },
+  format: (set) => [...set].join(','),
+  entries: {
+    expected: 'an address (user@domain), a domain (@domain) or *',
+    unreadable: (t) => entriesOf(t).filter((e) => recipientEntry(e) === undefined),
+  },
+}
+
+/** Whether the recipient with this key (rcptKey: user@host) is one `recipients` names. */
+export function recipientMatches(set: ReadonlySet<string>, key: string): boolean {
+  if (set.has('*')) return true
+  const k = key.toLowerCase()
+  const at = k.lastIndexOf('@')
+  return set.has(k) || (at >= 0 && set.has(k.slice(at)))
 }

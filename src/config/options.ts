@@ -13,6 +13,7 @@ import {
   ipAddresses,
   type Kind,
   oneOf,
+  recipients,
   text,
   urlPath,
 } from './kinds'
@@ -116,6 +117,11 @@ export const OPTIONS = {
         int(0, 365 * DAY),
         DAY,
         "seconds tracking data outlives the outbound queue's give-up time while a message is still queued (RFC 3885 §3.1)",
+      ),
+      finalAliases: opt(
+        recipients,
+        null,
+        "received recipients whose alias to one address (Haraka's `aliases` plugin) is final delivery here (RFC 3885 §4.2, RFC 3886 §4.2): the recipient is answered `delivered` over MTQP and by DSN, and the address it leads to gets no MTRK, ENVID, NOTIFY or ORCPT, so tracking cannot follow it and no report names it; `*`: every such alias; unset: each is an ordinary hop, tracked through to where it leads",
       ),
     },
   },

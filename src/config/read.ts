@@ -63,6 +63,13 @@ function readSection(
     } else {
       result.given.add(`${name}.${key}`)
       out[field] = parsed
+      const skipped = option.kind.entries?.unreadable(String(value).trim()) ?? []
+      if (skipped.length > 0) {
+        result.errors.push(
+          `[${name}] ${found}: ignored ${skipped.map((s) => JSON.stringify(s)).join(', ')}: ` +
+            `each entry must be ${option.kind.entries?.expected}; the others apply`,
+        )
+      }
     }
   }
   return out

@@ -23,7 +23,15 @@ export interface RecipientNote {
   notify: string | null
   /** On a received recipient a redirection expanded into several addresses: its address as received (TSN-19). */
   expanded?: string
-  /** On an address an expansion produced: the received recipient's key. Never tracked nor given the certifier. */
+  /**
+   * On a received recipient whose alias to one address is final delivery here ([main] final_aliases, MTRK-22,
+   * TSN-25): its address as received. The address it leads to is handled as a list member (RFC 3461 §5.2.7.4).
+   */
+  delivered?: string
+  /**
+   * On an address an expansion or a final alias produced: the received recipient's key. Never tracked nor given the
+   * certifier.
+   */
   memberOf?: string
 }
 
@@ -97,17 +105,35 @@ export function recipientNote(note: TrackingNote, key: string): RecipientNote | 
   const r: unknown = Object.hasOwn(note.rcpts, key) ? note.rcpts[key] : undefined
   if (typeof r !== 'object' || r === null) return undefined
   const o = r as Record<string, unknown>
-  if (!isStrOrNull(o.orcpt) || !isStrOrNull(o.notify) || !isOptStr(o.expanded) || !isOptStr(o.memberOf))
+  if (
+    !isStrOrNull(o.orcpt) ||
+    !isStrOrNull(o.notify) ||
+    !isOptStr(o.expanded) ||
+    !isOptStr(o.delivered) ||
+    !isOptStr(o.memberOf)
+  )
     return undefined
   return r as RecipientNote
 }
 
 /**
- * Whether an address in rcpt_to came out of an expansion (the expanded address itself, when it was among the
- * results): it is not tracked and gets nothing derived from the original envelope (MTRK-19, MTRK-20, TSN-20).
+ * Whether an address in rcpt_to came out of an expansion or a final alias (or is the expanded address itself, when it
+ * was among the results): it is not tracked and gets nothing derived from the original envelope (MTRK-19, MTRK-20,
+ * MTRK-22, TSN-20).
  */
 export function fromExpansion(r: RecipientNote | undefined): boolean {
-  return r !== undefined && (r.memberOf !== undefined || r.expanded !== undefined)
+  return (
+    r !== undefined && (r.memberOf !== undefined || r.expanded !== undefined || r.delivered !== undefined)
+  )
+}
+
+/**
+ * Whether an address in rcpt_to is where a final alias sent the message: reports to the sender about it would
+ * disclose it (RFC 3461 §5.2.7.4, TSN-25).
+ */
+export function forwardedInConfidence(note: TrackingNote, key: string): boolean {
+  const from = recipientNote(note, key)?.memberOf
+  return from !== undefined && recipientNote(note, from)?.delivered !== undefined
 }
 
 /** The transaction's note, created empty when missing. */

@@ -20,7 +20,7 @@ export interface WriteContext {
 export type Acceptance =
   /** In Haraka's outbound queue: relaying outcomes come later. */
   | { kind: 'queued' }
-  /** A local queue plugin took it: final delivery here. */
+  /** A local queue plugin took it, or a final alias (MTRK-22) led elsewhere: final delivery here. */
   | { kind: 'delivered' }
   /** A queue plugin handed it to a next hop itself, without passing MTRK: the tracking path ends here (TSN-18). */
   | { kind: 'relayed' }
@@ -33,15 +33,19 @@ export interface AcceptedRecipient {
   key: string
   /** As accepted (Final-Recipient). */
   address: string
-  /** A redirection expanded it into several addresses, which are not tracked (TSN-19, TSN-20). */
-  expanded?: boolean
+  /**
+   * A redirection here ended its tracking path, whatever became of the message: expanded into several addresses
+   * (TSN-19, TSN-20), or a final alias (MTRK-22, TSN-25). The addresses it led to are not tracked.
+   */
+  redirected?: 'expanded' | 'delivered'
 }
 
 export type Tracked = TrackingNote & { track: NonNullable<TrackingNote['track']> }
 
 /**
- * The recipients a tracked message has records for: the transaction's, less the addresses an expansion produced,
- * plus the received recipients that were expanded (TSN-19, TSN-20: a list is reported, its members never).
+ * The recipients a tracked message has records for: the transaction's, less the addresses an expansion or a final
+ * alias produced, plus the received recipients that were expanded or final aliases (TSN-19, TSN-20: a list is
+ * reported, its members never; MTRK-22: nor where a final alias leads).
  */
 export function trackedRecipients(
   note: TrackingNote,
@@ -53,8 +57,9 @@ export function trackedRecipients(
     if (!fromExpansion(recipientNote(note, key))) out.push({ key, address: a.address })
   }
   for (const key of Object.keys(note.rcpts)) {
-    const expanded = recipientNote(note, key)?.expanded
-    if (expanded !== undefined) out.push({ key, address: expanded, expanded: true })
+    const r = recipientNote(note, key)
+    if (r?.expanded !== undefined) out.push({ key, address: r.expanded, redirected: 'expanded' })
+    else if (r?.delivered !== undefined) out.push({ key, address: r.delivered, redirected: 'delivered' })
   }
   return out
 }
@@ -155,12 +160,13 @@ export function acceptanceWrite(
   ctx: WriteContext,
 ): RecordWrite {
   const event = acceptanceEvent(note, acceptance, ctx)
-  // An expansion is final here, unless the queue refused the whole message.
-  const expanded = acceptance.kind === 'refused' ? event : acceptanceEvent(note, { kind: 'expanded' }, ctx)
+  // A redirection is final here, unless the queue refused the whole message.
+  const redirected = (kind: 'expanded' | 'delivered') =>
+    acceptance.kind === 'refused' ? event : acceptanceEvent(note, { kind }, ctx)
   return {
     message: messageHeader(note, ctx),
     recipients: recipients.map((r) => {
-      const e = r.expanded ? expanded : event
+      const e = r.redirected ? redirected(r.redirected) : event
       return { key: r.key, base: baseRecipient(note, r, ctx), ...(e ? { event: e } : {}) }
     }),
     now: ctx.now,

@@ -27,7 +27,7 @@ import type {
   HMailItem,
   Next,
 } from '../haraka/types'
-import { readNote, recipientNote, type TrackingNote } from '../model/note'
+import { forwardedInConfidence, readNote, recipientNote, type TrackingNote } from '../model/note'
 import { trackedRecipients } from '../model/tracking'
 import { classify, giveUpTime, type RecipientReport, remoteReply } from '../relay/outcome'
 import { boundaryFromBytes } from '../tsn/writer'
@@ -157,6 +157,28 @@ function dsnRecipient(
   }
 }
 
+/**
+ * The recipients the sender may hear about: none a final alias led to (RFC 3461 §5.2.7.4, TSN-25), which are logged
+ * instead. Haraka keeps one return path per message, so the original sender is the only one a report could go to.
+ */
+function disclosable(
+  plugin: MtrkPlugin,
+  hmail: HMailItem,
+  note: TrackingNote | null,
+  reports: readonly RecipientReport[],
+  action: ReportAction,
+): RecipientReport[] {
+  if (!note) return [...reports]
+  return reports.filter((r) => {
+    if (!forwardedInConfidence(note, r.key)) return true
+    hmail.loginfo(
+      plugin,
+      `no ${action} report about <${r.address}>: a final alias led there ([main] final_aliases, RFC 3461 §5.2.7.4)`,
+    )
+    return false
+  })
+}
+
 /** The original message of a queue file, read back as far as the report needs it. */
 async function queuedOriginal(
   plugin: MtrkPlugin,
@@ -189,8 +211,9 @@ export function noteClient(plugin: MtrkPlugin, connection: HarakaConnection): vo
 /**
  * At queue_ok, before the hook continues (the transaction ends then): `delivered` when a local queue plugin took the
  * message (RFC 3461 §5.2.3: also at a final relay of an MTRK chain), `relayed` when a queue plugin passed it on
- * without NOTIFY, `expanded` for lists and multi-address aliases (§5.2.7) whatever the queue; messages queued for
- * relaying get their reports from the outbound hooks. Never throws.
+ * without NOTIFY, `expanded` for lists and multi-address aliases (§5.2.7) and `delivered` for final aliases
+ * (§5.2.7.4, `[main] final_aliases`) whatever the queue; messages queued for relaying get their reports from the
+ * outbound hooks. Never throws.
  */
 export function reportAccepted(plugin: MtrkPlugin, connection: HarakaConnection): void {
   if (!reporting.has(plugin)) return
@@ -219,8 +242,8 @@ function acceptedReports(plugin: MtrkPlugin, connection: HarakaConnection): void
     size: content.length,
   }
   for (const r of trackedRecipients(note, txn.rcpt_to)) {
-    const [action, status]: [ReportAction | null, string] = r.expanded
-      ? ['expanded', '2.5.0']
+    const [action, status]: [ReportAction | null, string] = r.redirected
+      ? [r.redirected, '2.5.0'] // ESC-3
       : queued
         ? [null, '']
         : connection.relaying
@@ -311,7 +334,11 @@ export async function dsn_deferred(
       })
     const ctx = contextOf(this, hmail.todo.mail_from, notes)
     const { result, reports } = deferredReports(hmail, params)
-    const wanted = due ? reports.filter((r) => reportWanted(notifyOf(note, r.key), 'delayed', ctx)) : []
+    const wanted = due
+      ? disclosable(this, hmail, note, reports, 'delayed').filter((r) =>
+          reportWanted(notifyOf(note, r.key), 'delayed', ctx),
+        )
+      : []
     if (wanted.length > 0) {
       // Kept on the queue file's in-memory todo, which every retry reuses (and a split copies); a restart loses it,
       // and assumedLastReport stands in (AMB-44).
@@ -331,8 +358,9 @@ export async function dsn_deferred(
 
 /**
  * Failed: our `failed` report replaces Haraka's bounce (OK suppresses it) for the recipients whose NOTIFY allows it;
- * none at all when NOTIFY excludes FAILURE (§5.2.6(b)). When our report cannot be written or queued, Haraka's own
- * bounce goes out (CONT, AMB-45). About a bounce (MAIL FROM:<>) nothing is sent: Haraka logs its double bounce.
+ * none at all when NOTIFY excludes FAILURE (§5.2.6(b)), nor about where a final alias led (§5.2.7.4). When our
+ * report cannot be written or queued, Haraka's own bounce goes out (CONT, AMB-45). About a bounce (MAIL FROM:<>)
+ * nothing is sent: Haraka logs its double bounce.
  */
 export async function dsn_bounce(
   this: MtrkPlugin,
@@ -360,12 +388,15 @@ export async function dsn_bounce(
     if (!s.config.dsn.enabled || ctx.sender === '') return answer()
     const note = readNote(hmail.todo.notes)
     const { result, reports } = bounceReports(hmail, err)
-    const wanted = reports.filter((r) => reportWanted(notifyOf(note, r.key), 'failed', ctx))
+    const told = disclosable(this, hmail, note, reports, 'failed')
+    const wanted = told.filter((r) => reportWanted(notifyOf(note, r.key), 'failed', ctx))
     if (wanted.length === 0) {
-      hmail.loginfo(
-        this,
-        'no failure report: NOTIFY excludes FAILURE for every failed recipient (RFC 3461 §5.2.6)',
-      )
+      if (told.length > 0) {
+        hmail.loginfo(
+          this,
+          'no failure report: NOTIFY excludes FAILURE for every failed recipient (RFC 3461 §5.2.6)',
+        )
+      }
       return answer(constants.ok)
     }
     // Armed before the queue file is read: a read that never ends must not hold the bounce past Haraka's timeout.

@@ -11,7 +11,7 @@ import { ensureNote, rcptKey, readNote } from '../model/note'
 import { effectiveRetention } from '../model/retention'
 import { envidOf, messageIdOf, readTraceNote, stampTrace, traceAcceptanceWrite } from '../model/trace'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
-import { type Addressed, noteRedirection } from '../relay/redirect'
+import { type Addressed, noteRedirection, redirectionOf } from '../relay/redirect'
 import { drainReports, noteClient, registerReports, reportAccepted } from './dsn'
 import { registerRelaying } from './relay'
 import {
@@ -174,17 +174,20 @@ export function check_rcpt_params(
 }
 
 /**
- * Once every rcpt hook accepted a recipient: what it became (MTRK-18..20). Whatever replaced it in rcpt_to, from its
- * index on, came out of it.
+ * Once every rcpt hook accepted a recipient: what it became (MTRK-18..20, MTRK-22). Whatever replaced it in rcpt_to,
+ * from its index on, came out of it. `[main] final_aliases` is read per recipient, so a reload applies at once.
  */
 export function note_redirection(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
   const txn = connection.transaction
   const received = txn ? receiving.get(txn) : undefined
-  const note = readNote(txn?.notes)
-  if (txn && received && note) {
+  const finalAliases = state(this).config.main.finalAliases
+  let note = readNote(txn?.notes)
+  if (txn && received && (note || finalAliases)) {
     receiving.delete(txn)
     const products = txn.rcpt_to.slice(received.index).map((a) => ({ key: rcptKey(a), address: a.address }))
-    noteRedirection(note, received, products)
+    // Noted even on a message without DSN parameters: our failure reports must not name where it leads either.
+    if (!note && redirectionOf(received, products, finalAliases) === 'final') note = ensureNote(txn.notes)
+    if (note) noteRedirection(note, received, products, finalAliases)
   }
   next()
 }

@@ -1,5 +1,6 @@
-// Aliases, forwarding and lists (RFC 3885 §3.3, RFC 3461 §5.2.7): what a received recipient became once every rcpt
-// hook ran (Haraka's aliases plugin replaces it in transaction.rcpt_to). Pure: it only updates the note.
+// Aliases, forwarding and lists (RFC 3885 §3.3, §4.2, RFC 3461 §5.2.7): what a received recipient became once every
+// rcpt hook ran (Haraka's aliases plugin replaces it in transaction.rcpt_to). Pure: it only updates the note.
+import { recipientMatches } from '../config/kinds'
 import { encodeUtf8AddrXtext } from '../esmtp/utf8-addr'
 import { encodeXtext, isPrintableAscii } from '../esmtp/xtext'
 import { recipientNote, type TrackingNote } from '../model/note'
@@ -20,28 +21,55 @@ export function orcptFor(address: string): string {
     : `utf-8;${encodeUtf8AddrXtext(address)}`
 }
 
+/** What a redirection made of a received recipient. */
+export type Redirection =
+  /** Itself, or nothing (dropped): nothing to note. */
+  | 'none'
+  /** One other address, an ordinary hop tracked through (MTRK-18, RFC 3461 §5.2.7.2). */
+  | 'hop'
+  /** One other address, and the recipient is one of `[main] final_aliases`: final delivery here (MTRK-22, TSN-25). */
+  | 'final'
+  /** Several addresses (MTRK-19, MTRK-20). */
+  | 'expansion'
+
+/** @param finalAliases `[main] final_aliases`, lower-cased entries (`*`, `user@domain`, `@domain`), or null */
+export function redirectionOf(
+  received: Addressed,
+  products: readonly Addressed[],
+  finalAliases: ReadonlySet<string> | null,
+): Redirection {
+  if (products.length > 1) return 'expansion'
+  const [only] = products
+  if (!only || only.key === received.key) return 'none'
+  return finalAliases !== null && recipientMatches(finalAliases, received.key) ? 'final' : 'hop'
+}
+
 /**
- * Records in the note what `received` became: itself (nothing to do), one other address (MTRK-18: an ordinary hop,
- * carrying the received recipient's ORCPT and NOTIFY), or several (MTRK-19, MTRK-20: the received recipient is
- * reported `expanded`, and its products get neither the certifier nor anything else derived from the original).
+ * Records in the note what `received` became (`redirectionOf`): an ordinary hop carries the received recipient's
+ * ORCPT and NOTIFY on; an expansion is reported `expanded` (TSN-19) and a final alias `delivered` (RFC 3886 §4.2(b)),
+ * and their products, like a list's members (RFC 3461 §5.2.7.4), get neither the certifier nor anything else derived
+ * from the original.
  */
 export function noteRedirection(
   note: TrackingNote,
   received: Addressed,
   products: readonly Addressed[],
+  finalAliases: ReadonlySet<string> | null,
 ): void {
   const own = recipientNote(note, received.key)
+  const orcpt = own?.orcpt ?? null
+  const notify = own?.notify ?? null
+  const redirection = redirectionOf(received, products, finalAliases)
   const [only] = products
-  if (products.length === 1 && only && only.key !== received.key) {
+  if (redirection === 'hop' && only) {
     // RFC 3461 §5.2.1(d), §5.2.7.2: ORCPT keeps naming the address the sender used.
-    note.rcpts[only.key] = { orcpt: own?.orcpt ?? orcptFor(received.address), notify: own?.notify ?? null }
+    note.rcpts[only.key] = { orcpt: orcpt ?? orcptFor(received.address), notify }
     delete note.rcpts[received.key]
-  } else if (products.length > 1) {
-    note.rcpts[received.key] = {
-      orcpt: own?.orcpt ?? null,
-      notify: own?.notify ?? null,
-      expanded: received.address,
-    }
+  } else if (redirection === 'final' || redirection === 'expansion') {
+    note.rcpts[received.key] =
+      redirection === 'final'
+        ? { orcpt, notify, delivered: received.address }
+        : { orcpt, notify, expanded: received.address }
     for (const p of products) {
       if (p.key !== received.key) note.rcpts[p.key] = { orcpt: null, notify: null, memberOf: received.key }
     }

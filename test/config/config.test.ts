@@ -89,6 +89,33 @@ test('[relay] forward: on by default; off on request; a typo keeps it on and is 
   assert.match(typo.errors[0] ?? '', /^\[relay\] forward: must be true or false/)
 })
 
+test('[main] final_aliases (MTRK-22): unset by default; *, addresses and @domains read; a bad entry named and left out', () => {
+  assert.equal(parseConfig({}).config.main.finalAliases, null)
+  const read = parseConfig({
+    main: { final_aliases: 'PostMaster@Example.com, @Private.Example webmaster@bücher.de' },
+  })
+  assert.deepEqual(read.errors, [])
+  assert.deepEqual(
+    read.config.main.finalAliases,
+    new Set(['postmaster@example.com', '@private.example', 'webmaster@bücher.de']),
+  )
+  assert.deepEqual(parseConfig({ main: { final_aliases: '*' } }).config.main.finalAliases, new Set(['*']))
+  const typo = parseConfig({
+    main: { final_aliases: 'postmaster@example.com, webmaster@, abuse, a@b@c.example' },
+  })
+  assert.deepEqual(typo.config.main.finalAliases, new Set(['postmaster@example.com']), 'the others apply')
+  assert.deepEqual(typo.errors, [
+    '[main] final_aliases: ignored "webmaster@", "abuse", "a@b@c.example": each entry must be an address ' +
+      '(user@domain), a domain (@domain) or *; the others apply',
+  ])
+  const none = parseConfig({ main: { final_aliases: 'postmaster' } })
+  assert.equal(none.config.main.finalAliases, null)
+  assert.deepEqual(none.errors, [
+    '[main] final_aliases: must be `*`, or addresses (user@domain) and domains (@domain), comma separated, ' +
+      'got "postmaster"; left unset',
+  ])
+})
+
 test('MTRK_REDIS_URL overrides the endpoint', () => {
   const { redis } = parseConfig({ redis: { host: 'far.example', sentinels: 'a:1' } }).config
   const r = applyRedisUrl(redis, 'redis://:s%40cret@127.0.0.1:6390/2')

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { parseConfig } from '../../src/config/config'
-import { bool, int } from '../../src/config/kinds'
+import { bool, int, recipientMatches, recipients } from '../../src/config/kinds'
 import { iniKey, OPTIONS, type Option } from '../../src/config/options'
 import { closest, editDistance } from '../../src/config/suggest'
 
@@ -76,6 +76,52 @@ test("true/false: Haraka's words either way, anything else refused rather than r
   for (const t of ['true', 'Yes', 'ON', '1', 'ok', 'enabled']) assert.equal(bool.parse(t), true, t)
   for (const f of ['false', 'No', 'OFF', '0', 'disabled']) assert.equal(bool.parse(f), false, f)
   for (const bad of ['tru', 'maybe', 'flase', '2', 'y']) assert.equal(bool.parse(bad), undefined, bad)
+})
+
+test('recipients: good entries read whatever bad ones sit among them, which are named; matching ignores case', () => {
+  const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/)
+  // A numeric last label would make the name an IPv4 address to the WHATWG host parser.
+  const domain = fc
+    .tuple(fc.array(label, { maxLength: 2 }), fc.stringMatching(/^[a-z]{2,6}$/))
+    .map(([ls, tld]) => [...ls, tld].join('.'))
+  const local = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,12}$/)
+  const good = fc.oneof(
+    fc.constant('*'),
+    domain.map((d) => `@${d.toUpperCase()}`),
+    fc.tuple(local, domain).map(([l, d]) => `${l}@${d}`),
+  )
+  const bad = fc.oneof(
+    local.filter((l) => l !== '*'),
+    local.map((l) => `${l}@`),
+    fc.tuple(local, domain).map(([l, d]) => `${l}@${d}@${d}`),
+    domain.map((d) => `x@${d}..`),
+  )
+  const mixed = fc
+    .tuple(fc.array(good, { minLength: 1, maxLength: 5 }), fc.array(bad, { maxLength: 3 }))
+    .chain(([gs, bs]) =>
+      fc
+        .shuffledSubarray([...gs, ...bs], { minLength: gs.length + bs.length })
+        .map((all) => ({ gs, bs, all })),
+    )
+  fc.assert(
+    fc.property(mixed, ({ gs, bs, all }) => {
+      const set = recipients.parse(all.join(', '))
+      assert.deepEqual(set, new Set(gs.map((g) => g.toLowerCase())))
+      assert.deepEqual(recipients.entries?.unreadable(all.join(' ')).sort(), [...bs].sort())
+      assert.deepEqual(
+        recipients.parse(recipients.format(set ?? new Set())),
+        set,
+        'written back, reads as itself',
+      )
+      for (const g of gs) {
+        const key =
+          g === '*' ? 'anyone@any.where' : g.startsWith('@') ? `Someone${g.toLowerCase()}` : g.toUpperCase()
+        assert.ok(set && recipientMatches(set, key), `${g} matches ${key}`)
+      }
+    }),
+  )
+  assert.equal(recipients.parse('abuse, x@'), undefined, 'nothing readable: the value is unreadable')
+  assert.equal(recipientMatches(new Set(['@a.test']), 'u@b.a.test'), false)
 })
 
 test('reject_unknown_params=tru and [mtqp] enabled=maybe keep their defaults (on) and say so', () => {

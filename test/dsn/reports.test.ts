@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { after, before, test } from 'node:test'
-import { type HarakaInstance, startHaraka } from '../helpers/haraka'
+import { explainedBy, type HarakaInstance, startHaraka } from '../helpers/haraka'
 import { type Peer, type StoredMail, startPeer } from '../helpers/peer'
 import { freePort, sleep, waitFor } from '../helpers/ports'
 import { type PostfixInstance, postfixAvailable, startPostfix } from '../helpers/postfix'
@@ -160,15 +160,7 @@ after(async () => {
 })
 
 /** A failure carries the end of A's log. */
-const explained = (body: () => Promise<void>) => async () => {
-  try {
-    await body()
-  } catch (e) {
-    if (e instanceof Error)
-      e.message += `\n--- Haraka A, last lines:\n${a?.logs().split('\n').slice(-50).join('\n')}`
-    throw e
-  }
-}
+const explained = explainedBy(() => a)
 
 test(
   'recipients failing together, across domains, get one report; every field read back by Python email',

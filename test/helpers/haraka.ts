@@ -90,6 +90,23 @@ async function smtpGreets(port: number): Promise<boolean> {
   })
 }
 
+/**
+ * Wraps test bodies so that a failure carries the last `lines` lines of an instance's log (what Haraka did is the
+ * first thing to look at). `haraka` is read when the body fails: the instance may be started after this is made.
+ */
+export function explainedBy(haraka: () => HarakaInstance | undefined, lines = 50) {
+  return (body: () => Promise<void>) => async () => {
+    try {
+      await body()
+    } catch (e) {
+      const h = haraka()
+      if (e instanceof Error && h)
+        e.message += `\n--- Haraka ${h.me}, last lines:\n${h.logs().split('\n').slice(-lines).join('\n')}`
+      throw e
+    }
+  }
+}
+
 export async function startHaraka(opts: HarakaOptions): Promise<HarakaInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'mtrk-haraka-'))
   const config = join(dir, 'config')

@@ -35,6 +35,42 @@ test('the trace note round-trips through notes; a note of another shape is not o
   assert.equal(readTraceNote({}), null)
 })
 
+test('MTRK-22: the trace shows a final alias delivered and where it led, which tracking never shows', () => {
+  const note: TrackingNote = {
+    v: 1,
+    envid: null,
+    ret: null,
+    track: null,
+    arrival: NOW,
+    rcpts: {
+      'pm@local.test': { orcpt: null, notify: null, delivered: 'PM@local.test' },
+      'alice@dest.example': { orcpt: null, notify: null, memberOf: 'pm@local.test' },
+    },
+  }
+  const ctx = {
+    txn: 't.1',
+    reportingMta: 'mx.test',
+    now: NOW,
+    queueLifetime: 3600,
+    queuedGrace: 60,
+    retention: 60,
+  }
+  const w = traceAcceptanceWrite(
+    note,
+    { v: 1, ...TRACE },
+    [addr('alice', 'dest.example')],
+    { kind: 'queued' },
+    ctx,
+  )
+  assert.deepEqual(
+    w.recipients.map((r) => [r.base.address, r.event?.patch.action ?? r.base.action]),
+    [
+      ['alice@dest.example', 'delayed'],
+      ['PM@local.test', 'delivered'],
+    ],
+  )
+})
+
 test('Message-ID: brackets, folding and spaces removed; absent or empty is null', () => {
   assert.equal(messageIdOf(' <abc@x.example>\r\n'), 'abc@x.example')
   assert.equal(messageIdOf('<abc@\r\n x.example>'), 'abc@x.example')

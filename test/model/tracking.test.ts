@@ -123,8 +123,8 @@ test('TSN-19, TSN-20: a list is recorded as its received address, expanded 2.5.0
   const rcpts = trackedRecipients(n, [addr('u@X.example'), addr('m1@far.example'), addr('list2@x.example')])
   assert.deepEqual(rcpts, [
     { key: 'u@x.example', address: 'u@X.example' },
-    { key: 'list@x.example', address: 'List@X.example', expanded: true },
-    { key: 'list2@x.example', address: 'list2@x.example', expanded: true },
+    { key: 'list@x.example', address: 'List@X.example', redirected: 'expanded' },
+    { key: 'list2@x.example', address: 'list2@x.example', redirected: 'expanded' },
   ])
   const queued = acceptanceWrite(n, rcpts, { kind: 'queued' }, ctx)
   assert.equal(queued.recipients[0]?.event, undefined, 'u is queued')
@@ -142,5 +142,43 @@ test('TSN-19, TSN-20: a list is recorded as its received address, expanded 2.5.0
     refused.recipients.map((r) => r.event?.patch.action),
     ['failed', 'failed', 'failed'],
     'a refused message was expanded nowhere',
+  )
+})
+
+test('MTRK-22, TSN-25: a final alias is recorded delivered 2.5.0 at acceptance, with no Remote-MTA; never its target', () => {
+  const n = note({
+    rcpts: {
+      'postmaster@x.example': {
+        orcpt: 'rfc822;PM@x.example',
+        notify: 'SUCCESS',
+        delivered: 'Postmaster@x.example',
+      },
+      'alice@far.example': { orcpt: null, notify: null, memberOf: 'postmaster@x.example' },
+    },
+  })
+  assert.ok(isTracked(n))
+  const rcpts = trackedRecipients(n, [addr('u@x.example'), addr('alice@far.example')])
+  assert.deepEqual(rcpts, [
+    { key: 'u@x.example', address: 'u@x.example' },
+    { key: 'postmaster@x.example', address: 'Postmaster@x.example', redirected: 'delivered' },
+  ])
+  const queued = acceptanceWrite(n, rcpts, { kind: 'queued' }, ctx)
+  assert.equal(queued.recipients[0]?.event, undefined, 'u is queued')
+  const pm = queued.recipients[1]
+  assert.equal(pm?.base.orcpt, 'rfc822;PM@x.example')
+  assert.deepEqual(
+    [pm?.event?.patch.action, pm?.event?.patch.status, pm?.event?.patch.willRetryUntil, pm?.base.remoteMta],
+    ['delivered', '2.5.0', null, null],
+  )
+  const refused = acceptanceWrite(
+    n,
+    rcpts,
+    { kind: 'refused', temporary: true, code: 451, reply: 'later' },
+    ctx,
+  )
+  assert.deepEqual(
+    refused.recipients.map((r) => r.event?.patch.action),
+    ['delayed', 'delayed'],
+    'a refused message was delivered nowhere',
   )
 })

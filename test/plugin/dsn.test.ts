@@ -71,6 +71,25 @@ test("bounce, NOTIFY=NEVER: Haraka's bounce is suppressed (OK) and nothing is se
   assert.deepEqual(errors, [])
 })
 
+test("RFC 3461 §5.2.7.4, MTRK-22: no report names where a final alias led; Haraka's bounce suppressed too (OK)", async () => {
+  const { p, errors } = plugin()
+  const infos: string[] = []
+  const h = Object.assign(queued('<s@h.test>', null), {
+    loginfo: (_p: unknown, m: unknown) => void infos.push(String(m)),
+  })
+  const note = h.todo.notes.mtrk as { rcpts: Record<string, unknown> }
+  note.rcpts = {
+    'pm@h.test': { orcpt: null, notify: 'SUCCESS,FAILURE', delivered: 'pm@h.test' },
+    'u@far.test': { orcpt: null, notify: null, memberOf: 'pm@h.test' },
+  }
+  const r = await callHook(p, 'dsn_bounce', h, refused(h.todo.rcpt_to))
+  assert.equal(r.rc, constants.ok)
+  assert.deepEqual(errors, [], 'no report was even attempted')
+  assert.deepEqual(infos, [
+    'no failed report about <u@far.test>: a final alias led there ([main] final_aliases, RFC 3461 §5.2.7.4)',
+  ])
+})
+
 test('bounce of a bounce (MAIL FROM:<>): left to Haraka (CONT), which logs its double bounce and sends nothing', async () => {
   const { p } = plugin()
   const h = queued('<>', null)

@@ -9,6 +9,7 @@ import {
   callMail,
   callQueueOk,
   callRcpt,
+  type FixtureConnection,
   type FixturePlugin,
   makeConnection,
 } from 'haraka-test-fixtures'
@@ -267,32 +268,48 @@ test('forwarding decisions: the recipient behind each RCPT spelling, expansions 
   assert.equal(forwarderFor(m, h), null, '[relay] forward=false')
 })
 
-test('MTRK-18..20 at the rcpt hooks: what replaced a recipient in rcpt_to is noted; a list is recorded expanded', async () => {
-  const { p, writes } = plugin()
+/** A client's MAIL FROM with these parameters, over a new connection whose client may relay. */
+async function mailFrom(p: FixturePlugin, params: Record<string, string>): Promise<FixtureConnection> {
   const c = makeConnection({ withTxn: true, helo: 'client.test', silent: true })
   c.relaying = true
-  c.current_line = `MAIL FROM:<s@h.test> ENVID=e@h.test MTRK=${B}`
-  await callMail(p, c, 's@h.test', { ENVID: 'e@h.test', MTRK: B })
-  const receive = async (address: string, params: string, products: string[]) => {
-    const received = new Address(`<${address}>`)
-    c.transaction.rcpt_to.push(received) // core adds it before the rcpt hooks
-    c.current_line = `RCPT TO:<${address}>${params}`
-    // Haraka's parse of the same line (keyword upper-cased, value as sent).
-    const parsed = Object.fromEntries(
-      params
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map((t) => t.split('=')),
-    )
-    await callRcpt(p, c, received, parsed)
-    c.transaction.rcpt_to.pop() // what Haraka's aliases plugin does
-    for (const a of products) c.transaction.rcpt_to.push(new Address(`<${a}>`))
-    await callHook(p, 'note_redirection', c)
-  }
-  await receive('Single@h.test', ' NOTIFY=SUCCESS', ['one@far.test'])
-  await receive('list@h.test', '', ['m1@far.test', 'm2@far.test'])
-  await receive('plain@far.test', ' NOTIFY=NEVER', ['plain@far.test'])
+  c.current_line = `MAIL FROM:<s@h.test>${Object.entries(params)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join('')}`
+  await callMail(p, c, 's@h.test', params)
+  return c
+}
+
+/** One RCPT through the rcpt hooks, replaced in rcpt_to by `products` as Haraka's aliases plugin does. */
+async function receive(
+  p: FixturePlugin,
+  c: FixtureConnection,
+  address: string,
+  params: string,
+  products: string[],
+) {
+  const received = new Address(`<${address}>`)
+  c.transaction.rcpt_to.push(received) // core adds it before the rcpt hooks
+  c.current_line = `RCPT TO:<${address}>${params}`
+  // Haraka's parse of the same line (keyword upper-cased, value as sent).
+  const parsed = Object.fromEntries(
+    params
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((t) => t.split('=')),
+  )
+  await callRcpt(p, c, received, parsed)
+  c.transaction.rcpt_to.pop() // what Haraka's aliases plugin does
+  for (const a of products) c.transaction.rcpt_to.push(new Address(`<${a}>`))
+  await callHook(p, 'note_redirection', c)
+}
+
+test('MTRK-18..20 at the rcpt hooks: what replaced a recipient in rcpt_to is noted; a list is recorded expanded', async () => {
+  const { p, writes } = plugin()
+  const c = await mailFrom(p, { ENVID: 'e@h.test', MTRK: B })
+  await receive(p, c, 'Single@h.test', ' NOTIFY=SUCCESS', ['one@far.test'])
+  await receive(p, c, 'list@h.test', '', ['m1@far.test', 'm2@far.test'])
+  await receive(p, c, 'plain@far.test', ' NOTIFY=NEVER', ['plain@far.test'])
   assert.deepEqual((c.transaction.notes.mtrk as TrackingNote).rcpts, {
     'one@far.test': { orcpt: 'rfc822;Single@h.test', notify: 'SUCCESS' },
     'list@h.test': { orcpt: null, notify: null, expanded: 'list@h.test' },
@@ -310,4 +327,53 @@ test('MTRK-18..20 at the rcpt hooks: what replaced a recipient in rcpt_to is not
       ['list@h.test', null, 'expanded'],
     ],
   )
+})
+
+test('MTRK-22 at the rcpt hooks: final_aliases, read per recipient, makes an alias delivered and its target a member', async () => {
+  const { p, writes } = plugin()
+  const m = p as unknown as MtrkPlugin
+  assert.ok(m.mtrk)
+  const c = await mailFrom(p, { ENVID: 'e@h.test', MTRK: B })
+  await receive(p, c, 'PM@h.test', ' NOTIFY=SUCCESS ORCPT=rfc822;PM@h.test', ['alice@far.test'])
+  m.mtrk.config.main.finalAliases = new Set(['pm@h.test', '@private.test'])
+  await receive(p, c, 'pm@h.test', ' NOTIFY=SUCCESS ORCPT=rfc822;PM@h.test', ['alice@far.test'])
+  await receive(p, c, 'u@private.test', '', ['bob@far.test'])
+  await receive(p, c, 'public@h.test', '', ['carol@far.test'])
+  assert.deepEqual((c.transaction.notes.mtrk as TrackingNote).rcpts, {
+    'pm@h.test': { orcpt: 'rfc822;PM@h.test', notify: 'SUCCESS', delivered: 'pm@h.test' },
+    'alice@far.test': { orcpt: null, notify: null, memberOf: 'pm@h.test' },
+    'u@private.test': { orcpt: null, notify: null, delivered: 'u@private.test' },
+    'bob@far.test': { orcpt: null, notify: null, memberOf: 'u@private.test' },
+    'carol@far.test': { orcpt: 'rfc822;public@h.test', notify: null },
+  })
+  c.transaction.results.add({ name: 'outbound' }, { pass: 'queued' })
+  await callQueueOk(p, c, 'queued')
+  assert.deepEqual(
+    writes[0]?.recipients.map((r) => [
+      r.base.address,
+      r.event?.patch.action ?? 'queued',
+      r.event?.patch.status,
+    ]),
+    [
+      ['carol@far.test', 'queued', undefined],
+      ['pm@h.test', 'delivered', '2.5.0'],
+      ['u@private.test', 'delivered', '2.5.0'],
+    ],
+    'tracking ends at the alias: alice and bob have no record',
+  )
+  const both = { mtrk: true, dsn: true }
+  const f = forwarderFor(m, hmail([rcpt('alice@far.test')], c.transaction.notes))
+  assert.deepEqual(f?.mail(both), { params: [], mtrkSent: false }, 'no MTRK, no ENVID')
+  assert.deepEqual(f?.rcpt('<alice@far.test>', both), [], 'no ORCPT, no NOTIFY')
+
+  // A message without any DSN parameter: the final alias is noted all the same, for the reports (RFC 3461 §5.2.7.4).
+  const plain = await mailFrom(p, {})
+  await receive(p, plain, 'pm@h.test', '', ['alice@far.test'])
+  assert.deepEqual((plain.transaction.notes.mtrk as TrackingNote).rcpts, {
+    'pm@h.test': { orcpt: null, notify: null, delivered: 'pm@h.test' },
+    'alice@far.test': { orcpt: null, notify: null, memberOf: 'pm@h.test' },
+  })
+  const none = await mailFrom(p, {})
+  await receive(p, none, 'public@h.test', '', ['carol@far.test'])
+  assert.equal(none.transaction.notes.mtrk, undefined, 'an ordinary hop of such a message needs no note')
 })

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test'
 import type { TrackingNote } from '../../src/model/note'
 import type { StoredRecipient } from '../../src/model/records'
 import type { TrackingStore } from '../../src/store/store'
-import { type HarakaInstance, startHaraka } from '../helpers/haraka'
+import { explainedBy, type HarakaInstance, startHaraka } from '../helpers/haraka'
 import { type Peer, startPeer } from '../helpers/peer'
 import { freePort, waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
@@ -84,15 +84,7 @@ function forwardedTimeout(mailLine: string | undefined): number | null {
 
 export function relayingSuite(nodes: number): void {
   /** A failure carries the end of A's log: what outbound did is the first thing to look at. */
-  const explained = (body: () => Promise<void>) => async () => {
-    try {
-      await body()
-    } catch (e) {
-      if (e instanceof Error)
-        e.message += `\n--- Haraka A, last lines:\n${a?.logs().split('\n').slice(-60).join('\n')}`
-      throw e
-    }
-  }
+  const explained = explainedBy(() => a, 60)
   const tag = `n${nodes}`
   const envid = (name: string) => `${name}+2B${tag}@sender.example`
   const decoded = (name: string) => `${name}+${tag}@sender.example`
