@@ -22,25 +22,25 @@ declare module 'ioredis' {
 
 /**
  * Rewrites one envid hash if it is exactly as read: KEYS[1] the key; ARGV[1] ms it must live from now (0 or less: it
- * is removed), ARGV[2] n, then n triples of a field, its value as read and its new value ('' unchanged). Returns
- * `changed` (nothing done: a field was added, removed or rewritten since it was read), `removed`, `shortened` (its
- * TTL lowered) or `kept` (its TTL was not longer than needed: never lengthened).
+ * is removed), ARGV[2] a TTL above which it is lowered to ARGV[1] (ms), ARGV[3] n, then n triples of a field, its value
+ * as read and its new value ('' unchanged). Returns `changed` (nothing done: a field was added, removed or rewritten
+ * since it was read), `removed`, `shortened` (its TTL lowered) or `kept` (never lengthened).
  */
 const LOWER_SCRIPT = `
-local k, ms, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local k, ms, above, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('HLEN', k) ~= n then return 'changed' end
-for i = 0, n - 1 do
-  if redis.call('HGET', k, ARGV[3 + 3 * i]) ~= ARGV[4 + 3 * i] then return 'changed' end
+for i = 1, n do
+  if redis.call('HGET', k, ARGV[1 + 3 * i]) ~= ARGV[2 + 3 * i] then return 'changed' end
 end
 if ms <= 0 then
   redis.call('DEL', k)
   return 'removed'
 end
-for i = 0, n - 1 do
-  if ARGV[5 + 3 * i] ~= '' then redis.call('HSET', k, ARGV[3 + 3 * i], ARGV[5 + 3 * i]) end
+for i = 1, n do
+  if ARGV[3 + 3 * i] ~= '' then redis.call('HSET', k, ARGV[1 + 3 * i], ARGV[3 + 3 * i]) end
 end
 local ttl = redis.call('PTTL', k)
-if ttl == -1 or ttl > ms then
+if ttl == -1 or ttl > above then
   redis.call('PEXPIRE', k, ms)
   return 'shortened'
 end
@@ -72,6 +72,12 @@ export interface RetentionRun extends RetentionCut {
   /** Keys asked for per SCAN call (its COUNT). */
   batch: number
 }
+
+/**
+ * ms a key may outlive its latest keep time and still count as not longer than needed: the plugin's writes set a TTL
+ * from their own clock, a few ms before Redis applies it.
+ */
+const SLACK_MS = 1000
 
 /** Times one key is read again when the plugin changed it between the read and the rewrite. */
 const ATTEMPTS = 5
@@ -131,13 +137,14 @@ async function lowerKey(
     const lowered = records.filter((r) => r !== null)
     const ms = Math.max(...lowered.map((r) => r.lowered.until)) - run.now
     const rewrites = lowered.some((r) => r.json !== null)
-    const planned = ms <= 0 ? 'removed' : ttl === -1 || ttl > ms ? 'shortened' : 'kept'
+    const planned = ms <= 0 ? 'removed' : ttl === -1 || ttl > ms + SLACK_MS ? 'shortened' : 'kept'
     const outcome =
       run.dryRun || (!rewrites && planned === 'kept')
         ? planned
         : await client[LOWER_COMMAND](
             key,
             String(ms),
+            String(ms + SLACK_MS),
             String(entries.length),
             ...entries.flatMap(([txn, json], i) => [txn, json, lowered[i]?.json ?? '']),
           )
