@@ -111,7 +111,7 @@ after(async () => {
   await peer?.stop()
 })
 
-test('MTRK-11: lower max_retention in mtrk.ini, run `mtrk-trace retention`: shorter TTLs, queued kept, dry run first', async () => {
+test('MTRK-11: lower max_retention in mtrk.ini, run mtrk-trace retention: shorter TTLs, queued kept, dry run first', async () => {
   const delivered = await stored(DELIVERED)
   const queued = await stored(QUEUED)
   assert.equal(queued.action, 'delayed')
