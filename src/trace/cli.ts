@@ -83,7 +83,8 @@ Retention:
                         [main] queued_grace (RFC 3885 3.1). The operator trace is not changed.
   --dry-run             count what would change, change nothing
   --json                the counts as JSON
-Walks the keys with SCAN (on every Cluster master), a key at a time; mail keeps flowing meanwhile.
+Walks the keys with SCAN (on every Cluster master), 200 at a time, each rewritten by one atomic call that
+re-reads a key the plugin changed meanwhile: mail keeps flowing and is tracked as before.
 
 Options:
   -c, --config PATH     the Haraka directory, its config directory, or mtrk.ini itself (default: $HARAKA,
