@@ -81,7 +81,7 @@ export const OPTIONS = {
       maxRetention: opt(
         int(DAY, 999999999),
         30 * DAY,
-        'upper bound, in seconds, on the timeout a sender may ask for (`MTRK=<hash>:<timeout>`); longer requests are silently cut to it',
+        'upper bound, in seconds, on the timeout a sender may ask for (`MTRK=<hash>:<timeout>`); longer requests are silently cut to it. A lower value applies to new messages; `mtrk-trace retention` applies it to those already stored (RFC 3885 §4.1)',
       ),
       mtrkWithoutEnvid: opt(
         oneOf(['reject', 'ignore'] as const),

@@ -2,6 +2,7 @@
 // strings an operator (or an HTTP query) gives. Pure. Every bad value is reported by the option that carried it.
 import { ACTIONS, type Action } from '../tsn/types'
 import { err, ok, type Result } from '../util/result'
+import { parseDuration } from './retention'
 import { TRACE_KEYS, type TraceKey } from './trace'
 
 /** Where paging resumes: after this message, in the newest-first order of results. */
@@ -44,8 +45,6 @@ export const KEY_OPTIONS: Readonly<Record<TraceKey, string>> = {
   helo: 'helo',
 }
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
 /**
  * A point in time: `now`, a duration ago (`90s`, `30m`, `2h`, `3d`), or an ISO 8601 date or date-time
  * (`2026-11-30`, `2026-11-30T10:00Z`; without a zone it is UTC). ms since the epoch, or null when unreadable.
@@ -53,8 +52,8 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 export function parseTime(s: string, now: number): number | null {
   const t = s.trim()
   if (t === 'now') return now
-  const ago = /^(\d{1,9})([smhd])$/.exec(t)
-  if (ago) return now - Number(ago[1]) * (UNITS[ago[2] as string] as number)
+  const ago = /^\d+[smhd]$/.test(t) ? parseDuration(t) : null
+  if (ago !== null) return now - ago * 1000
   const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(t)
   if (!iso) return null
   const zoned = t.length === 10 || iso[1] !== undefined ? t : `${t}Z`

@@ -14,6 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { diagnosticCode } from '../dsn/status'
 import type { StoredMessage, StoredRecipient } from '../model/records'
+import { queuedHere, visibleUntil } from '../model/retention'
 import { isFieldValue, mtaName, originalRecipient, recipientAddress, reportingMta } from '../tsn/address'
 import { MAX_YEAR, MIN_YEAR } from '../tsn/date'
 import { isStrictStatusCode, quote } from '../tsn/syntax'
@@ -92,9 +93,8 @@ function opens(m: StoredMessage, digest: Buffer): boolean {
 /** AMB-12: visible until both the retention and every recipient's keep time have passed; queued always (MTQP-19). */
 function visible(m: StoredMessage, now: number): boolean {
   // Queued here (delayed with a give-up time): always known (MTRK-10). A 4xx refusal is delayed but not ours to keep.
-  if (m.recipients.some((r) => r.action === 'delayed' && r.willRetryUntil !== null)) return true
-  const until = Math.max(m.arrival + m.retention * 1000, ...m.recipients.map((r) => r.keepUntil))
-  return now < until
+  if (m.recipients.some(queuedHere)) return true
+  return now < visibleUntil(m)
 }
 
 function trackingStatus(m: StoredMessage, note: (text: string) => void): TrackingStatus | null {

@@ -12,6 +12,7 @@
 // Absent values are null; Lua's cjson writes an empty array as {}, read as [].
 
 import type { Attempt, MessageHeader, StoredMessage, StoredRecipient } from '../model/records'
+import { type LoweredRetention, lowerRetention, type RetentionCut } from '../model/retention'
 import type { TraceHeader } from '../model/trace'
 import { isAction } from '../tsn/types'
 
@@ -62,6 +63,33 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
     ret,
     recipients,
   }
+}
+
+/**
+ * MTRK-11: the message stored in field `txn` with its retention and keep times lowered (model/retention.ts
+ * lowerRetention), rewritten in place so every other element stays as stored; `json` null when nothing changed.
+ * Null when the value is not a format-2 message. A recipient that does not decode is left as it is: TRACK skips it.
+ */
+export function lowerStoredRetention(
+  txn: string,
+  envid: string,
+  json: string,
+  cut: RetentionCut,
+): { lowered: LoweredRetention; json: string | null } | null {
+  const m = decodeMessage(txn, envid, json)
+  if (m === null) return null
+  const v = parseJson(json) as unknown[]
+  // The raw recipients decodeMessage kept, in its order.
+  const kept = (list(v[8]) ?? []).filter(
+    (r): r is unknown[] => Array.isArray(r) && r.length === 12 && decodeRecipientElements(txn, r) !== null,
+  )
+  const lowered = lowerRetention(m, cut)
+  if (!lowered.changed) return { lowered, json: null }
+  v[6] = lowered.retention
+  kept.forEach((r, i) => {
+    r[9] = lowered.keeps[i]
+  })
+  return { lowered, json: JSON.stringify(v) }
 }
 
 /** A format-2 recipient array (12 elements, its key first), or null when its values do not have their types. */

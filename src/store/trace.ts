@@ -205,11 +205,16 @@ export class TraceStore {
 /** Redis could not be reached, or stopped answering: what a reader reports instead of a stack trace. */
 export class TraceUnavailable extends Error {}
 
-/**
- * A TraceStore on a client of its own, for readers (the `mtrk-trace` command, an HTTP API), once Redis answers.
- * Rejects with TraceUnavailable, naming the endpoint and the last error, when it does not within the connect timeout.
- */
+/** A TraceStore on a client of its own (connectReader), for readers: the `mtrk-trace` command, an HTTP API. */
 export async function openTraceStore(cfg: RedisConfig, connectionName: string): Promise<TraceStore> {
+  return new TraceStore(await connectReader(cfg, connectionName), { prefix: cfg.prefix, historyLimit: 1 })
+}
+
+/**
+ * A client of its own for an operator tool, once Redis answers. Rejects with TraceUnavailable, naming the endpoint
+ * and the last error, when it does not within the connect timeout.
+ */
+export async function connectReader(cfg: RedisConfig, connectionName: string): Promise<RedisClient> {
   const client = createRedisClient(cfg, connectionName)
   let lastError = 'no answer'
   client.on('error', (e: Error) => {
@@ -226,7 +231,7 @@ export async function openTraceStore(cfg: RedisConfig, connectionName: string): 
     client.disconnect()
     throw new TraceUnavailable(`Redis at ${describeEndpoint(cfg)} is unreachable: ${lastError}`)
   }
-  return new TraceStore(client, { prefix: cfg.prefix, historyLimit: 1 })
+  return client
 }
 
 export function describeEndpoint(cfg: RedisConfig): string {

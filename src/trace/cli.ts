@@ -4,10 +4,13 @@ import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { MtrkConfig } from '../config/config'
+import { parseDuration } from '../model/retention'
 import { TRACE_KEYS } from '../model/trace'
 import { KEY_OPTIONS, parseTime, parseTraceQuery, type TraceQueryInput } from '../model/trace-query'
+import { lowerRetention } from '../store/retention'
+import { connectReader } from '../store/trace'
 import { keptWindow, openTrace, readMtrkIni, type Trace, TraceConfigError, TraceUnavailable } from './index'
-import { renderDetail, renderPageJson, renderRows, renderSummary, traceRows } from './render'
+import { renderDetail, renderPageJson, renderRetention, renderRows, renderSummary, traceRows } from './render'
 
 export interface TraceIo {
   stdout(text: string): void
@@ -32,6 +35,7 @@ const HELP = `Usage:
   mtrk-trace [search] [filters] [--limit N] [--cursor CURSOR] [--json | --csv]
   mtrk-trace show <queue-id> [--json]
   mtrk-trace summary [--since TIME] [--until TIME] [--json | --csv]
+  mtrk-trace retention [--max DURATION] [--dry-run] [--json]
 
 Finds messages this Haraka relay accepted, with or without MTRK, in the operator trace the haraka-plugin-mtrk
 plugin keeps in Redis ([trace] in config/mtrk.ini), and shows what became of each recipient.
@@ -43,6 +47,8 @@ Commands:
                     or an outbound id uuid.N, as Haraka's log lines show them
   summary           messages per arrival hour, and their recipients per state, over the hours covering
                     --since .. --until (default: the last 24 hours)
+  retention         lowers the retention of the tracking records (MTQP) already stored, as RFC 3885 4.1
+                    allows under a flood: lower [main] max_retention in mtrk.ini, then run it
 
 Filters (any combination; all must match):
   --from ADDRESS        envelope sender (MAIL FROM); <> for the null sender
@@ -69,13 +75,24 @@ Output:
   --csv                 the rows as CSV (RFC 4180), with a header line
 When more messages match, the command to get the next page is printed on stderr.
 
+Retention:
+  --max DURATION        the new maximum retention from arrival: seconds, or 90s, 30m, 2h, 3d (default:
+                        [main] max_retention of mtrk.ini). Each record answers TRACK until arrival + DURATION
+                        at most, and its Redis key expires with its latest record; times only ever shrink.
+                        A recipient still in the queue keeps its data until the queue gives up plus
+                        [main] queued_grace (RFC 3885 3.1). The operator trace is not changed.
+  --dry-run             count what would change, change nothing
+  --json                the counts as JSON
+Walks the keys with SCAN (on every Cluster master), 200 at a time, each rewritten by one atomic call that
+re-reads a key the plugin changed meanwhile: mail keeps flowing and is tracked as before.
+
 Options:
   -c, --config PATH     the Haraka directory, its config directory, or mtrk.ini itself (default: $HARAKA,
                         else the current directory); MTRK_REDIS_URL overrides [redis] as for the plugin
   -h, --help            this text
 
 Exit status: 0 done (a search that found nothing included), 1 show found no such message, 64 wrong
-arguments or filters, 69 Redis unreachable or failing, 78 config/mtrk.ini unreadable.
+arguments, filters or duration, 69 Redis unreachable or failing, 78 config/mtrk.ini unreadable.
 `
 
 const OPTIONS = {
@@ -87,6 +104,8 @@ const OPTIONS = {
   cursor: { type: 'string' },
   json: { type: 'boolean' },
   csv: { type: 'boolean' },
+  max: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -106,7 +125,8 @@ function findIni(given: string | undefined, io: TraceIo): { path: string | null;
   return { path: null, dir: where }
 }
 
-function loadConfig(v: Values, io: TraceIo): MtrkConfig {
+/** `traced`: the command reads the trace, so a trace turned off is worth a warning. */
+function loadConfig(v: Values, io: TraceIo, traced: boolean): MtrkConfig {
   const { path, dir } = findIni(v.config as string | undefined, io)
   if (path === null) {
     io.stderr(`mtrk-trace: no mtrk.ini in ${dir} or ${join(dir, 'config')}: using the defaults\n`)
@@ -114,7 +134,7 @@ function loadConfig(v: Values, io: TraceIo): MtrkConfig {
   }
   const { config, errors } = readMtrkIni(path, io.env)
   for (const e of errors) io.stderr(`mtrk-trace: ${path} ${e}\n`)
-  if (!config.trace.enabled)
+  if (traced && !config.trace.enabled)
     io.stderr(
       `mtrk-trace: [trace] enabled=false in ${path}: only messages recorded while it was on are found\n`,
     )
@@ -131,11 +151,13 @@ export async function main(argv: readonly string[], io: TraceIo = processIo()): 
       return EXIT.ok
     }
     const [command = 'search', ...rest] = positionals
-    if (!['search', 'show', 'summary'].includes(command)) throw new UsageError(`unknown command "${command}"`)
+    if (!COMMANDS.includes(command)) throw new UsageError(`unknown command "${command}"`)
+    checkOptions(command, v)
     if (v.json && v.csv) throw new UsageError('--json and --csv: choose one')
     if (command === 'show' && rest.length !== 1) throw new UsageError('show needs one queue id')
     if (command !== 'show' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
-    const config = loadConfig(v, io)
+    const config = loadConfig(v, io, command !== 'retention')
+    if (command === 'retention') return await retention(v, config, io)
     const search = command === 'search' ? checkSearch(v, config) : null
     trace = await openTrace(config)
     if (command === 'show') return await show(trace, rest[0] as string, v, io)
@@ -157,6 +179,18 @@ export async function main(argv: readonly string[], io: TraceIo = processIo()): 
     throw e
   } finally {
     await trace?.close()
+  }
+}
+
+const COMMANDS = ['search', 'show', 'summary', 'retention']
+
+/** The options only one command takes, given to another: a usage error, not silently ignored. */
+function checkOptions(command: string, v: Values): void {
+  const own = command === 'retention' ? ['max', 'dry-run', 'json', 'config', 'help'] : null
+  for (const [name, value] of Object.entries(v)) {
+    if (value === undefined) continue
+    const foreign = own ? !own.includes(name) : name === 'max' || name === 'dry-run'
+    if (foreign) throw new UsageError(`--${name} is not an option of ${command}`)
   }
 }
 
@@ -231,6 +265,32 @@ async function summary(trace: Trace, v: Values, io: TraceIo): Promise<number> {
   const s = await trace.summary(since, until)
   io.stdout(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderSummary(s, v.csv ? 'csv' : 'table'))
   return EXIT.ok
+}
+
+/** `retention`: MTRK-11, the store's lowerRetention with the ini's maximum unless --max says otherwise. */
+async function retention(v: Values, config: MtrkConfig, io: TraceIo): Promise<number> {
+  const raw = v.max as string | undefined
+  const max = raw === undefined ? config.main.maxRetention : parseDuration(raw)
+  if (max === null)
+    throw new UsageError(`--max: "${raw}" is not a duration (seconds, or a number with s, m, h or d: 2d)`)
+  const dryRun = v['dry-run'] === true
+  const client = await connectReader(config.redis, 'mtrk-trace')
+  try {
+    const cut = { maxRetention: max, queuedGrace: config.main.queuedGrace, now: Date.now() }
+    const report = await lowerRetention(client, {
+      ...cut,
+      prefix: config.redis.prefix,
+      dryRun,
+      batch: 200,
+    }).catch((e: unknown) => {
+      throw new TraceUnavailable(`Redis failed: ${e instanceof Error ? e.message : String(e)}`)
+    })
+    const run = { dryRun, maxRetention: max, queuedGrace: config.main.queuedGrace }
+    io.stdout(v.json ? `${JSON.stringify({ ...run, ...report }, null, 2)}\n` : renderRetention(run, report))
+    return EXIT.ok
+  } finally {
+    await client.quit().catch(() => client.disconnect())
+  }
 }
 
 function processIo(): TraceIo {

@@ -3,6 +3,7 @@
 import type { StoredRecipient } from '../model/records'
 import { asciiLower, type TracedMessage } from '../model/trace'
 import { TRACE_OUTCOMES, type TraceQuery } from '../model/trace-query'
+import type { RetentionReport } from '../store/retention'
 import type { TracePage, TraceSummary } from '../store/trace'
 import type { Action } from '../tsn/types'
 
@@ -163,4 +164,24 @@ export function renderSummary(s: TraceSummary, format: 'table' | 'csv'): string 
         rows,
       )
     : table(header, rows)
+}
+
+/** What `mtrk-trace retention` did, or would do in a dry run: one count a line. */
+export function renderRetention(
+  run: { dryRun: boolean; maxRetention: number; queuedGrace: number },
+  r: RetentionReport,
+): string {
+  const would = run.dryRun ? 'would be ' : ''
+  const lines: Array<[string, number]> = [
+    ['keys examined', r.keys],
+    [`keys ${would}shortened`, r.keysShortened],
+    [`keys ${would}removed (nothing left to keep)`, r.keysRemoved],
+    ['keys skipped (unreadable, or changing throughout)', r.keysSkipped],
+    ['records examined', r.records],
+    [`records ${run.dryRun ? 'that would expire' : 'now expiring'} sooner`, r.recordsShortened],
+    ['recipients kept longer: still queued (RFC 3885 3.1)', r.recipientsQueued],
+  ]
+  const head = `${run.dryRun ? 'Dry run, nothing changed: ' : ''}retention at most ${run.maxRetention} s from arrival; queued recipients until their give-up time + ${run.queuedGrace} s\n`
+  const width = Math.max(...lines.map(([what]) => what.length))
+  return head + lines.map(([what, n]) => `${what.padEnd(width)}  ${n}\n`).join('')
 }

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { TracedMessage } from '../../src/model/trace'
-import { csv, renderDetail, renderRows, renderSummary, table, traceRows } from '../../src/trace/render'
+import {
+  csv,
+  renderDetail,
+  renderRetention,
+  renderRows,
+  renderSummary,
+  table,
+  traceRows,
+} from '../../src/trace/render'
 import { recipient } from '../store/fixtures'
 
 const AT = Date.UTC(2026, 10, 30, 10, 0, 0)
@@ -111,4 +119,35 @@ test('detail and summary', () => {
       '2026-11-30T10:00:00Z  2         1       2        0          0        0         0\n' +
       'total                 2         1       2        0          0        0         0\n',
   )
+})
+
+test('MTRK-11: retention counts one a line, aligned; a dry run says nothing changed and what would be', () => {
+  const report = {
+    keys: 12,
+    keysShortened: 7,
+    keysRemoved: 3,
+    keysSkipped: 1,
+    records: 14,
+    recordsShortened: 10,
+    recipientsQueued: 2,
+  }
+  const run = { dryRun: false, maxRetention: 172800, queuedGrace: 86400 }
+  const done = renderRetention(run, report)
+  assert.match(
+    done,
+    /^retention at most 172800 s from arrival; queued recipients until their give-up time \+ 86400 s\n/,
+  )
+  assert.match(done, /^keys shortened {2,}7$/m)
+  assert.match(done, /^keys removed \(nothing left to keep\) {2,}3$/m)
+  assert.match(done, /^records now expiring sooner {2,}10$/m)
+  assert.match(done, /^recipients kept longer: still queued \(RFC 3885 3\.1\) {2}2$/m)
+  const columns = done
+    .split('\n')
+    .slice(1, -1)
+    .map((l) => l.search(/\d+$/))
+  assert.equal(new Set(columns).size, 1, 'counts in one column')
+  const dry = renderRetention({ ...run, dryRun: true }, report)
+  assert.match(dry, /^Dry run, nothing changed: /)
+  assert.match(dry, /^keys would be shortened {2,}7$/m)
+  assert.match(dry, /^records that would expire sooner {2,}10$/m)
 })
