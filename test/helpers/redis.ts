@@ -108,3 +108,20 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     throw e
   }
 }
+
+/**
+ * A MONITOR connection like `client.monitor()`, without its race: ioredis switches to monitoring mode a microtask
+ * after MONITOR's +OK, so a command another client runs at that moment (a shared Redis, other test files) arrives as
+ * a reply to nothing and is emitted as "Command queue state error", an uncaught exception without a listener. Such
+ * a line predates the caller's own commands; it is dropped, any other error is thrown as usual.
+ */
+export async function monitorRedis(client: Redis): Promise<Redis> {
+  const m = client.duplicate({ monitor: true, lazyConnect: true })
+  m.on('error', (e: Error) => {
+    if (!/^Command queue state error/.test(e.message)) throw e
+  })
+  const monitoring = new Promise((resolve) => m.once('monitoring', resolve))
+  await m.connect()
+  await monitoring
+  return m
+}

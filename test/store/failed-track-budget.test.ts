@@ -9,7 +9,7 @@ import { MtqpSession } from '../../src/server/session'
 import { FailedTrackBudget, type FailedTrackLimits } from '../../src/store/failed-track-budget'
 import { createRedisClient, type RedisClient } from '../../src/store/redis'
 import { freePort, waitFor } from '../helpers/ports'
-import { sharedRedisPort } from '../helpers/redis'
+import { monitorRedis, sharedRedisPort } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
 let port: number
@@ -120,7 +120,7 @@ test('one event-loop turn, one script call: releases first, then every reservati
   const c = await ready()
   const b = budget({ perClient: 3, perMinute: 100 }, c)
   assert.deepEqual(await reserveTimes(b, 'o', 3), [true, true, true])
-  const monitor = await ((await ready()) as Redis).monitor()
+  const monitor = await monitorRedis((await ready()) as Redis)
   const calls: string[][] = []
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (args.some((a) => a.startsWith(b.globalKey.split('{')[0]!)) && /^eval/i.test(args[0] ?? ''))
@@ -152,7 +152,7 @@ test('a release waits a few ms: a reservation of the same counters takes its pla
   const c = await ready()
   const b = budget({ perClient: 1, perMinute: 100 }, c)
   assert.deepEqual(await Promise.all([b.reserve('w'), b.reserve('x')]), [true, true])
-  const monitor = await ((await ready()) as Redis).monitor()
+  const monitor = await monitorRedis((await ready()) as Redis)
   const calls: string[][] = []
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (args.some((a) => a.startsWith(b.globalKey.split('{')[0]!)) && /^eval/i.test(args[0] ?? ''))

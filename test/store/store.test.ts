@@ -11,7 +11,7 @@ import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
 import { waitFor } from '../helpers/ports'
-import { type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
+import { monitorRedis, type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
 const logs: string[] = []
@@ -595,7 +595,7 @@ function watchStatus(store: TrackingStore) {
 test('Redis out of memory for seconds: the store stays down, probes back off, one log line; all replayed in order once it takes writes', async () => {
   const own: RedisServer = await startRedis()
   const dir = join(journalRoot, 'oom-long')
-  const monitor = await own.client().monitor()
+  const monitor = await monitorRedis(own.client())
   const sent: string[] = []
   monitor.on('monitor', (_time: string, args: string[]) => {
     // The script calls, not the commands the script runs (MONITOR shows those too).
