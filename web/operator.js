@@ -101,7 +101,10 @@
   }
 
   async function chart(q) {
-    const summary = await get(`api/summary?${q}`)
+    // The counts are of all mail in the time range: the summary takes no other filter.
+    const range = new URLSearchParams()
+    for (const k of ['since', 'until']) if (q.has(k)) range.set(k, q.get(k))
+    const summary = await get(`api/summary?${range}`)
     const hours = summary.hours
     const box = $('chart')
     box.replaceChildren()

@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { redactMtqpUri } from '../uri/mtqp-uri'
 import { decodeBase64Strict } from '../util/base64'
+import { argsError, packageVersion } from '../util/command-line'
 import { MIN_INACTIVITY_TIMEOUT_MS, type StarttlsPolicy } from './connection'
 import { dnsServerResolver, type HopTarget } from './discovery'
 import { DEFAULT_MAX_HOPS } from './follow'
@@ -43,7 +44,7 @@ Commands:
   new     make the secret, ENVID, MAIL FROM parameters and mtqp:// URI for a message about to be sent
   help    show this text, or "mtqp help <command>" for a command's options
 
-Run "mtqp <command> --help" for the options of a command.
+Run "mtqp <command> --help" for the options of a command, "mtqp --version" for the version.
 `
 
 const TRACK_HELP = `Usage:
@@ -139,22 +140,24 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       case '--help':
         io.stdout(MAIN_HELP)
         return 0
+      case '--version':
+        io.stdout(`mtqp ${packageVersion()}\n`)
+        return 0
       case undefined:
         io.stderr(MAIN_HELP)
         return EXIT.usage
       default:
-        throw new UsageError(`unknown command "${command}"`)
+        throw new UsageError(
+          command.startsWith('-') ? `unknown option ${command}` : `unknown command "${command}"`,
+        )
     }
   } catch (e) {
-    if (!(e instanceof UsageError) && !isParseArgsError(e)) throw e
+    const usage = e instanceof UsageError ? e.message : argsError(e)
+    if (usage === null) throw e
     const help = command === 'track' || command === 'new' ? `mtqp ${command} --help` : 'mtqp --help'
-    io.stderr(`mtqp: ${e.message}\nTry "${help}".\n`)
+    io.stderr(`mtqp: ${usage}\nTry "${help}".\n`)
     return EXIT.usage
   }
-}
-
-function isParseArgsError(e: unknown): e is Error {
-  return e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')
 }
 
 const TRACK_OPTIONS = {
@@ -301,7 +304,7 @@ async function trackTargets(
     throw new UsageError('--envid and --secret are both needed')
   const secretText = v.secret === '-' ? ((await stdinLines(io))[0] ?? '') : v.secret
   const secret = decodeBase64Strict(secretText, { allowPadding: true })
-  if (secret === null) throw new UsageError('--secret is not base64 (AMB-3)')
+  if (secret === null) throw new UsageError('--secret is not base64') // AMB-3
   let target: HopTarget
   let asked: string
   if (v.server !== undefined) {

@@ -91,7 +91,7 @@ export function checkConnectionOptions(opts: ConnectionOptions): MtqpOptionError
   if (!(inactivity >= MIN_INACTIVITY_TIMEOUT_MS)) {
     return new MtqpOptionError(
       'inactivityTimeoutMs',
-      `inactivityTimeoutMs must be at least ${MIN_INACTIVITY_TIMEOUT_MS} (MTQPC-7), not ${inactivity}`,
+      `inactivityTimeoutMs must be at least ${MIN_INACTIVITY_TIMEOUT_MS} (a server may be asking the next relays), not ${inactivity}`,
     )
   }
   const connect = opts.connectTimeoutMs ?? 30_000

@@ -1,11 +1,12 @@
 // Tracking reports and new-message set-ups as text for people. Every string a server chose goes through printable()
 // so a hostile answer cannot drive the terminal. Pure: the time zone is a parameter.
 import { formatDateTime } from '../tsn/date'
+import type { TypedValue } from '../tsn/types'
 import type { Hop, HopEvent } from './follow'
 import type { NewTracking } from './new-tracking'
 import type { RecipientState, TimelineStep } from './timeline'
 import type { TrackingReport } from './track'
-import { printable, type ServerInfo, serverLabel } from './types'
+import { addressText, printable, type ServerInfo, serverLabel } from './types'
 
 export interface RenderOptions {
   /** Minutes east of UTC for the dates shown. Default 0. */
@@ -21,6 +22,9 @@ const STATE_TEXT: Readonly<Record<RecipientState, string>> = {
   failed: 'failed',
   unknown: 'unknown',
 }
+
+/** An address for a terminal: decoded (addressText), then printable like any text a server chose. */
+const address = (a: TypedValue) => printable(addressText(a))
 
 export function renderReport(report: TrackingReport, opts: RenderOptions = {}): string {
   const date = (d: Date) => {
@@ -39,9 +43,9 @@ export function renderReport(report: TrackingReport, opts: RenderOptions = {}): 
     }
   }
   for (const t of report.recipients) {
-    out.push('', `${printable(t.recipient.value)}: ${STATE_TEXT[t.state]}`)
+    out.push('', `${address(t.recipient)}: ${STATE_TEXT[t.state]}`)
     for (const [i, s] of t.steps.entries()) {
-      out.push(...stepLines(s, i, t.steps[i - 1], t.recipient.value, report.hops, date))
+      out.push(...stepLines(s, i, t.steps[i - 1], t.recipient, report.hops, date))
     }
     out.push(`  Tracking stops: ${printable(t.end, 1000)}.`)
   }
@@ -55,15 +59,15 @@ function stepLines(
   s: TimelineStep,
   i: number,
   previous: TimelineStep | undefined,
-  recipient: string,
+  recipient: TypedValue,
   hops: readonly Hop[],
   date: (d: Date) => string,
 ): string[] {
   const lines: string[] = []
   const as =
-    s.finalRecipient.value.toLowerCase() === recipient.toLowerCase()
+    address(s.finalRecipient).toLowerCase() === address(recipient).toLowerCase()
       ? ''
-      : `, as ${printable(s.finalRecipient.value)}`
+      : `, as ${address(s.finalRecipient)}`
   // MTQP-33: a second report in one server's answer is that server chaining to the next hop.
   const hop = hops[s.hop]
   const chained =

@@ -15,6 +15,7 @@
 import { describeStatus } from '../tsn/status-text'
 import type { Action, RecipientStatus, TrackingStatus, TypedValue } from '../tsn/types'
 import { type Hop, hostKey } from './follow'
+import { addressText } from './types'
 
 /** Where a recipient's message is, as far as tracking can tell. */
 export type RecipientState = 'delivered' | 'relayed' | 'in-transit' | 'failed' | 'unknown'
@@ -153,7 +154,7 @@ class Builder {
     const candidates = this.#candidates(host)
     if (candidates.some((p) => path.has(p.id))) return `the message came back to ${host}: a loop`
     if (candidates.length > 0)
-      return `${host} answered, but its report does not mention ${g.recipient.finalRecipient.value}`
+      return `${host} answered, but its report does not mention ${addressText(g.recipient.finalRecipient)}`
     if (remote.type !== 'dns') {
       return `the next MTA is named "${remote.type}; ${host}", not a DNS name, so its tracking server cannot be found`
     }
@@ -219,7 +220,7 @@ function finalEnd(g: Group): [RecipientState, string] {
   const meaning = `${r.status} ${describeStatus(r.status)}${r.statusComment === undefined ? '' : ` (${r.statusComment})`}`
   switch (r.action) {
     case 'delivered':
-      return ['delivered', `${reporter} delivered the message to ${r.finalRecipient.value}`]
+      return ['delivered', `${reporter} delivered the message to ${addressText(r.finalRecipient)}`]
     case 'expanded':
       return [
         'delivered',

@@ -77,7 +77,7 @@ export function uriTarget(uri: string): Result<TrackTarget> {
   const u = parseMtqpUri(uri)
   if (!u.ok) return u
   const secret = decodeBase64Strict(u.value.secret, { allowPadding: true })
-  if (secret === null) return err('the secret of the mtqp URI is not base64 (AMB-3)')
+  if (secret === null) return err('the secret of the mtqp URI is not base64') // AMB-3
   const target: HopTarget = { kind: 'server', host: u.value.host }
   if (u.value.port !== undefined) target.port = u.value.port
   return ok({ target, request: { envid: u.value.envid, secret } })

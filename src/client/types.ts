@@ -1,5 +1,6 @@
 // The vocabulary shared by the client modules: what is asked of a tracking server, and what came back.
-import type { TrackingStatus } from '../tsn/types'
+import { decodeUtf8Addr, isUtf8AddrType } from '../esmtp/utf8-addr'
+import type { TrackingStatus, TypedValue } from '../tsn/types'
 import type { HopTarget } from './discovery'
 
 /** One TRACK: the unique-envid as sent (xtext) and the raw octets of the secret A (MTQPC-5). A credential. */
@@ -55,6 +56,14 @@ export type Querier = (target: HopTarget, request: TrackRequest) => Promise<Quer
 /** A server's name and port as people write it. */
 export function serverLabel(server: Pick<ServerInfo, 'name' | 'port'>): string {
   return server.name.includes(':') ? `[${server.name}]:${server.port}` : `${server.name}:${server.port}`
+}
+
+/**
+ * An address as people read it: one of RFC 6533's `utf-8` type decoded from its 7-bit `\x{HEX}` form (jörg, not
+ * j\x{F6}rg); any other as it came. Not yet printable(): controls stay.
+ */
+export function addressText(a: TypedValue): string {
+  return isUtf8AddrType(a.type) ? (decodeUtf8Addr(a.value) ?? a.value) : a.value
 }
 
 /**

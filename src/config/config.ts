@@ -82,7 +82,7 @@ export function applyRedisUrl(
   try {
     u = new URL(url)
   } catch {
-    return { redis, error: `MTRK_REDIS_URL is not a URL: ${shown}` }
+    return { redis, error: `MTRK_REDIS_URL must look like redis://host:port/db, got ${shown}` }
   }
   const port = Number(u.port || 6379)
   const db = Number(u.pathname.replace(/^\//, '') || 0)

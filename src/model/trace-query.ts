@@ -1,5 +1,6 @@
 // A trace search as typed input: the keys, time range, outcome filter, page size and paging cursor, read from the
 // strings an operator (or an HTTP query) gives. Pure. Every bad value is reported by the option that carried it.
+import { isIP } from 'node:net'
 import { ACTIONS, type Action } from '../tsn/types'
 import { err, ok, type Result } from '../util/result'
 import { parseDuration } from './retention'
@@ -32,6 +33,14 @@ const isOutcome = (w: string): w is Action => (TRACE_OUTCOMES as readonly string
 export const MAX_LIMIT = 1000
 export const DEFAULT_LIMIT = 50
 
+/**
+ * For the uuid of a connection, as Haraka logs it at connect and disconnect, the start of its messages' queue ids
+ * (`<uuid>.`: transaction ids are `<uuid>.N`, outbound ids `<uuid>.N.M`); null for a queue id, which has a dot.
+ */
+export function connectionPrefix(queueId: string): string | null {
+  return queueId.includes('.') ? null : `${queueId}.`
+}
+
 /** The option name of each key, as the command and the HTTP API spell it. */
 export const KEY_OPTIONS: Readonly<Record<TraceKey, string>> = {
   from: 'from',
@@ -47,18 +56,22 @@ export const KEY_OPTIONS: Readonly<Record<TraceKey, string>> = {
 
 /**
  * A point in time: `now`, a duration ago (`90s`, `30m`, `2h`, `3d`), or an ISO 8601 date or date-time
- * (`2026-11-30`, `2026-11-30T10:00Z`; without a zone it is UTC). ms since the epoch, or null when unreadable.
+ * (`2026-11-30`, `2026-11-30T10:00Z`; without a zone it is UTC). A date alone is its first millisecond, or with
+ * `endOfDay` its last (an inclusive end: `--until 2026-11-30` takes in that whole day). ms since the epoch, or null
+ * when unreadable.
  */
-export function parseTime(s: string, now: number): number | null {
+export function parseTime(s: string, now: number, endOfDay = false): number | null {
   const t = s.trim()
   if (t === 'now') return now
   const ago = /^\d+[smhd]$/.test(t) ? parseDuration(t) : null
   if (ago !== null) return now - ago * 1000
   const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(t)
   if (!iso) return null
-  const zoned = t.length === 10 || iso[1] !== undefined ? t : `${t}Z`
+  const dateOnly = t.length === 10
+  const zoned = dateOnly || iso[1] !== undefined ? t : `${t}Z`
   const ms = Date.parse(zoned.replace(' ', 'T'))
-  return Number.isFinite(ms) ? ms : null
+  if (!Number.isFinite(ms)) return null
+  return dateOnly && endOfDay ? ms + 86_400_000 - 1 : ms
 }
 
 export function formatCursor(c: TraceCursor): string {
@@ -70,10 +83,13 @@ export function parseCursor(s: string): TraceCursor | null {
   return m ? { arrival: Number(m[1]), txn: m[2] as string } : null
 }
 
+/** Every field a search reads: the keys, then the time range, outcome filter, page size and cursor. */
+export const QUERY_FIELDS = [...TRACE_KEYS, 'since', 'until', 'outcome', 'limit', 'cursor'] as const
+
+export type QueryField = (typeof QUERY_FIELDS)[number]
+
 /** What a search is given, every value a string as typed; absent or undefined: not given. */
-export type TraceQueryInput = Partial<
-  Record<TraceKey | 'since' | 'until' | 'outcome' | 'limit' | 'cursor', string>
->
+export type TraceQueryInput = Partial<Record<QueryField, string>>
 
 export interface QueryDefaults {
   /** ms since the epoch */
@@ -95,13 +111,13 @@ function keyValue(key: TraceKey, raw: string, name: (field: string) => string): 
   const n = name(key)
   // The null sender is searched as `<>`.
   if (key === 'from' && v === '<>') return ok('')
-  if (v === '') return err(`${n}: empty (the null sender is written <>)`)
+  if (v === '') return err(key === 'from' ? `${n}: empty (the null sender is written <>)` : `${n}: empty`)
   if (/[\s\0]/.test(v)) return err(`${n}: "${raw}" contains white space`)
   if ((key === 'from' || key === 'to') && !v.includes('@') && !/^postmaster$/i.test(v))
     return err(`${n}: "${raw}" is not an address (local@domain)`)
   if ((key === 'fromDomain' || key === 'toDomain') && v.includes('@'))
     return err(`${n}: "${raw}" is an address, not a domain (use ${name(key === 'toDomain' ? 'to' : 'from')})`)
-  if (key === 'ip' && !/^[0-9a-fA-F:.]+$/.test(v)) return err(`${n}: "${raw}" is not an IP address`)
+  if (key === 'ip' && isIP(v) === 0) return err(`${n}: "${raw}" is not an IP address`)
   return ok(key === 'messageId' ? v.replace(/^<(.*)>$/, '$1') : v)
 }
 
@@ -119,7 +135,7 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
   const time = (field: 'since' | 'until', fallback: number): Result<number> => {
     const raw = input[field]
     if (raw === undefined) return ok(fallback)
-    const t = parseTime(raw, d.now)
+    const t = parseTime(raw, d.now, field === 'until')
     return t === null
       ? err(
           `${name(field)}: "${raw}" is not a time (now, a duration ago like 30m, 2h, 3d, or ISO 8601 like 2026-11-30T10:00Z)`,
@@ -131,7 +147,9 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
   const since = time('since', until.value - d.window)
   if (!since.ok) return since
   if (since.value > until.value)
-    return err(`${name('since')}: ${new Date(since.value).toISOString()} is after ${name('until')}`)
+    return err(
+      `${name('since')}: ${new Date(since.value).toISOString()} is ${input.until === undefined ? 'in the future' : `after ${name('until')}`}`,
+    )
 
   let outcomes: Action[] | null = null
   if (input.outcome !== undefined) {

@@ -26,6 +26,8 @@ declare module 'ioredis' {
  *   'u' <value>  two keys: the bucket's shared set of the term's kind (members <value>\0<arrival, 13 digits>\0<txn>,
  *                score 0, read by ZRANGEBYLEX) and the set of this value alone, as written before the shared sets
  *                (read until it expires)
+ *   'p' <prefix> one key: the bucket's shared set of queue ids; the messages whose transaction id starts with
+ *                <prefix> (a connection's uuid and a dot: every message of that connection)
  * ARGV[1] message key prefix   ARGV[2] min arrival   ARGV[3] max arrival   ARGV[4] cursor txn ('' none): at max
  * arrival, members from it on (already returned) are skipped   ARGV[5] limit   ARGV[6] budget
  * ARGV[7] actions, comma separated ('' any)   ARGV[8] recipient address, ASCII lower-case ('' any)
@@ -45,8 +47,16 @@ local function digits(ms) return string.format('%013.0f', math.max(0, math.floor
 local terms, k = {}, 1
 for i = 10, #ARGV do
   local t = {set = KEYS[k]}
-  if ARGV[i] == 's' then
+  local kind = string.sub(ARGV[i], 1, 1)
+  if kind == 's' then
     t.size = redis.call('ZCARD', t.set)
+    k = k + 1
+  elseif kind == 'p' then
+    -- Every member from <prefix> up to the prefix with its last octet one higher, the range's end left out.
+    t.prefix = string.sub(ARGV[i], 2)
+    t.lo = '[' .. t.prefix
+    t.hi = '(' .. string.sub(t.prefix, 1, -2) .. string.char(string.byte(t.prefix, -1) + 1)
+    t.size = redis.call('ZLEXCOUNT', t.set, t.lo, t.hi)
     k = k + 1
   else
     t.value, t.single = string.sub(ARGV[i], 2), KEYS[k + 1]
@@ -57,6 +67,7 @@ for i = 10, #ARGV do
   table.insert(terms, t)
 end
 local function has(t, txn, arrival)
+  if t.prefix then return string.sub(txn, 1, #t.prefix) == t.prefix end
   if not t.value then return redis.call('ZSCORE', t.set, txn) end
   return redis.call('ZSCORE', t.set, t.value .. '\\0' .. digits(arrival) .. '\\0' .. txn)
     or redis.call('ZSCORE', t.single, txn)
@@ -93,6 +104,32 @@ local function byValue(t)
     end
   end
 end
+-- The messages of a prefix term, in the same order: its members are sorted by queue id, not by arrival, so they are
+-- all read first (one connection's messages in one hour), each message once.
+local function byPrefix(t)
+  local found, seen, offset = {}, {}, 0
+  while true do
+    local buf = redis.call('ZRANGEBYLEX', t.set, t.lo, t.hi, 'LIMIT', offset, 200)
+    if #buf == 0 then break end
+    offset = offset + #buf
+    for _, member in ipairs(buf) do
+      examined = examined + 1
+      local arrival, txn = string.match(member, '^[^%z]*%z(%d+)%z([^%z]+)$')
+      local n = tonumber(arrival)
+      if txn and not seen[txn] and n >= tonumber(min) and n <= tonumber(max) and has(t, txn, arrival) then
+        seen[txn] = true
+        table.insert(found, {txn, arrival, n})
+      end
+    end
+  end
+  table.sort(found, function(a, b) return a[3] > b[3] or (a[3] == b[3] and a[1] > b[1]) end)
+  local i = 0
+  return function()
+    i = i + 1
+    if found[i] then return found[i][1], found[i][2] end
+    return nil
+  end
+end
 -- Two streams as one, in the same order, an entry in both once.
 local function merged(a, b)
   local ta, aa = a()
@@ -117,7 +154,14 @@ for i = 2, #terms do
   if terms[i].size < terms[best].size then best = i end
 end
 local driver = terms[best]
-local nextCandidate = driver.value and merged(byValue(driver), byArrival(driver.single)) or byArrival(driver.set)
+local nextCandidate
+if driver.prefix then
+  nextCandidate = byPrefix(driver)
+elseif driver.value then
+  nextCandidate = merged(byValue(driver), byArrival(driver.single))
+else
+  nextCandidate = byArrival(driver.set)
+end
 
 local function recipientMatches(fields)
   if actions == '' then return true end

@@ -23,7 +23,7 @@ import {
   type TraceHeader,
   term,
 } from '../model/trace'
-import { formatCursor, type TraceQuery } from '../model/trace-query'
+import { connectionPrefix, formatCursor, type TraceQuery } from '../model/trace-query'
 import type { Action } from '../tsn/types'
 import { isAction } from '../tsn/types'
 import { bucketKey } from './batch'
@@ -125,9 +125,11 @@ export class TraceStore {
     const kinds: string[] = []
     for (const t of terms) {
       const kv = sharedTerm(t)
-      if (kv) keys.push(`${base}u:${kv[0]}`, `${base}i:${t}`)
+      const connection = kv?.[0] === 'q' ? connectionPrefix(kv[1]) : null
+      if (connection !== null) keys.push(`${base}u:q`)
+      else if (kv) keys.push(`${base}u:${kv[0]}`, `${base}i:${t}`)
       else keys.push(`${base}i:${t}`)
-      kinds.push(kv ? `u${kv[1]}` : 's')
+      kinds.push(connection !== null ? `p${connection}` : kv ? `u${kv[1]}` : 's')
     }
     if (!terms.length) {
       keys.push(`${base}t`)
@@ -154,9 +156,11 @@ export class TraceStore {
 
   /**
    * The message a queue id names: Haraka's transaction uuid, or an outbound `uuid.N` (found by its index entry,
-   * or through its transaction before any delivery attempt recorded it). Null when none is kept.
+   * or through its transaction before any delivery attempt recorded it). Null when none is kept, and for a
+   * connection's uuid, which names no one message (a search by it finds each of them).
    */
   async find(queueId: string, since: number, until: number): Promise<TracedMessage | null> {
+    if (connectionPrefix(queueId) !== null) return null
     const ids = /\.\d+\.\d+$/.test(queueId) ? [queueId, queueId.replace(/\.\d+$/, '')] : [queueId]
     for (const id of ids) {
       const page = await this.search({
@@ -217,8 +221,12 @@ export async function openTraceStore(cfg: RedisConfig, connectionName: string): 
 export async function connectReader(cfg: RedisConfig, connectionName: string): Promise<RedisClient> {
   const client = createRedisClient(cfg, connectionName)
   let lastError = 'no answer'
+  // ioredis's parser meeting a reply that is not RESP (a web server's, say) asks for a bug report; the server
+  // may close the connection after it, so that error need not be the last.
+  let notRedis = false
   client.on('error', (e: Error) => {
     lastError = e.message
+    notRedis ||= e.message.startsWith('Unknown RESP type')
   })
   const ready = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), cfg.connectTimeout + 1000)
@@ -229,6 +237,7 @@ export async function connectReader(cfg: RedisConfig, connectionName: string): P
   })
   if (!ready) {
     client.disconnect()
+    if (notRedis) throw new TraceUnavailable(`what answers at ${describeEndpoint(cfg)} is not a Redis server`)
     throw new TraceUnavailable(`Redis at ${describeEndpoint(cfg)} is unreachable: ${lastError}`)
   }
   return client

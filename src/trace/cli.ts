@@ -5,10 +5,19 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { MtrkConfig } from '../config/config'
 import { parseDuration } from '../model/retention'
-import { TRACE_KEYS } from '../model/trace'
-import { KEY_OPTIONS, parseTime, parseTraceQuery, type TraceQueryInput } from '../model/trace-query'
+import type { TracedMessage } from '../model/trace'
+import {
+  connectionPrefix,
+  KEY_OPTIONS,
+  MAX_LIMIT,
+  parseCursor,
+  parseTraceQuery,
+  QUERY_FIELDS,
+  type TraceQueryInput,
+} from '../model/trace-query'
 import { lowerRetention } from '../store/retention'
 import { connectReader } from '../store/trace'
+import { argsError, packageVersion } from '../util/command-line'
 import { keptWindow, openTrace, readMtrkIni, type Trace, TraceConfigError, TraceUnavailable } from './index'
 import { renderDetail, renderPageJson, renderRetention, renderRows, renderSummary, traceRows } from './render'
 
@@ -27,15 +36,16 @@ export const EXIT = {
   usage: 64,
   /** Redis unreachable, or it failed during the query. */
   unavailable: 69,
-  /** config/mtrk.ini unreadable. */
+  /** config/mtrk.ini unreadable, or MTRK_REDIS_URL malformed. */
   config: 78,
 } as const
 
 const HELP = `Usage:
   mtrk-trace [search] [filters] [--limit N] [--cursor CURSOR] [--json | --csv]
-  mtrk-trace show <queue-id> [--json]
+  mtrk-trace show <queue-id | connection-uuid> [--json]
   mtrk-trace summary [--since TIME] [--until TIME] [--json | --csv]
   mtrk-trace retention [--max DURATION] [--dry-run] [--json]
+  mtrk-trace --version
 
 Finds messages this Haraka relay accepted, with or without MTRK, in the operator trace the haraka-plugin-mtrk
 plugin keeps in Redis ([trace] in config/mtrk.ini), and shows what became of each recipient.
@@ -44,11 +54,13 @@ Commands:
   search (default)  messages matching every filter given, newest first: one line per recipient with the
                     time, queue id, from, to, state, status, next hop and last reply
   show <queue-id>   one message and every recipient's attempts; the queue id is Haraka's transaction uuid
-                    or an outbound id uuid.N, as Haraka's log lines show them
+                    or an outbound id uuid.N, as Haraka's log lines show them; a connection's uuid shows
+                    each message of that connection, oldest first (--json: an array)
   summary           messages per arrival hour, and their recipients per state, over the hours covering
-                    --since .. --until (default: the last 24 hours)
+                    --since .. --until (default: the last 24 hours), for all mail: it takes no filter
   retention         lowers the retention of the tracking records (MTQP) already stored, as RFC 3885 4.1
                     allows under a flood: lower [main] max_retention in mtrk.ini, then run it
+An option a command does not use is an error, not ignored.
 
 Filters (any combination; all must match):
   --from ADDRESS        envelope sender (MAIL FROM); <> for the null sender
@@ -57,11 +69,12 @@ Filters (any combination; all must match):
   --to-domain DOMAIN    a recipient's domain
   --message-id ID       the Message-ID header, with or without <>
   --envid ENVID         the ENVID of MAIL FROM (RFC 3461), decoded
-  --queue-id ID         Haraka's transaction uuid, or an outbound uuid.N
+  --queue-id ID         Haraka's transaction uuid, an outbound uuid.N, or a connection's uuid (every
+                        message of that connection)
   --ip ADDRESS          the SMTP client's IP address
   --helo NAME           the name the client gave in EHLO/HELO
   --since TIME          arrived at or after TIME (default: as far back as records are kept)
-  --until TIME          arrived at or before TIME (default: now)
+  --until TIME          arrived at or before TIME (default: now); a date alone means the end of that day
   --outcome STATES      recipients in one of these states, comma separated: delivered, relayed,
                         transferred, expanded, delayed, failed
 Addresses, domains and HELO names match regardless of ASCII case; ids match exactly. TIME is "now", a
@@ -90,9 +103,11 @@ Options:
   -c, --config PATH     the Haraka directory, its config directory, or mtrk.ini itself (default: $HARAKA,
                         else the current directory); MTRK_REDIS_URL overrides [redis] as for the plugin
   -h, --help            this text
+  --version             the version of mtrk-trace
 
 Exit status: 0 done (a search that found nothing included), 1 show found no such message, 64 wrong
-arguments, filters or duration, 69 Redis unreachable or failing, 78 config/mtrk.ini unreadable.
+arguments, filters or duration, 69 Redis unreachable or failing, 78 config/mtrk.ini unreadable or
+MTRK_REDIS_URL malformed.
 `
 
 const OPTIONS = {
@@ -108,7 +123,26 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const
+
+type Command = 'search' | 'show' | 'summary' | 'retention'
+
+/** The options each command reads besides --config; any other given is refused rather than silently ignored. */
+const COMMAND_OPTIONS: Readonly<Record<Command, readonly string[]>> = {
+  search: [...Object.values(KEY_OPTIONS), 'since', 'until', 'outcome', 'limit', 'cursor', 'json', 'csv'],
+  show: ['json'],
+  summary: ['since', 'until', 'json', 'csv'],
+  retention: ['max', 'dry-run', 'json'],
+}
+
+const isCommand = (c: string): c is Command => Object.hasOwn(COMMAND_OPTIONS, c)
+
+/** Why an option does not apply to `command`: summary counts all mail, so a filter there is the likely mistake. */
+function notApplying(command: Command, option: string): string {
+  const filter = command === 'summary' && !COMMAND_OPTIONS.summary.includes(option)
+  return `--${option} does not apply to ${command}${filter ? ', which counts all mail (search lists the mail matching filters)' : ''}`
+}
 
 class UsageError extends Error {}
 
@@ -150,22 +184,29 @@ export async function main(argv: readonly string[], io: TraceIo = processIo()): 
       io.stdout(HELP)
       return EXIT.ok
     }
+    if (v.version) {
+      io.stdout(`mtrk-trace ${packageVersion()}\n`)
+      return EXIT.ok
+    }
     const [command = 'search', ...rest] = positionals
-    if (!COMMANDS.includes(command)) throw new UsageError(`unknown command "${command}"`)
-    checkOptions(command, v)
+    if (!isCommand(command)) throw new UsageError(`unknown command "${command}"`)
+    for (const [option, value] of Object.entries(v))
+      if (value !== undefined && option !== 'config' && !COMMAND_OPTIONS[command].includes(option))
+        throw new UsageError(notApplying(command, option))
     if (v.json && v.csv) throw new UsageError('--json and --csv: choose one')
     if (command === 'show' && rest.length !== 1) throw new UsageError('show needs one queue id')
     if (command !== 'show' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
     const config = loadConfig(v, io, command !== 'retention')
     if (command === 'retention') return await retention(v, config, io)
-    const search = command === 'search' ? checkSearch(v, config) : null
+    const input = command === 'show' ? {} : checkQuery(command, v, config)
     trace = await openTrace(config)
     if (command === 'show') return await show(trace, rest[0] as string, v, io)
-    if (command === 'summary') return await summary(trace, v, io)
-    return await runSearch(trace, search as TraceQueryInput, argv, v, io)
+    if (command === 'summary') return await summary(trace, input, v, io)
+    return await runSearch(trace, input, argv, v, io)
   } catch (e) {
-    if (e instanceof UsageError || isParseArgsError(e)) {
-      io.stderr(`mtrk-trace: ${e.message}\nTry "mtrk-trace --help".\n`)
+    const usage = e instanceof UsageError ? e.message : argsError(e)
+    if (usage !== null) {
+      io.stderr(`mtrk-trace: ${usage}\nTry "mtrk-trace --help".\n`)
       return EXIT.usage
     }
     if (e instanceof TraceConfigError) {
@@ -182,35 +223,18 @@ export async function main(argv: readonly string[], io: TraceIo = processIo()): 
   }
 }
 
-const COMMANDS = ['search', 'show', 'summary', 'retention']
+/** Summary's default range: the last 24 hours. */
+const SUMMARY_WINDOW = 86_400_000
 
-/** The options only one command takes, given to another: a usage error, not silently ignored. */
-function checkOptions(command: string, v: Values): void {
-  const own = command === 'retention' ? ['max', 'dry-run', 'json', 'config', 'help'] : null
-  for (const [name, value] of Object.entries(v)) {
-    if (value === undefined) continue
-    const foreign = own ? !own.includes(name) : name === 'max' || name === 'dry-run'
-    if (foreign) throw new UsageError(`--${name} is not an option of ${command}`)
-  }
-}
-
-function isParseArgsError(e: unknown): e is Error {
-  return e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')
-}
-
-/** The search's input, checked before Redis is asked (a malformed filter is a usage error, whatever Redis does). */
-function checkSearch(v: Values, config: MtrkConfig): TraceQueryInput {
+/** The search's (or summary's) input, checked before Redis is asked: a malformed filter is a usage error. */
+function checkQuery(command: Command, v: Values, config: MtrkConfig): TraceQueryInput {
   const input: TraceQueryInput = {}
-  for (const key of TRACE_KEYS) {
-    const value = v[KEY_OPTIONS[key]]
-    if (typeof value === 'string') input[key] = value
+  for (const field of QUERY_FIELDS) {
+    const value = v[KEY_OPTIONS[field as keyof typeof KEY_OPTIONS] ?? field]
+    if (typeof value === 'string') input[field] = value
   }
-  for (const k of ['since', 'until', 'outcome', 'limit', 'cursor'] as const) {
-    const value = v[k]
-    if (typeof value === 'string') input[k] = value
-  }
-  // The same reading the library does, before connecting: a malformed filter is reported whatever Redis does.
-  const r = parseTraceQuery(input, { now: Date.now(), window: keptWindow(config) })
+  const window = command === 'summary' ? SUMMARY_WINDOW : keptWindow(config)
+  const r = parseTraceQuery(input, { now: Date.now(), window })
   if (!r.ok) throw new UsageError(r.error)
   return input
 }
@@ -241,28 +265,48 @@ async function runSearch(
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`)
 
 async function show(trace: Trace, id: string, v: Values, io: TraceIo): Promise<number> {
+  if (connectionPrefix(id) !== null) return showConnection(trace, id, v, io)
   const m = await trace.show(id)
   if (!m) {
     io.stderr(`mtrk-trace: no message with queue id ${id} is kept\n`)
     return EXIT.notFound
   }
-  io.stdout(v.json ? `${JSON.stringify(m, null, 2)}\n` : renderDetail(m))
+  io.stdout(v.json ? `${JSON.stringify(m, null, 2)}\n` : renderDetail(m, Date.now()))
   return EXIT.ok
 }
 
-async function summary(trace: Trace, v: Values, io: TraceIo): Promise<number> {
-  const now = Date.now()
-  const time = (name: 'since' | 'until', fallback: number) => {
-    const raw = v[name]
-    if (typeof raw !== 'string') return fallback
-    const t = parseTime(raw, now)
-    if (t === null) throw new UsageError(`--${name}: "${raw}" is not a time (now, 30m, 2h, 3d or ISO 8601)`)
-    return t
+/** `show <connection uuid>`: every message of that connection (the newest MAX_LIMIT), in the order they came. */
+async function showConnection(trace: Trace, id: string, v: Values, io: TraceIo): Promise<number> {
+  const q = trace.query({ queueId: id, limit: String(MAX_LIMIT) })
+  if (!q.ok) throw new UsageError(q.error.replace('--queue-id', 'show'))
+  const messages: TracedMessage[] = []
+  let next: string | null = null
+  do {
+    const cursor = next === null ? null : parseCursor(next)
+    const page = await trace.search({ ...q.value, cursor, limit: MAX_LIMIT - messages.length })
+    messages.push(...page.messages)
+    next = page.next
+  } while (next !== null && messages.length < MAX_LIMIT)
+  if (messages.length === 0) {
+    io.stderr(`mtrk-trace: no message of connection ${id} is kept\n`)
+    return EXIT.notFound
   }
-  const until = time('until', now)
-  const since = time('since', until - 86_400_000)
-  if (since > until) throw new UsageError('--since is after --until')
-  const s = await trace.summary(since, until)
+  if (next !== null)
+    io.stderr(
+      `mtrk-trace: the newest ${MAX_LIMIT} messages of connection ${id}; all: mtrk-trace --queue-id ${id}\n`,
+    )
+  messages.reverse()
+  const now = Date.now()
+  io.stdout(
+    v.json ? `${JSON.stringify(messages, null, 2)}\n` : messages.map((m) => renderDetail(m, now)).join('\n'),
+  )
+  return EXIT.ok
+}
+
+async function summary(trace: Trace, input: TraceQueryInput, v: Values, io: TraceIo): Promise<number> {
+  const q = parseTraceQuery(input, { now: Date.now(), window: SUMMARY_WINDOW })
+  if (!q.ok) throw new UsageError(q.error)
+  const s = await trace.summary(q.value.since, q.value.until)
   io.stdout(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderSummary(s, v.csv ? 'csv' : 'table'))
   return EXIT.ok
 }

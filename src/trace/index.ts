@@ -35,13 +35,14 @@ export { TraceUnavailable } from '../store/trace'
  */
 const DEFAULT_QUEUE_LIFETIME = 262_080
 
-/** config/mtrk.ini could not be read. */
+/** config/mtrk.ini could not be read, or MTRK_REDIS_URL is malformed. */
 export class TraceConfigError extends Error {}
 
 /**
  * Reads config/mtrk.ini with Haraka's own ini reader (haraka-config), so the file means here what it means to the
  * plugin; MTRK_REDIS_URL overrides the endpoint as it does for the plugin. `errors` names each ignored value by
- * `[section] key`. Throws TraceConfigError when the file cannot be read.
+ * `[section] key`. Throws TraceConfigError when the file cannot be read, and when MTRK_REDIS_URL is set but
+ * malformed: a reader must not fall back to mtrk.ini's Redis then, which may be another one than meant.
  */
 export function readMtrkIni(
   path: string,
@@ -56,8 +57,9 @@ export function readMtrkIni(
   }
   const { config, errors } = parseConfig(ini)
   const fromEnv = applyRedisUrl(config.redis, env.MTRK_REDIS_URL)
+  if (fromEnv.error !== undefined) throw new TraceConfigError(fromEnv.error)
   config.redis = fromEnv.redis
-  return { config, errors: fromEnv.error ? [...errors, fromEnv.error] : errors }
+  return { config, errors }
 }
 
 export interface Trace {
@@ -69,7 +71,10 @@ export interface Trace {
   query(input: TraceQueryInput, now?: number, name?: (field: string) => string): Result<TraceQuery>
   /** One page of messages matching every key, newest first; rejects with TraceUnavailable when Redis fails. */
   search(query: TraceQuery): Promise<TracePage>
-  /** The message with this queue id (Haraka's transaction uuid or an outbound `uuid.N`), with every attempt. */
+  /**
+   * The message with this queue id (Haraka's transaction uuid or an outbound `uuid.N`), with every attempt; null
+   * when none is kept, and for a connection's uuid (`search` with it as `queueId` finds each of its messages).
+   */
   show(queueId: string, now?: number): Promise<TracedMessage | null>
   /** Messages per arrival hour and their recipients per current state, over the hours covering the range (ms). */
   summary(since: number, until: number): Promise<TraceSummary>

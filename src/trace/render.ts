@@ -107,8 +107,11 @@ export function renderPageJson(page: TracePage): string {
   return `${JSON.stringify(page, null, 2)}\n`
 }
 
-/** One message: what was received, then each recipient's state and its attempts, oldest first. */
-export function renderDetail(m: TracedMessage): string {
+/**
+ * One message: what was received, then each recipient's state and its attempts, oldest first. `now` (ms) tells
+ * a retry limit still ahead ("will retry until") from one passed.
+ */
+export function renderDetail(m: TracedMessage, now: number): string {
   const lines = [
     `Queue id:      ${m.queueIds.join(' ')}`,
     `Arrival:       ${iso(m.arrival)}`,
@@ -127,7 +130,8 @@ export function renderDetail(m: TracedMessage): string {
       ),
     )
     lines.push(`  state ${r.action} ${r.status}${r.remoteMta ? ` via ${r.remoteMta}` : ''}`)
-    if (r.willRetryUntil !== null) lines.push(`  retried until ${iso(r.willRetryUntil)}`)
+    if (r.willRetryUntil !== null)
+      lines.push(`  ${r.willRetryUntil > now ? 'will retry' : 'retried'} until ${iso(r.willRetryUntil)}`)
     const rows = r.history.map((a) => [
       iso(a.at),
       a.action,

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import type { WebConfig } from '../config/config'
+import { QUERY_FIELDS } from '../model/trace-query'
 import { clientKey } from '../server/limits'
 import type { TrackBudget } from '../server/session'
 import type { Result } from '../util/result'
@@ -47,6 +48,16 @@ const ASSETS = {
 } as const
 
 const REALM = 'Basic realm="mtrk operator", charset="UTF-8"'
+
+/**
+ * The query keys each API route reads; any other is a 400 naming it, never ignored (a typo such as `rcpt=` would
+ * otherwise list every message). The summary counts all mail: it reads the time range only.
+ */
+const ROUTE_KEYS: Readonly<Record<'search' | 'summary' | 'message', readonly string[]>> = {
+  search: QUERY_FIELDS,
+  summary: ['since', 'until'],
+  message: [],
+}
 
 export function createOperatorPage<Q extends { since: number; until: number }>(
   o: OperatorPageOptions<Q>,
@@ -100,7 +111,16 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
 
   async function api(res: ServerResponse, trace: OperatorTrace<Q>, route: string, url: URL): Promise<void> {
     const input: Partial<Record<string, string>> = {}
-    for (const [k, v] of url.searchParams) if (v.trim() !== '') input[k] = v
+    const known = ROUTE_KEYS[route === 'search' || route === 'summary' ? route : 'message']
+    for (const [k, v] of url.searchParams) {
+      if (!known.includes(k))
+        return sendError(
+          res,
+          400,
+          `${k}: not a query key of ${route.replace(/\/.*/, '')} (${known.join(', ') || 'none'})`,
+        )
+      if (v.trim() !== '') input[k] = v
+    }
     if (route === 'search' || route === 'summary') {
       // Errors name the query key the request used (`since`), not the command's option (`--since`).
       const q = trace.query(input, undefined, (field) => field)

@@ -43,6 +43,11 @@ before(async () => {
         [{ address: 'carol@c.test', action: 'failed', status: '5.1.1' }],
         '2@h.example.com',
       ),
+      stored(
+        'mx.a.test',
+        [{ address: 'jörg@mtrk.test', action: 'delivered', status: '2.0.0' }],
+        '4@h.example.com',
+      ),
     ],
   })
   uri = `mtqp://127.0.0.1:${server.port}/track/${TV1_ENVID}/${TV1_SECRET}`
@@ -89,12 +94,13 @@ test('wrong arguments exit 64 with the reason and where to read more', async () 
     [[], /Usage: mtqp/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['track'], /nothing to track/],
-    [['track', '--bogus'], /Unknown option '--bogus'[\s\S]*mtqp track --help/],
+    [['track', '--bogus'], /^mtqp: unknown option --bogus\nTry "mtqp track --help"\.\n$/],
+    [['new', '--fqhn'], /^mtqp: --fqhn needs a value\nTry "mtqp new --help"\.\n$/],
     [['track', 'http://x/track/a@b/QUJD'], /URI 1: not an mtqp:\/\/ URI/],
     [['track', '--server', 'h.example'], /--envid and --secret are both needed/],
     [
       ['track', '--server', 'h.example', '--envid', 'a@b', '--secret', 'not base64!'],
-      /--secret is not base64/,
+      /^mtqp: --secret is not base64\n/,
     ],
     [['track', uri, '--starttls', 'sometimes'], /--starttls must be one of off, opportunistic, required/],
     [['track', uri, '--timeout', '60'], /--timeout must be a whole number from 120/],
@@ -179,6 +185,15 @@ test('mtqp track --json: the report as data; exits 2 when a recipient failed, 3 
   const down = await run(['track', '--no-tofu', `mtqp://127.0.0.1:1/track/${TV1_ENVID}/${TV1_SECRET}`])
   assert.equal(down.code, EXIT.queryFailed)
   assert.match(down.out, /Nothing is known: cannot connect to 127\.0\.0\.1:1: connect ECONNREFUSED/)
+})
+
+test('mtqp track shows an internationalised address decoded, as mtrk-trace does, not in its 7-bit form', async () => {
+  const r = await run(['track', '--no-tofu', uri.replace(TV1_ENVID, '4@h.example.com')])
+  assert.equal(r.code, EXIT.delivered, r.err)
+  assert.match(r.out, /^jörg@mtrk\.test: delivered$/m)
+  assert.doesNotMatch(r.out, /x\{F6\}/)
+  const json = await run(['track', '--no-tofu', '--json', uri.replace(TV1_ENVID, '4@h.example.com')])
+  assert.match(json.out, /j\\\\x\{F6\}rg@mtrk\.test/, 'the data as the report carried it')
 })
 
 test('several messages: one report each; the exit status is the most pressing of them', async () => {

@@ -5,14 +5,14 @@
 // on to a mailer without MTRK or DSN). A fourth Haraka shares A's store with [mtqp] chaining on. Tests run in
 // order: later ones restart and stop relays.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeCertificate, type TestCertificate } from '../helpers/cert'
+import { type Ran as Command, runCommand } from '../helpers/command'
 import { type DnsServer, startDns } from '../helpers/dns'
-import { type HarakaInstance, REPO, startHaraka } from '../helpers/haraka'
+import { type HarakaInstance, startHaraka } from '../helpers/haraka'
 import { type Peer, startPeer } from '../helpers/peer'
 import { freePort, waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
@@ -28,12 +28,8 @@ interface Made {
   uri: string
 }
 
-interface Ran {
-  code: number | null
-  stdout: string
-  stderr: string
-  ms: number
-}
+/** A run of the command, and how long it took (ms). */
+type Ran = Command & { ms: number }
 
 const work = mkdtempSync(join(tmpdir(), 'mtqp-e2e-'))
 const tofuFile = join(work, 'known-servers.json')
@@ -41,25 +37,10 @@ const caFile = join(work, 'relays-ca.pem')
 const certs: Record<string, TestCertificate> = {}
 
 /** Runs `mtqp <args>` as a separate process, with `stdin` as its standard input. */
-function mtqp(args: string[], stdin = ''): Promise<Ran> {
+async function mtqp(args: string[], stdin = ''): Promise<Ran> {
   const started = Date.now()
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(REPO, 'bin', 'mtqp.js'), ...args], {
-      env: { ...process.env, TZ: 'UTC', MTQP_TOFU_FILE: tofuFile },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    p.stdin.end(stdin)
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    p.on('error', reject)
-    p.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }))
-  })
+  const r = await runCommand('mtqp', args, { TZ: 'UTC', MTQP_TOFU_FILE: tofuFile }, stdin)
+  return { ...r, ms: Date.now() - started }
 }
 
 /** Waits until Haraka has logged `re` one more time than `before`. */

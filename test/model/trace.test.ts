@@ -206,6 +206,15 @@ test('times: now, durations ago, ISO dates (UTC without a zone); anything else i
   assert.equal(parseTime('2026-11-30T10:00+01:00', NOW), Date.UTC(2026, 10, 30, 9))
   for (const bad of ['yesterday', '2h ago', '-3d', '2026-13-45', '30/11/2026', ''])
     assert.equal(parseTime(bad, NOW), null, bad)
+  // As an end, a date alone takes in its whole day; a time of day stays as given.
+  assert.equal(parseTime('2026-11-30', NOW, true), Date.UTC(2026, 11, 1) - 1)
+  assert.equal(parseTime('2026-11-30T10:00', NOW, true), Date.UTC(2026, 10, 30, 10))
+})
+
+test('a date-only --until is the end of that day: --since D --until D is the whole day D', () => {
+  const r = parseTraceQuery({ since: '2026-11-30', until: '2026-11-30' }, { now: NOW, window: 86_400_000 })
+  assert.ok(r.ok)
+  assert.deepEqual([r.value.since, r.value.until], [Date.UTC(2026, 10, 30), Date.UTC(2026, 11, 1) - 1])
 })
 
 test('a query: defaults, and each malformed value reported by its option', () => {
@@ -226,6 +235,7 @@ test('a query: defaults, and each malformed value reported by its option', () =>
     [{ since: 'yesterday' }, /^--since: "yesterday" is not a time/],
     [{ until: '2026-11-30x' }, /^--until: /],
     [{ since: '1h', until: '2h' }, /^--since: .* is after --until/],
+    [{ since: new Date(NOW + 86_400_000).toISOString() }, /^--since: .* is in the future$/],
     [{ outcome: 'bounced' }, /^--outcome: "bounced" is not one of/],
     [{ limit: '0' }, /^--limit: "0" is not a number from 1 to 1000/],
     [{ limit: '5x' }, /^--limit: /],
@@ -233,6 +243,9 @@ test('a query: defaults, and each malformed value reported by its option', () =>
     [{ toDomain: 'b@dest.example' }, /^--to-domain: .* is an address, not a domain \(use --to\)/],
     [{ from: '' }, /^--from: empty \(the null sender is written <>\)/],
     [{ ip: 'host.example' }, /^--ip: "host.example" is not an IP address/],
+    [{ ip: '999.1.1.1' }, /^--ip: "999\.1\.1\.1" is not an IP address/],
+    [{ ip: '1:2:3' }, /^--ip: "1:2:3" is not an IP address/],
+    [{ messageId: '' }, /^--message-id: empty$/],
     [{ messageId: 'a b' }, /^--message-id: .* contains white space/],
     [{ cursor: 'nope' }, /^--cursor: "nope" is not a cursor/],
   ]

@@ -544,6 +544,40 @@ test('queue ids and Message-IDs share one set per bucket: paging, ties, values t
   }
 })
 
+test('a connection uuid finds its messages by the queue id set: each once, newest first, paged, and no other', async () => {
+  const { store } = await makeStore()
+  // Connection C: four messages over two buckets, two on one millisecond, one with outbound ids (more members of
+  // the set); C1 and C-X start like C; D is another connection.
+  const arrivals = [0, 5, 5, 3_600_000]
+  for (const [i, at] of arrivals.entries())
+    await store.record(
+      write(
+        { txn: `C.${i + 1}`, arrival: T0 + at, helo: i % 2 ? 'odd' : 'even' },
+        [rcpt('r@dest.example')],
+        [`C.${i + 1}.1`, `C.${i + 1}.2`],
+      ),
+    )
+  for (const txn of ['C1.1', 'C-X.1', 'D.1'])
+    await store.record(write({ txn, arrival: T0 + 1 }, [rcpt('r@dest.example')]))
+  const seen: string[] = []
+  let cursor: string | undefined
+  let pages = 0
+  do {
+    const page = await store.trace.search(q({ queueId: 'C', limit: '1', ...(cursor ? { cursor } : {}) }))
+    seen.push(...page.messages.map((m) => m.txn))
+    cursor = page.next ?? undefined
+    pages++
+  } while (cursor && pages < 10)
+  assert.deepEqual(seen, ['C.4', 'C.3', 'C.2', 'C.1'], 'newest first, ties by txn, each once')
+  const txns = async (input: TraceQueryInput) =>
+    (await store.trace.search(q(input))).messages.map((m) => m.txn)
+  assert.deepEqual(await txns({ queueId: 'C', helo: 'odd' }), ['C.4', 'C.2'], 'with another key')
+  assert.deepEqual(await txns({ queueId: 'C', since: '2026-11-30T11:00Z' }), ['C.4'], 'in the time range')
+  assert.deepEqual(await txns({ queueId: 'C1' }), ['C1.1'])
+  assert.deepEqual(await txns({ queueId: 'C.2' }), ['C.2'], 'a queue id stays exact')
+  assert.equal(await store.trace.find('C', T0 - 1, T0 + 7_200_000), null, 'a connection is no one message')
+})
+
 test('sets of one queue id or Message-ID alone (before the shared sets) are searched with the shared ones', async () => {
   const { store, prefix } = await makeStore()
   const redis = new Redis({ port })

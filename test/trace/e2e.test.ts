@@ -266,6 +266,58 @@ test('outcome filter, paging with the printed cursor, CSV, and the summary count
   assert.match(table.stdout, /^total +4 +3 +0 +1 +1 +0 +0$/m)
 })
 
+test('a connection uuid, as Haraka logs it, finds every message of that connection; show shows each', async () => {
+  const domain = `c${process.pid}.connection.test`
+  const { client } = await SmtpClient.connect(haraka.smtpPort)
+  try {
+    await client.cmd('EHLO client.trace.test')
+    for (const n of [1, 2]) {
+      assert.equal((await client.cmd(`MAIL FROM:<u${n}@${domain}>`)).code, 250)
+      assert.equal((await client.cmd('RCPT TO:<bob@local.test>')).code, 250)
+      assert.equal((await client.data(`Message-ID: <c${n}@${domain}>\n\nbody\n`)).code, 250)
+    }
+  } finally {
+    client.close()
+  }
+  const page = await waitFor(
+    async () => {
+      const p = await search('--from-domain', domain)
+      return p.messages.length === 2 ? p : undefined
+    },
+    15000,
+    'two messages of one connection',
+  )
+  const uuid = (page.messages[0] as TracedMessage).txn.replace(/\.\d+$/, '')
+  assert.match(haraka.logs(), new RegExp(`\\[${uuid}\\]`), 'the uuid Haraka logs for the connection')
+  const byConnection = await search('--queue-id', uuid)
+  assert.deepEqual(byConnection.messages.map((m) => m.txn).sort(), [`${uuid}.1`, `${uuid}.2`])
+  assert.deepEqual(
+    (await search('--queue-id', uuid, '--from', `u2@${domain}`)).messages.map((m) => m.txn),
+    [`${uuid}.2`],
+  )
+  const shown = await trace(['show', uuid])
+  assert.equal(shown.code, 0, shown.stderr)
+  assert.deepEqual(
+    [...shown.stdout.matchAll(/^Queue id: +(\S+)/gm)].map((m) => m[1]),
+    [`${uuid}.1`, `${uuid}.2`],
+    'each message, in the order they came',
+  )
+  const json = JSON.parse((await trace(['show', uuid, '--json'])).stdout) as TracedMessage[]
+  assert.deepEqual(
+    json.map((m) => m.messageId),
+    [`c1@${domain}`, `c2@${domain}`],
+  )
+  const none = await trace(['show', '00000000-0000-4000-8000-000000000000'])
+  assert.equal(none.code, 1)
+  assert.match(none.stderr, /no message of connection 00000000-0000-4000-8000-000000000000 is kept/)
+})
+
+test('a date-only --until takes in that whole day: --since D --until D finds the mail of day D', async () => {
+  const m1 = only(await search('--message-id', `m1@${DOMAIN}`))
+  const day = new Date(m1.arrival).toISOString().slice(0, 10)
+  assert.equal(only(await search('--message-id', `m1@${DOMAIN}`, '--since', day, '--until', day)).txn, m1.txn)
+})
+
 test('bad input: a malformed filter names the option; an unreachable Redis is a message and exit 69', async () => {
   const bad = await trace(['--to', 'carol', '--since', '1h'])
   assert.equal(bad.code, 64)

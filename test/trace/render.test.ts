@@ -95,14 +95,26 @@ test('CSV quotes what RFC 4180 asks; the table aligns columns without trailing b
   )
 })
 
+test('detail: a retry limit ahead reads "will retry until", one passed "retried until"', () => {
+  const queued: TracedMessage = {
+    ...message,
+    recipients: [recipient({ address: 'q@dest.example', action: 'delayed', willRetryUntil: AT + 3_600_000 })],
+  }
+  assert.match(renderDetail(queued, AT), /^ {2}will retry until 2026-11-30T11:00:00Z$/m)
+  assert.match(renderDetail(queued, AT + 7_200_000), /^ {2}retried until 2026-11-30T11:00:00Z$/m)
+})
+
 test('detail and summary', () => {
-  const d = renderDetail(message)
+  const d = renderDetail(message, AT + 60_000)
   assert.match(d, /^Queue id: +abc\.1 abc\.1\.1$/m)
   assert.match(d, /^From: +<>$/m)
   assert.match(d, /^To: amy@other\.example\n {2}state delayed 4\.0\.0\n {2}no delivery attempt yet$/m)
   assert.match(d, /^ {2}2026-11-30T10:00:01Z +failed +5\.1\.1 +mx\.dest\.example +550 5\.1\.1 "no", user$/m)
   // A decoded ENVID may hold a NUL (xtext +00, accepted as Postfix does): never written raw to a terminal.
-  const nul = renderDetail({ ...message, envid: 'nul1\u0000tail@client.example', helo: 'h\u001b[31m' })
+  const nul = renderDetail(
+    { ...message, envid: 'nul1\u0000tail@client.example', helo: 'h\u001b[31m' },
+    AT + 60_000,
+  )
   assert.match(nul, /^ENVID: +nul1\?tail@client\.example$/m)
   assert.match(nul, /\(HELO h\?\[31m\)$/m)
   assert.doesNotMatch(nul, /[\u0000-\u001f\u007f](?<!\n)/)

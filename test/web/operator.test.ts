@@ -199,4 +199,22 @@ describe('the operator page on a real relay', () => {
     assert.equal(bad.status, 400)
     assert.match(((await bad.json()) as { error: string }).error, /^since: "yesterday" is not a time/)
   })
+
+  test('a query key the route does not read is a 400 naming it, never ignored', async () => {
+    for (const [path, key] of [
+      ['api/search?bogus=1', 'bogus'],
+      [`api/search?rcpt=bob@${DOMAIN}`, 'rcpt'],
+      ['api/summary?since=1h&to=bob@b.relay.test', 'to'],
+      [`api/message/${deferred}?json=1`, 'json'],
+    ]) {
+      const r = await fetch(`${base}${path}`, { headers: AUTH })
+      assert.equal(r.status, 400, path)
+      assert.match(
+        ((await r.json()) as { error: string }).error,
+        new RegExp(`^${key}: not a query key`),
+        path,
+      )
+    }
+    assert.equal((await fetch(`${base}api/summary?since=1h&until=now`, { headers: AUTH })).status, 200)
+  })
 })
