@@ -159,7 +159,8 @@ export const OPTIONS = {
   mtqp: {
     note:
       'The Message Tracking Query Protocol listener (RFC 3887), run inside Haraka: in the only process, or in the ' +
-      'cluster master. Turning it on needs a Haraka restart; other changes restart the listener.',
+      'cluster master. Changes apply when config/mtrk.ini is reloaded: turning it on, or fixing a `listen` that could ' +
+      'not be read, starts it; turning it off stops it; other changes restart it. Each start and stop is logged.',
     options: {
       enabled: opt(bool, true, 'run the MTQP listener'),
       listen: opt(

@@ -16,11 +16,12 @@ import { drainReports, noteClient, registerReports, reportAccepted } from './dsn
 import { registerRelaying } from './relay'
 import {
   EARLY,
+  hostMtqp,
   loadConfig,
   type MtrkPlugin,
   recordAfter,
-  startMtqp,
   state,
+  stopMtqp,
   storeOf,
   writeContext,
 } from './state'
@@ -54,8 +55,9 @@ export function register(this: MtrkPlugin): void {
   this.register_hook('reset_transaction', 'record_queue_refusal', EARLY)
   this.register_hook('init_master', 'open_store')
   this.register_hook('init_child', 'open_store')
-  // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8).
-  if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
+  // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8). Registered
+  // even while [mtqp] is off or its listen unreadable: a reload that turns it on or fixes it starts it there.
+  this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
   // Issue 9: our reports replace Haraka's bounces. Turning this on needs a restart; turning it off takes effect at once.
   if (state(this).config.dsn.enabled) registerReports(this)
@@ -70,7 +72,7 @@ export function open_store(this: MtrkPlugin, next: Next): void {
 
 export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
   try {
-    await startMtqp(this)
+    await hostMtqp(this)
   } catch (e) {
     // An init hook must call next: a rejection here would be unhandled, and that stops Haraka.
     this.logerror(`MTQP listener not started: ${e instanceof Error ? e.stack : String(e)}`)
@@ -82,9 +84,7 @@ export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
   if (!s) return
   drainReports(this)
-  const mtqp = s.mtqp
-  s.mtqp = null
-  await mtqp?.close()
+  await stopMtqp(this)
   // The closed store stays in place: deliveries finishing during shutdown must not open a new Redis client.
   await s.store?.close()
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { type HarakaInstance, startHaraka } from '../helpers/haraka'
+import { type HarakaInstance, ini, startHaraka } from '../helpers/haraka'
+import { MtqpTestClient, waitForMtqpReady } from '../helpers/mtqp'
 import { waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
 import { pySendmail, SmtpClient } from '../helpers/smtp'
@@ -123,5 +124,35 @@ test('a listen address this host does not have: the listener says so and listens
     assert.deepEqual(listeningPorts(elsewhere.pid() as number), [elsewhere.smtpPort])
   } finally {
     await elsewhere.stop()
+  }
+})
+
+test('a reload that fixes [mtqp] listen starts the listener, in the cluster master only, once per fix', async () => {
+  const cluster = await startHaraka({ redisPort, nodes: 1, mtrk: { mtqp: { listen: '127.0.0.1' } } })
+  const reload = (listen: string) =>
+    writeFileSync(
+      join(cluster.dir, 'config', 'mtrk.ini'),
+      ini({ redis: { host: '127.0.0.1', port: redisPort, prefix: cluster.prefix }, mtqp: { listen } }),
+    )
+  const listening = () => cluster.logs().match(/MTQP listening on/g)?.length ?? 0
+  const valid = `127.0.0.1:${cluster.mtqpPort}`
+  try {
+    await cluster.waitForLog(/\[mtqp\] listen: must be host:port .*the MTQP listener stays off/)
+    assert.equal(listening(), 0)
+    reload(valid)
+    await cluster.waitForLog(new RegExp(`MTQP listening on ${valid.replace(/\./g, '\\.')}`))
+    await waitForMtqpReady(cluster.mtqpPort)
+    // Broken again, then fixed again: stopped, then started once more.
+    reload('127.0.0.1')
+    await cluster.waitForLog(/MTQP listener stopped/)
+    await assert.rejects(MtqpTestClient.connect(cluster.mtqpPort), /ECONNREFUSED/)
+    reload(valid)
+    await waitFor(async () => listening() === 2, 15000, 'the listener started again')
+    await waitForMtqpReady(cluster.mtqpPort)
+    // The master listens; the worker (every other Haraka process) does not.
+    assert.ok(listeningPorts(cluster.pid() as number).includes(cluster.mtqpPort))
+    assert.equal(listening(), 2)
+  } finally {
+    await cluster.stop()
   }
 })
