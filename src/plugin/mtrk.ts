@@ -4,7 +4,7 @@
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
 import { decideMail, decideRcpt } from '../esmtp/acceptance'
-import { type EsmtpParam, type Rejection, splitCommandParams } from '../esmtp/params'
+import { DSN_MTRK_PARAMS, type EsmtpParam, type Rejection, splitCommandParams } from '../esmtp/params'
 import { acceptPaddedCertifiers } from '../haraka/inbound'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '../haraka/types'
 import { ensureNote, rcptKey, readNote } from '../model/note'
@@ -105,8 +105,21 @@ export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaC
  * The parameters as sent, duplicates included (HRK-2). Haraka's parse decides which parameters there are: when the
  * raw line disagrees (or is unavailable), its de-duplicated object is used, so the plugin never judges a token Haraka
  * took for the path (AMB-38).
+ *
+ * With [dsn] enabled=false EHLO advertises neither DSN nor MTRK, and their parameters are left out: accepted as
+ * Haraka alone accepts them (AMB-38; a client may have read EHLO before the reload that turned DSN off), never judged,
+ * recorded or passed on. The other parameters are judged as always.
  */
 function paramsOf(
+  plugin: MtrkPlugin,
+  connection: HarakaConnection,
+  parsed: Record<string, string | null> | undefined,
+): EsmtpParam[] {
+  const params = sentParams(connection, parsed)
+  return state(plugin).config.dsn.enabled ? params : params.filter((p) => !DSN_MTRK_PARAMS.has(p.keyword))
+}
+
+function sentParams(
   connection: HarakaConnection,
   parsed: Record<string, string | null> | undefined,
 ): EsmtpParam[] {
@@ -131,7 +144,7 @@ export function check_mail_params(
 ): void {
   const s = state(this)
   const txn = connection.transaction
-  const r = decideMail(paramsOf(connection, params[1]), s.policy)
+  const r = decideMail(paramsOf(this, connection, params[1]), s.policy)
   if (!r.accept) return refuse(next, r.rejection)
   const { envid, ret, mtrk, mtrkIgnored } = r.params
   if (mtrkIgnored) connection.loginfo(this, `MTRK ignored: ${mtrkIgnored} (mtrk_without_envid=ignore)`)
@@ -161,7 +174,7 @@ export function check_rcpt_params(
   params: [HarakaAddress, Record<string, string | null>],
 ): void {
   const [rcpt, parsed] = params
-  const r = decideRcpt(paramsOf(connection, parsed), state(this).policy)
+  const r = decideRcpt(paramsOf(this, connection, parsed), state(this).policy)
   if (!r.accept) return refuse(next, r.rejection)
   const { notify, orcpt } = r.params
   const txn = connection.transaction
