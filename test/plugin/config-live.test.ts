@@ -92,6 +92,7 @@ test('typos are logged by section and key; unreadable values keep safe defaults;
       main: { reject_unknown_params: 'tru' },
       mtqp: { enabled: 'maybe', listen: '127.0.0.1', listn: '127.0.0.1:11038' },
       mtpq: { enabled: 'true' },
+      web: { operator_password_hash: 'plain' },
     },
   })
   try {
@@ -101,8 +102,9 @@ test('typos are logged by section and key; unreadable values keep safe defaults;
       '[mtqp] listen: must be host:port or [v6]:port, got "127.0.0.1"; the MTQP listener stays off',
       '[mtqp] listn: unknown option, ignored (did you mean listen?)',
       '[mtpq]: unknown section, ignored (did you mean [mtqp]?)',
+      '[web] operator_password_hash: must be scrypt$<salt base64>$<hash base64> (a salt of at least 8 octets, a hash of at least 16), got "plain"; the operator page refuses everyone until it is fixed',
     ]) {
-      await typos.waitForLog(new RegExp(`config/mtrk\\.ini ${line.replace(/[[\]().?]/g, '\\$&')}`))
+      await typos.waitForLog(new RegExp(`config/mtrk\\.ini ${line.replace(/[[\]().?$]/g, '\\$&')}`))
     }
     // "tru" was not taken for false: unknown parameters are still refused.
     const { client } = await SmtpClient.connect(typos.smtpPort)
