@@ -299,7 +299,7 @@ export const OPTIONS = {
       enabled: opt(
         bool,
         true,
-        "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2, AMB-21): their parameters, if sent anyway, are accepted and ignored (no tracking, not passed on); turning it on again needs a restart",
+        "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2): their parameters, if sent anyway, are accepted and ignored (no tracking, not passed on); turning it on again needs a restart",
       ),
       // AMB-44: the delay report timing.
       delayReportAfter: opt(

@@ -34,9 +34,10 @@ function warnIfLinesTooShort(plugin: MtrkPlugin): void {
   const ini = plugin.config.get('connection.ini') as { max?: { line_length?: unknown } } | undefined
   const max = Number(ini?.max?.line_length ?? 512)
   if (max < MIN_LINE_LENGTH) {
+    // MTRK-4, DSN-9
     plugin.logwarn(
       `connection.ini [max] line_length=${max} cuts MAIL/RCPT lines carrying ENVID, ORCPT and MTRK; ` +
-        `RFC 3461 and RFC 3885 need ${MIN_LINE_LENGTH} (MTRK-4, DSN-9): set line_length=${MIN_LINE_LENGTH} or more`,
+        `RFC 3461 and RFC 3885 need ${MIN_LINE_LENGTH}: set line_length=${MIN_LINE_LENGTH} or more`,
     )
   }
 }

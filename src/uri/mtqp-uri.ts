@@ -41,26 +41,25 @@ const TRACK = '/track/'
 export function parseMtqpUri(s: string): Result<MtqpUri> {
   if (s.slice(0, SCHEME.length).toLowerCase() !== SCHEME) return err('not an mtqp:// URI')
   const rest = s.slice(SCHEME.length)
-  if (/[?#]/.test(rest)) return err('mtqp URIs take no query or fragment; write "?" as %3F (URI-3)')
+  if (/[?#]/.test(rest)) return err('mtqp URIs take no query or fragment; write "?" as %3F') // URI-3
   const slash = rest.indexOf('/')
-  if (slash === -1) return err('mtqp URI has no /track/ path (URI-1)')
+  if (slash === -1) return err('mtqp URI has no /track/ path') // URI-1
 
   const authority = parseAuthority(rest.slice(0, slash))
   if (!authority.ok) return authority
 
   const path = rest.slice(slash)
-  if (path.slice(0, TRACK.length).toLowerCase() !== TRACK)
-    return err('mtqp URI path must start with /track/ (URI-2)')
+  if (path.slice(0, TRACK.length).toLowerCase() !== TRACK) return err('mtqp URI path must start with /track/') // URI-2
   const segments = path.slice(TRACK.length).split('/')
-  if (segments.length !== 2) return err('mtqp URI path must be /track/<envid>/<secret> (URI-1)')
+  if (segments.length !== 2) return err('mtqp URI path must be /track/<envid>/<secret>') // URI-1
 
   const envid = percentDecode(segments[0]!)
-  if (envid === null) return err('bad character or %-escape in the envid of an mtqp URI (URI-3)')
+  if (envid === null) return err('bad character or %-escape in the envid of an mtqp URI') // URI-3
   if (!isUniqueEnvid(envid)) return err('the envid of an mtqp URI is not a unique-envid (RFC 3885 §3.2)')
   const secret = percentDecode(segments[1]!)
-  if (secret === null) return err('bad character or %-escape in the secret of an mtqp URI (URI-3)')
+  if (secret === null) return err('bad character or %-escape in the secret of an mtqp URI') // URI-3
   if (decodeBase64Strict(secret, { allowPadding: true }) === null) {
-    return err('the secret of an mtqp URI is not base64 (URI-3, AMB-3)')
+    return err('the secret of an mtqp URI is not base64') // URI-3, AMB-3
   }
   const uri: MtqpUri = { host: authority.value.host, envid, secret }
   if (authority.value.port !== undefined) uri.port = authority.value.port
@@ -84,11 +83,11 @@ function parseAuthority(a: string): Result<{ host: string; port?: number }> {
     const colon = a.indexOf(':')
     host = colon === -1 ? a : a.slice(0, colon)
     portText = colon === -1 ? undefined : a.slice(colon + 1)
-    if (!isHost(host)) return err('bad host in mtqp URI (URI-1)')
+    if (!isHost(host)) return err('bad host in mtqp URI') // URI-1
   }
   if (portText === undefined) return ok({ host })
   const port = parsePort(portText)
-  return port === null ? err('bad port in mtqp URI: 1..65535 (URI-1)') : ok({ host, port })
+  return port === null ? err('bad port in mtqp URI: 1..65535') : ok({ host, port }) // URI-1
 }
 
 /** A DNS name or IPv4 address; dotted digits must be a real IPv4 address (RFC 3986 §3.2.2 tries IPv4 first). */
@@ -148,8 +147,7 @@ export function formatMtqpUri(u: MtqpUri): Result<string> {
     return err('bad port for an mtqp URI: 1..65535')
   }
   if (!isUniqueEnvid(u.envid)) return err('envid is not a unique-envid (RFC 3885 §3.2)')
-  if (decodeBase64Strict(u.secret, { allowPadding: true }) === null)
-    return err('secret is not base64 (AMB-3)')
+  if (decodeBase64Strict(u.secret, { allowPadding: true }) === null) return err('secret is not base64') // AMB-3
   const port = u.port === undefined ? '' : `:${u.port}`
   return ok(`${SCHEME}${host}${port}${TRACK}${percentEncode(u.envid)}/${percentEncode(u.secret)}`)
 }
