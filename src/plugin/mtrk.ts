@@ -72,12 +72,8 @@ export function open_store(this: MtrkPlugin, next: Next): void {
 }
 
 export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
-  try {
-    await hostMtqp(this)
-  } catch (e) {
-    // An init hook must call next: a rejection here would be unhandled, and that stops Haraka.
-    this.logerror(`MTQP listener not started: ${e instanceof Error ? e.stack : String(e)}`)
-  }
+  // An init hook must call next (a rejection here would stop Haraka): hostMtqp logs its failures, never rejects.
+  await hostMtqp(this)
   next()
 }
 

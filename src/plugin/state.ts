@@ -113,9 +113,14 @@ export function hostMtqp(plugin: MtrkPlugin): Promise<void> {
  * after a reload that fixed them), restarted when its settings changed, stopped when turned off. Only in the process
  * that hosts it; queued behind any start or stop still under way.
  */
-export function syncMtqp(plugin: MtrkPlugin): Promise<void> {
+function syncMtqp(plugin: MtrkPlugin): Promise<void> {
   const listener = state(plugin).listener
-  listener.queue = listener.queue.then(() => applyMtqp(plugin))
+  // Never rejects: a reload must not become an unhandled rejection, nor a failure block the starts after it.
+  listener.queue = listener.queue
+    .then(() => applyMtqp(plugin))
+    .catch((e: unknown) =>
+      plugin.logerror(`MTQP listener not started: ${e instanceof Error ? e.stack : String(e)}`),
+    )
   return listener.queue
 }
 
