@@ -129,31 +129,41 @@ test('a listen address this host does not have: the listener says so and listens
   }
 })
 
-test('a reload that fixes [mtqp] listen starts the listener, in the cluster master only, once per fix', async () => {
+test('a reload that fixes [mtqp] listen, or turns [mtqp] on, starts the listener, in the cluster master only, once', async () => {
   const cluster = await startHaraka({ redisPort, nodes: 1, mtrk: { mtqp: { listen: '127.0.0.1' } } })
-  const reload = (listen: string) =>
+  const reload = (mtqp: Record<string, string>) =>
     writeFileSync(
       join(cluster.dir, 'config', 'mtrk.ini'),
-      ini({ redis: { host: '127.0.0.1', port: redisPort, prefix: cluster.prefix }, mtqp: { listen } }),
+      ini({ redis: { host: '127.0.0.1', port: redisPort, prefix: cluster.prefix }, mtqp }),
     )
-  const listening = () => cluster.logs().match(/MTQP listening on/g)?.length ?? 0
+  const count = (re: RegExp) => cluster.logs().match(new RegExp(re.source, 'g'))?.length ?? 0
   const valid = `127.0.0.1:${cluster.mtqpPort}`
+  /** Waits for the n-th start (or stop) of the listener, and checks it is up (or down). */
+  const started = async (n: number) => {
+    await waitFor(() => count(/MTQP listening on 127\.0\.0\.1:/) === n, 15000, `start ${n} of the listener`)
+    await waitForMtqpReady(cluster.mtqpPort)
+  }
+  const stopped = async (n: number) => {
+    await waitFor(() => count(/MTQP listener stopped/) === n, 15000, `stop ${n} of the listener`)
+    await assert.rejects(MtqpTestClient.connect(cluster.mtqpPort), /ECONNREFUSED/)
+  }
   try {
     await cluster.waitForLog(/\[mtqp\] listen: must be host:port .*the MTQP listener stays off/)
-    assert.equal(listening(), 0)
-    reload(valid)
-    await cluster.waitForLog(new RegExp(`MTQP listening on ${valid.replace(/\./g, '\\.')}`))
-    await waitForMtqpReady(cluster.mtqpPort)
-    // Broken again, then fixed again: stopped, then started once more.
-    reload('127.0.0.1')
-    await cluster.waitForLog(/MTQP listener stopped/)
-    await assert.rejects(MtqpTestClient.connect(cluster.mtqpPort), /ECONNREFUSED/)
-    reload(valid)
-    await waitFor(async () => listening() === 2, 15000, 'the listener started again')
-    await waitForMtqpReady(cluster.mtqpPort)
-    // The master listens; the worker (every other Haraka process) does not.
+    assert.equal(count(/MTQP listening/), 0)
+    reload({ listen: valid })
+    await started(1)
+    // Broken again, then fixed again; turned off, then on again.
+    reload({ listen: '127.0.0.1' })
+    await stopped(1)
+    reload({ listen: valid })
+    await started(2)
+    reload({ listen: valid, enabled: 'false' })
+    await stopped(2)
+    reload({ listen: valid, enabled: 'true' })
+    await started(3)
+    // The master listens; the worker (every other Haraka process) does not: one start per change, not two.
     assert.ok(listeningPorts(cluster.pid() as number).includes(cluster.mtqpPort))
-    assert.equal(listening(), 2)
+    assert.equal(count(/MTQP listening/), 3)
   } finally {
     await cluster.stop()
   }
