@@ -160,6 +160,7 @@ export function recipientMatches(set: ReadonlySet<string>, key: string): boolean
   const at = k.lastIndexOf('@')
   return set.has(k) || (at >= 0 && set.has(k.slice(at)))
 }
+
 /** `scrypt$<salt base64>$<hash base64>`, Node's scrypt defaults (N=16384, r=8, p=1). */
 export interface PasswordHash {
   salt: Buffer
