@@ -2,6 +2,7 @@
 // looks like (for log lines, README and the shipped ini), and how it is written back. Pure.
 import { isIP } from 'node:net'
 import { domainToASCII } from 'node:url'
+import { decodeBase64Strict } from '../util/base64'
 import { isDnsName } from '../util/dns-name'
 import { type Endpoint, formatEndpoint, parseEndpoint, parseEndpointList } from './listen'
 
@@ -158,4 +159,26 @@ export function recipientMatches(set: ReadonlySet<string>, key: string): boolean
   const k = key.toLowerCase()
   const at = k.lastIndexOf('@')
   return set.has(k) || (at >= 0 && set.has(k.slice(at)))
+}
+
+/** `scrypt$<salt base64>$<hash base64>`, Node's scrypt defaults (N=16384, r=8, p=1). */
+export interface PasswordHash {
+  salt: Buffer
+  hash: Buffer
+}
+
+/** Reads the text of [web] operator_password_hash; null when it is not one. */
+export function parsePasswordHash(text: string): PasswordHash | null {
+  const m = /^scrypt\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(text.trim())
+  const salt = m === null ? null : decodeBase64Strict(m[1] ?? '', { allowPadding: true })
+  const hash = m === null ? null : decodeBase64Strict(m[2] ?? '', { allowPadding: true })
+  if (salt === null || hash === null || salt.length < 8 || hash.length < 16) return null
+  return { salt: Buffer.from(salt), hash: Buffer.from(hash) }
+}
+
+/** The scrypt hash of the operator password, as README "Operator page" says to make it; kept as written. */
+export const passwordHash: Kind<string> = {
+  expected: 'scrypt$<salt base64>$<hash base64> (a salt of at least 8 octets, a hash of at least 16)',
+  parse: (t) => (parsePasswordHash(t) === null ? undefined : t),
+  format: String,
 }

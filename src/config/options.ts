@@ -13,6 +13,7 @@ import {
   ipAddresses,
   type Kind,
   oneOf,
+  passwordHash,
   recipients,
   text,
   urlPath,
@@ -159,7 +160,8 @@ export const OPTIONS = {
   mtqp: {
     note:
       'The Message Tracking Query Protocol listener (RFC 3887), run inside Haraka: in the only process, or in the ' +
-      'cluster master. Turning it on needs a Haraka restart; other changes restart the listener.',
+      'cluster master. Changes apply when config/mtrk.ini is reloaded: turning it on, or fixing a `listen` that could ' +
+      'not be read, starts it; turning it off stops it; other changes restart it. Each start and stop is logged.',
     options: {
       enabled: opt(bool, true, 'run the MTQP listener'),
       listen: opt(
@@ -297,7 +299,7 @@ export const OPTIONS = {
       enabled: opt(
         bool,
         true,
-        "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2, AMB-21); turning it on again needs a restart",
+        "send our delivery status notifications in place of Haraka's bounces; `false`: Haraka bounces as without the plugin, and EHLO advertises neither DSN nor MTRK, which needs DSN (RFC 3885 §2): their parameters, if sent anyway, are accepted and ignored (no tracking, not passed on); turning it on again needs a restart",
       ),
       // AMB-44: the delay report timing.
       delayReportAfter: opt(
@@ -436,9 +438,10 @@ export const OPTIONS = {
       ),
       operatorUser: opt(text('a user name'), 'operator', 'the user name the operator page asks for'),
       operatorPasswordHash: opt(
-        text('scrypt$<salt base64>$<hash base64>'),
+        passwordHash,
         null,
         'the scrypt hash of the operator password (README "Operator page" says how to make it); unset: the operator page refuses everyone',
+        { whenInvalid: 'the operator page refuses everyone until it is fixed' },
       ),
     },
   },

@@ -271,6 +271,12 @@ const RCPT_HANDLERS: Handlers<RcptParams> = {
   ORCPT: assign('orcpt', 'orcpt', parseOrcpt),
 }
 
+/** The parameters of the DSN (RFC 3461) and MTRK (RFC 3885) extensions, MAIL's and RCPT's. Upper case. */
+export const DSN_MTRK_PARAMS: ReadonlySet<string> = new Set([
+  ...Object.keys(MAIL_HANDLERS),
+  ...Object.keys(RCPT_HANDLERS),
+])
+
 /** Validates MAIL FROM parameters (DSN-1..3, MTRK-3, MTRK-6). Valid parameters never change the reply (DSN-2). */
 export function parseMailParams(params: EsmtpParam[], policy: ParamPolicy): Result<MailParams, Rejection> {
   const r = applyParams('MAIL FROM', params, MAIL_HANDLERS, policy, {} as MailParams)

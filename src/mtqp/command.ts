@@ -75,9 +75,8 @@ function bad(reason: string, keyword?: Keyword, codes?: string[]): BadCommand {
 
 /** Parse one command line (without its CRLF) as framed by LineDecoder. */
 export function parseCommand(line: string, opts: ParseCommandOptions = {}): Command {
-  if (line.length > MAX_LINE_OCTETS) return bad('command line longer than 998 octets (MTQP-4)')
-  if (!PRINTABLE_LINE.test(line))
-    return bad('command line holds non-printable or non-ASCII characters (MTQP-4)')
+  if (line.length > MAX_LINE_OCTETS) return bad('command line longer than 998 octets') // MTQP-4
+  if (!PRINTABLE_LINE.test(line)) return bad('command line holds non-printable or non-ASCII characters') // MTQP-4
   if (line.length === 0) return bad('empty command line')
   if (line[0] === ' ' || line[0] === '\t') return bad('command line starts with whitespace')
 
@@ -97,7 +96,7 @@ export function parseCommand(line: string, opts: ParseCommandOptions = {}): Comm
     case 'QUIT':
       return args(rest).length === 0 ? { verb: 'QUIT' } : bad('QUIT takes no arguments', 'QUIT')
     default:
-      return bad('unrecognised command (MTQP-8)')
+      return bad('unrecognised command') // MTQP-8
   }
 }
 
@@ -108,14 +107,14 @@ function args(rest: string): string[] {
 
 function parseTrack(a: string[]): Command {
   // track-command = "TRACK" 1*WSP unique-envid 1*WSP mtrk-secret (MTQP-14); AMB-28: malformed is -BAD.
-  if (a.length < 2) return bad('TRACK needs a unique-envid and a secret (MTQP-14, AMB-28)', 'TRACK')
-  if (a.length > 2) return bad('TRACK takes exactly two arguments (MTQP-14)', 'TRACK')
+  if (a.length < 2) return bad('TRACK needs a unique-envid and a secret', 'TRACK') // MTQP-14, AMB-28
+  if (a.length > 2) return bad('TRACK takes exactly two arguments', 'TRACK') // MTQP-14
   const [rawEnvid, secretBase64] = a as [string, string]
   const envid = stripBrackets(rawEnvid)
   if (!isUniqueEnvid(envid))
     return bad('envid is not a unique-envid, xtext "@" xtext (RFC 3885 section 3.2)', 'TRACK')
   const secret = decodeBase64Strict(secretBase64, { allowPadding: true })
-  if (secret === null) return bad('secret is not valid base64 (AMB-3, AMB-28)', 'TRACK')
+  if (secret === null) return bad('secret is not valid base64', 'TRACK') // AMB-3, AMB-28
   return { verb: 'TRACK', envid, secret }
 }
 
@@ -126,12 +125,12 @@ function stripBrackets(envid: string): string {
 
 function parseStarttls(a: string[], opts: ParseCommandOptions): Command {
   // starttls-command = "STARTTLS" 1*WSP domain *WSP (MTQP-22).
-  if (a.length !== 1) return bad('STARTTLS takes exactly one host name (MTQP-22)', 'STARTTLS')
+  if (a.length !== 1) return bad('STARTTLS takes exactly one host name', 'STARTTLS') // MTQP-22
   const domain = a[0]!
   const allowSingleLabel = opts.allowSingleLabelFqdn ?? false
   if (!isDnsName(domain, { allowSingleLabel })) {
     // A name that is not an FQDN can match no certificate name: the same code as a mismatch (MTQP-23).
-    return bad('STARTTLS needs a fully qualified host name (MTQP-22, AMB-24)', 'STARTTLS', ['bad-fqdn'])
+    return bad('STARTTLS needs a fully qualified host name', 'STARTTLS', ['bad-fqdn']) // MTQP-22, AMB-24
   }
   return { verb: 'STARTTLS', domain }
 }
@@ -170,7 +169,7 @@ export function formatCommand(c: ClientCommand, opts: FormatCommandOptions = {})
     }
     case 'STARTTLS':
       if (!isDnsName(c.domain, { allowSingleLabel: opts.allowSingleLabelFqdn ?? false })) {
-        return err('STARTTLS needs a fully qualified host name (MTQP-22, AMB-24)')
+        return err('STARTTLS needs a fully qualified host name') // MTQP-22, AMB-24
       }
       line = `STARTTLS ${c.domain}`
       break
@@ -179,11 +178,11 @@ export function formatCommand(c: ClientCommand, opts: FormatCommandOptions = {})
       break
     case 'COMMENT': {
       const text = c.text ?? ''
-      if (!PRINTABLE_LINE.test(text)) return err('COMMENT text must be printable ASCII (MTQP-4)')
+      if (!PRINTABLE_LINE.test(text)) return err('COMMENT text must be printable ASCII') // MTQP-4
       line = text.length > 0 ? `COMMENT ${text}` : 'COMMENT'
       break
     }
   }
-  if (line.length > MAX_LINE_OCTETS) return err('command line longer than 998 octets (MTQP-4)')
+  if (line.length > MAX_LINE_OCTETS) return err('command line longer than 998 octets') // MTQP-4
   return ok(`${line}\r\n`)
 }

@@ -68,7 +68,7 @@ export function createChainer(opts: ChainerOptions): ChainFn {
     if (done === null) {
       controller.abort()
       opts.log.info(
-        `MTQP chaining ${envid}: no answer within ${opts.timeoutMs} ms; answering with this server's report (AMB-25)`,
+        `MTQP chaining ${envid}: no answer within ${opts.timeoutMs} ms; answering with this server's report`, // AMB-25
       )
       return disguise(parts, new Set([opts.reportingMta, ...next].map(hostKey)), opts.publicName)
     }

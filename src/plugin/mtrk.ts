@@ -4,7 +4,7 @@
 import * as constants from 'haraka-constants'
 import * as DSN from 'haraka-dsn'
 import { decideMail, decideRcpt } from '../esmtp/acceptance'
-import { type EsmtpParam, type Rejection, splitCommandParams } from '../esmtp/params'
+import { DSN_MTRK_PARAMS, type EsmtpParam, type Rejection, splitCommandParams } from '../esmtp/params'
 import { acceptPaddedCertifiers } from '../haraka/inbound'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction, Next } from '../haraka/types'
 import { ensureNote, rcptKey, readNote } from '../model/note'
@@ -16,11 +16,12 @@ import { drainReports, noteClient, registerReports, reportAccepted } from './dsn
 import { registerRelaying } from './relay'
 import {
   EARLY,
+  hostMtqp,
   loadConfig,
   type MtrkPlugin,
   recordAfter,
-  startMtqp,
   state,
+  stopMtqp,
   storeOf,
   writeContext,
 } from './state'
@@ -33,9 +34,10 @@ function warnIfLinesTooShort(plugin: MtrkPlugin): void {
   const ini = plugin.config.get('connection.ini') as { max?: { line_length?: unknown } } | undefined
   const max = Number(ini?.max?.line_length ?? 512)
   if (max < MIN_LINE_LENGTH) {
+    // MTRK-4, DSN-9
     plugin.logwarn(
       `connection.ini [max] line_length=${max} cuts MAIL/RCPT lines carrying ENVID, ORCPT and MTRK; ` +
-        `RFC 3461 and RFC 3885 need ${MIN_LINE_LENGTH} (MTRK-4, DSN-9): set line_length=${MIN_LINE_LENGTH} or more`,
+        `RFC 3461 and RFC 3885 need ${MIN_LINE_LENGTH}: set line_length=${MIN_LINE_LENGTH} or more`,
     )
   }
 }
@@ -54,8 +56,9 @@ export function register(this: MtrkPlugin): void {
   this.register_hook('reset_transaction', 'record_queue_refusal', EARLY)
   this.register_hook('init_master', 'open_store')
   this.register_hook('init_child', 'open_store')
-  // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8).
-  if (state(this).config.mtqp.enabled) this.register_hook('init_master', 'start_mtqp')
+  // init_master runs once, in the only process or in the cluster master: exactly one listener (HRK-8). Registered
+  // even while [mtqp] is off or its listen unreadable: a reload that turns it on or fixes it starts it there.
+  this.register_hook('init_master', 'start_mtqp')
   registerRelaying(this)
   // Issue 9: our reports replace Haraka's bounces. Turning this on needs a restart; turning it off takes effect at once.
   if (state(this).config.dsn.enabled) registerReports(this)
@@ -69,12 +72,8 @@ export function open_store(this: MtrkPlugin, next: Next): void {
 }
 
 export async function start_mtqp(this: MtrkPlugin, next: Next): Promise<void> {
-  try {
-    await startMtqp(this)
-  } catch (e) {
-    // An init hook must call next: a rejection here would be unhandled, and that stops Haraka.
-    this.logerror(`MTQP listener not started: ${e instanceof Error ? e.stack : String(e)}`)
-  }
+  // An init hook must call next (a rejection here would stop Haraka): hostMtqp logs its failures, never rejects.
+  await hostMtqp(this)
   next()
 }
 
@@ -82,9 +81,7 @@ export async function shutdown(this: MtrkPlugin): Promise<void> {
   const s = this.mtrk
   if (!s) return
   drainReports(this)
-  const mtqp = s.mtqp
-  s.mtqp = null
-  await mtqp?.close()
+  await stopMtqp(this)
   // The closed store stays in place: deliveries finishing during shutdown must not open a new Redis client.
   await s.store?.close()
 }
@@ -105,8 +102,21 @@ export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaC
  * The parameters as sent, duplicates included (HRK-2). Haraka's parse decides which parameters there are: when the
  * raw line disagrees (or is unavailable), its de-duplicated object is used, so the plugin never judges a token Haraka
  * took for the path (AMB-38).
+ *
+ * With [dsn] enabled=false EHLO advertises neither DSN nor MTRK, and their parameters are left out: accepted as
+ * Haraka alone accepts them (AMB-38; a client may have read EHLO before the reload that turned DSN off), never judged,
+ * recorded or passed on. The other parameters are judged as always.
  */
 function paramsOf(
+  plugin: MtrkPlugin,
+  connection: HarakaConnection,
+  parsed: Record<string, string | null> | undefined,
+): EsmtpParam[] {
+  const params = sentParams(connection, parsed)
+  return state(plugin).config.dsn.enabled ? params : params.filter((p) => !DSN_MTRK_PARAMS.has(p.keyword))
+}
+
+function sentParams(
   connection: HarakaConnection,
   parsed: Record<string, string | null> | undefined,
 ): EsmtpParam[] {
@@ -131,7 +141,7 @@ export function check_mail_params(
 ): void {
   const s = state(this)
   const txn = connection.transaction
-  const r = decideMail(paramsOf(connection, params[1]), s.policy)
+  const r = decideMail(paramsOf(this, connection, params[1]), s.policy)
   if (!r.accept) return refuse(next, r.rejection)
   const { envid, ret, mtrk, mtrkIgnored } = r.params
   if (mtrkIgnored) connection.loginfo(this, `MTRK ignored: ${mtrkIgnored} (mtrk_without_envid=ignore)`)
@@ -161,7 +171,7 @@ export function check_rcpt_params(
   params: [HarakaAddress, Record<string, string | null>],
 ): void {
   const [rcpt, parsed] = params
-  const r = decideRcpt(paramsOf(connection, parsed), state(this).policy)
+  const r = decideRcpt(paramsOf(this, connection, parsed), state(this).policy)
   if (!r.accept) return refuse(next, r.rejection)
   const { notify, orcpt } = r.params
   const txn = connection.transaction

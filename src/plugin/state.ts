@@ -32,8 +32,19 @@ export interface PluginState {
   store: TrackingStore | null
   /** The failed-TRACK budget in the store's Redis, shared by every node (MTQP-29). */
   budget: FailedTrackBudget | null
-  /** The MTQP listener, in the one process that runs it (the master in cluster mode). */
-  mtqp: MtqpServer | null
+  /** The MTQP listener: one object for the life of the process, carried over every reload. */
+  listener: Listener
+}
+
+/** The MTQP listener of this process, and what it was started with. */
+export interface Listener {
+  /** Whether this is the process that runs the listener (the only one, or the cluster master; HRK-8). */
+  host: boolean
+  server: MtqpServer | null
+  /** The settings `server` was started with (see listenerSettings); null while none runs. */
+  settings: string | null
+  /** Starts and stops one after another: two reloads in a row never start two listeners. */
+  queue: Promise<void>
 }
 
 export type MtrkPlugin = HarakaPlugin & { mtrk?: PluginState }
@@ -63,7 +74,7 @@ export function loadConfig(plugin: MtrkPlugin): void {
     reportingMta: config.main.reportingMta ?? ((typeof me === 'string' && me.trim()) || os.hostname()),
     store: previous?.store ?? null,
     budget: previous?.budget ?? null,
-    mtqp: previous?.mtqp ?? null,
+    listener: previous?.listener ?? { host: false, server: null, settings: null, queue: Promise.resolve() },
   }
   // A changed Redis endpoint (or journal) takes effect at once; the writes the old store held for an outage go
   // through its journal to the new store.
@@ -77,11 +88,60 @@ export function loadConfig(plugin: MtrkPlugin): void {
     const next = storeOf(plugin)
     void old.close().then(() => next.replay())
   }
-  // The listener takes its options when it starts: restart it when they, or the store it reads, changed.
   const mtqpChanged = JSON.stringify(previous?.config.mtqp) !== JSON.stringify(config.mtqp)
   if (previous?.budget && !redisChanged && mtqpChanged)
     plugin.mtrk.budget = previous.budget.withLimits(budgetLimits(config))
-  if (previous?.mtqp && (redisChanged || mtqpChanged)) void restartMtqp(plugin, previous.mtqp)
+  if (plugin.mtrk.listener.host) void syncMtqp(plugin)
+}
+
+/** The listener takes these when it starts: its options, and the store it reads. */
+function listenerSettings(config: MtrkConfig): string {
+  return JSON.stringify([config.mtqp, config.redis, config.journal])
+}
+
+/**
+ * Makes this process the one that runs the MTQP listener (called from init_master), and starts it. A listener that
+ * cannot start is logged; it never stops Haraka.
+ */
+export function hostMtqp(plugin: MtrkPlugin): Promise<void> {
+  state(plugin).listener.host = true
+  return syncMtqp(plugin)
+}
+
+/**
+ * Brings the listener in line with the configuration as it is now: started when enabled with valid settings (also
+ * after a reload that fixed them), restarted when its settings changed, stopped when turned off. Only in the process
+ * that hosts it; queued behind any start or stop still under way.
+ */
+function syncMtqp(plugin: MtrkPlugin): Promise<void> {
+  const listener = state(plugin).listener
+  // Never rejects: a reload must not become an unhandled rejection, nor a failure block the starts after it.
+  listener.queue = listener.queue
+    .then(() => applyMtqp(plugin))
+    .catch((e: unknown) =>
+      plugin.logerror(`MTQP listener not started: ${e instanceof Error ? e.stack : String(e)}`),
+    )
+  return listener.queue
+}
+
+async function applyMtqp(plugin: MtrkPlugin): Promise<void> {
+  const { config, listener } = state(plugin)
+  const wanted = listener.host && config.mtqp.enabled ? listenerSettings(config) : null
+  if (listener.server && listener.settings === wanted) return
+  const old = listener.server
+  listener.server = null
+  listener.settings = null
+  if (old) {
+    await old.close()
+    if (!wanted) plugin.loginfo('MTQP listener stopped')
+  }
+  if (wanted) await startMtqp(plugin, wanted)
+}
+
+/** Stops the listener for good (Haraka shutting down): no reload starts it again. */
+export function stopMtqp(plugin: MtrkPlugin): Promise<void> {
+  state(plugin).listener.host = false
+  return syncMtqp(plugin)
 }
 
 export function storeOf(plugin: MtrkPlugin): TrackingStore {
@@ -125,10 +185,8 @@ export function budgetOf(plugin: MtrkPlugin): FailedTrackBudget {
   return state(plugin).budget as FailedTrackBudget
 }
 
-/** Starts the MTQP listener. A listener that cannot start is logged; it never stops Haraka. */
-export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
+async function startMtqp(plugin: MtrkPlugin, settings: string): Promise<void> {
   const s = state(plugin)
-  if (!s.config.mtqp.enabled) return
   if (s.config.mtqp.inactivityTimeoutMs < 600_000) {
     plugin.logwarn('[mtqp] test_inactivity_timeout_ms is set: below the 10 minutes RFC 3887 §2.5 requires')
   }
@@ -142,13 +200,13 @@ export async function startMtqp(plugin: MtrkPlugin): Promise<void> {
     log: { debug: (m) => plugin.logdebug(m), info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
     ...(chain === undefined ? {} : { chain }),
   })
-  s.mtqp = server
   const where = formatEndpoint(s.config.mtqp.listen)
   try {
     await server.listen()
+    s.listener.server = server
+    s.listener.settings = settings
     plugin.loginfo(`MTQP listening on ${where}`)
   } catch (e) {
-    s.mtqp = null
     plugin.logerror(
       `MTQP listener could not start on ${where}: ${e instanceof Error ? e.message : String(e)}`,
     )
@@ -179,12 +237,6 @@ function chainer(plugin: MtrkPlugin, s: PluginState): ChainFn {
     ...(c.chainDnsServers === null ? {} : { resolver: dnsServerResolver(c.chainDnsServers) }),
     log: { info: (m) => plugin.loginfo(m), warn: (m) => plugin.logwarn(m) },
   })
-}
-
-async function restartMtqp(plugin: MtrkPlugin, old: MtqpServer): Promise<void> {
-  await old.close()
-  state(plugin).mtqp = null
-  await startMtqp(plugin)
 }
 
 export function writeContext(plugin: MtrkPlugin, txn: string): WriteContext {

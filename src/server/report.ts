@@ -124,7 +124,7 @@ function trackingStatus(m: StoredMessage, note: (text: string) => void): Trackin
 function recipientStatus(r: StoredRecipient, note: (text: string) => void): RecipientStatus {
   const finalRecipient = recipientAddress(r.address, note) // TSN-10
   const original = r.orcpt === null ? null : originalRecipient(r.orcpt, note)
-  if (r.orcpt !== null && original === null) note('unreadable ORCPT replaced by the RCPT address (AMB-14)')
+  if (r.orcpt !== null && original === null) note('unreadable ORCPT replaced by the RCPT address') // AMB-14
   const out: RecipientStatus = {
     // AMB-14: without a (usable) ORCPT, the one RFC 3461 §5.2.1(d) would have added: the RCPT address.
     originalRecipient: original ?? { ...finalRecipient },

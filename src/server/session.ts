@@ -161,7 +161,7 @@ const REPLY = {
   noinfo: reply('-ERR', ['noinfo'], 'No tracking information available'), // MTQP-18, AMB-12, AMB-13
   trackStoreDown: reply('-TEMP', ['unavailable'], 'Tracking store unavailable, call back later'), // MTQP-17
   tooManyErrors: reply('-BAD', ['too-many-errors'], 'Too many bad commands, closing'), // MTQP-29
-  overlong: reply('-BAD', [], 'command line longer than 998 octets (MTQP-4)'),
+  overlong: reply('-BAD', [], 'command line longer than 998 octets'), // MTQP-4
   tracking: reply('+OK+', [], 'Tracking information follows'), // AMB-26: no codes on success
 } as const
 

@@ -98,6 +98,11 @@ export class OutageJournal {
     return n
   }
 
+  /** The directory of the journal files. */
+  get dir(): string {
+    return this.#o.dir
+  }
+
   /** Bytes held for replay by this process. */
   get heldBytes(): number {
     return this.#held + this.#writingBytes + this.#queuedBytes
@@ -220,7 +225,12 @@ export class OutageJournal {
         (s) => s.size,
         () => 0,
       )
-      this.#o.log.info(`journal: replaying ${name} (${size} bytes) left by process ${pid}`)
+      // This process's own file, written before (a store replaced on reload), or one a process that exited left.
+      const from =
+        pid === process.pid
+          ? 'written earlier by this process'
+          : `left by process ${pid}, which is no longer running`
+      this.#o.log.info(`journal: replaying ${name} (${size} bytes), ${from}`)
       heldHere.add(claimed)
       this.#offsets.set(claimed, 0)
       mine.push(claimed)

@@ -346,7 +346,11 @@ export class TrackingStore {
     this.state = 'down'
     // Down again soon after it came up (memory hovering at maxmemory as keys expire): the probes keep backing off.
     if (Date.now() - this.upSince >= PROBE_MAX_MS) this.probeDelay = PROBE_MIN_MS
-    this.log.warn(`Redis unavailable (${reason}): mail flows on untracked until it is back`)
+    const journal = this.opts.journal
+    const writes = journal
+      ? `tracking writes are journaled in ${journal.dir} and replayed when it is back`
+      : 'tracking writes are lost (counted in the log) until it is back: there is no journal'
+    this.log.warn(`Redis unavailable (${reason}): mail flows on; ${writes}`)
     const reminder = setInterval(() => this.remind(), this.opts.remindMs ?? REMIND_MS)
     reminder.unref()
     this.outage = { since: Date.now(), reason, journaled: 0, reminder }

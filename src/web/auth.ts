@@ -2,21 +2,8 @@
 // operator_password_hash. The password is compared by its hash in constant time; scrypt runs off the event loop.
 import { createHash, scrypt, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import type { PasswordHash } from '../config/kinds'
 import { decodeBase64Strict } from '../util/base64'
-
-/** `scrypt$<salt base64>$<hash base64>`, Node's scrypt defaults (N=16384, r=8, p=1). */
-export interface PasswordHash {
-  salt: Buffer
-  hash: Buffer
-}
-
-export function parsePasswordHash(text: string): PasswordHash | null {
-  const m = /^scrypt\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(text.trim())
-  const salt = m === null ? null : decodeBase64Strict(m[1] ?? '', { allowPadding: true })
-  const hash = m === null ? null : decodeBase64Strict(m[2] ?? '', { allowPadding: true })
-  if (salt === null || hash === null || salt.length < 8 || hash.length < 16) return null
-  return { salt: Buffer.from(salt), hash: Buffer.from(hash) }
-}
 
 function derive(password: string, salt: Buffer, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>

@@ -360,7 +360,7 @@ describe('mtqp track against real relays (A transfers to B and C)', () => {
     assert.equal(report.hops[1].outcome.failure, 'temporary')
     assert.match(report.recipients[0].end, /^mx\.slow\.test cannot answer now; try again later/)
     assert.equal(r.code, 3)
-    await logsAgain(gw, /no answer within 1000 ms; answering with this server's report \(AMB-25\)/, 0)
+    await logsAgain(gw, /no answer within 1000 ms; answering with this server's report/, 0)
   })
 
   test("RFC 3887 §11: a relay's certificate changes between two runs: a loud warning, tracking goes on", async () => {

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { applyRedisUrl, parseConfig } from '../../src/config/config'
 import { formatEndpoint, parseEndpoint, parseEndpointList } from '../../src/config/listen'
+import { hashPassword } from '../../src/web/auth'
 
 test('defaults: 10 days retention (MTRK-9), 30 days maximum, MTQP on [::]:1038 (MTQP-1)', () => {
   const { config, errors } = parseConfig({})
@@ -448,4 +449,17 @@ test('[journal]: defaults, every option read, bad values reported by key', () =>
   assert.equal(bad.errors.length, 2)
   assert.match(bad.errors[0]!, /\[journal\] max_size/)
   assert.equal(bad.config.journal.replayBatch, 100)
+})
+
+test('[web] operator_password_hash: a malformed hash is named by section and key with the form it takes, and left unset', async () => {
+  const good = await hashPassword('secret', Buffer.alloc(16, 7))
+  assert.equal(parseConfig({ web: { operator_password_hash: good } }).config.web.operatorPasswordHash, good)
+  const shortSalt = `scrypt$${Buffer.alloc(4).toString('base64')}$${Buffer.alloc(32).toString('base64')}`
+  for (const bad of ['plain', 'scrypt$$', 'scrypt$not base64$AAAA', shortSalt]) {
+    const { config, errors } = parseConfig({ web: { operator_password_hash: bad } })
+    assert.equal(config.web.operatorPasswordHash, null, bad)
+    assert.deepEqual(errors, [
+      `[web] operator_password_hash: must be scrypt$<salt base64>$<hash base64> (a salt of at least 8 octets, a hash of at least 16), got ${JSON.stringify(bad)}; the operator page refuses everyone until it is fixed`,
+    ])
+  }
 })

@@ -81,9 +81,7 @@ test('MTQP-31 / AMB-25: at the deadline the answer is our own report alone, and 
   assert.ok(Date.now() - started < 1000)
   assert.deepEqual(parts, OWN)
   assert.equal(signal?.aborted, true)
-  assert.ok(
-    logs.some((l) => /no answer within 100 ms; answering with this server's report \(AMB-25\)/.test(l)),
-  )
+  assert.ok(logs.some((l) => /no answer within 100 ms; answering with this server's report$/m.test(l)))
 })
 
 test('MTQP-30: nothing to chain (no transferred recipient) asks nobody', async () => {

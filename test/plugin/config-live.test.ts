@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { type HarakaInstance, startHaraka } from '../helpers/haraka'
+import { type HarakaInstance, ini, startHaraka } from '../helpers/haraka'
+import { MtqpTestClient, waitForMtqpReady } from '../helpers/mtqp'
 import { waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
 import { pySendmail, SmtpClient } from '../helpers/smtp'
@@ -91,6 +92,7 @@ test('typos are logged by section and key; unreadable values keep safe defaults;
       main: { reject_unknown_params: 'tru' },
       mtqp: { enabled: 'maybe', listen: '127.0.0.1', listn: '127.0.0.1:11038' },
       mtpq: { enabled: 'true' },
+      web: { operator_password_hash: 'plain' },
     },
   })
   try {
@@ -100,8 +102,9 @@ test('typos are logged by section and key; unreadable values keep safe defaults;
       '[mtqp] listen: must be host:port or [v6]:port, got "127.0.0.1"; the MTQP listener stays off',
       '[mtqp] listn: unknown option, ignored (did you mean listen?)',
       '[mtpq]: unknown section, ignored (did you mean [mtqp]?)',
+      '[web] operator_password_hash: must be scrypt$<salt base64>$<hash base64> (a salt of at least 8 octets, a hash of at least 16), got "plain"; the operator page refuses everyone until it is fixed',
     ]) {
-      await typos.waitForLog(new RegExp(`config/mtrk\\.ini ${line.replace(/[[\]().?]/g, '\\$&')}`))
+      await typos.waitForLog(new RegExp(`config/mtrk\\.ini ${line.replace(/[[\]().?$]/g, '\\$&')}`))
     }
     // "tru" was not taken for false: unknown parameters are still refused.
     const { client } = await SmtpClient.connect(typos.smtpPort)
@@ -123,5 +126,45 @@ test('a listen address this host does not have: the listener says so and listens
     assert.deepEqual(listeningPorts(elsewhere.pid() as number), [elsewhere.smtpPort])
   } finally {
     await elsewhere.stop()
+  }
+})
+
+test('a reload that fixes [mtqp] listen, or turns [mtqp] on, starts the listener, in the cluster master only, once', async () => {
+  const cluster = await startHaraka({ redisPort, nodes: 1, mtrk: { mtqp: { listen: '127.0.0.1' } } })
+  const reload = (mtqp: Record<string, string>) =>
+    writeFileSync(
+      join(cluster.dir, 'config', 'mtrk.ini'),
+      ini({ redis: { host: '127.0.0.1', port: redisPort, prefix: cluster.prefix }, mtqp }),
+    )
+  const count = (re: RegExp) => cluster.logs().match(new RegExp(re.source, 'g'))?.length ?? 0
+  const valid = `127.0.0.1:${cluster.mtqpPort}`
+  /** Waits for the n-th start (or stop) of the listener, and checks it is up (or down). */
+  const started = async (n: number) => {
+    await waitFor(() => count(/MTQP listening on 127\.0\.0\.1:/) === n, 15000, `start ${n} of the listener`)
+    await waitForMtqpReady(cluster.mtqpPort)
+  }
+  const stopped = async (n: number) => {
+    await waitFor(() => count(/MTQP listener stopped/) === n, 15000, `stop ${n} of the listener`)
+    await assert.rejects(MtqpTestClient.connect(cluster.mtqpPort), /ECONNREFUSED/)
+  }
+  try {
+    await cluster.waitForLog(/\[mtqp\] listen: must be host:port .*the MTQP listener stays off/)
+    assert.equal(count(/MTQP listening/), 0)
+    reload({ listen: valid })
+    await started(1)
+    // Broken again, then fixed again; turned off, then on again.
+    reload({ listen: '127.0.0.1' })
+    await stopped(1)
+    reload({ listen: valid })
+    await started(2)
+    reload({ listen: valid, enabled: 'false' })
+    await stopped(2)
+    reload({ listen: valid, enabled: 'true' })
+    await started(3)
+    // The master listens; the worker (every other Haraka process) does not: one start per change, not two.
+    assert.ok(listeningPorts(cluster.pid() as number).includes(cluster.mtqpPort))
+    assert.equal(count(/MTQP listening/), 3)
+  } finally {
+    await cluster.stop()
   }
 })

@@ -154,7 +154,7 @@ test('files of processes that are gone are claimed and replayed; a live process 
   assert.equal(await journal.replay(s.send), true)
   assert.deepEqual(s.batches.flat(), ['T1', 'T2'], 'oldest first; the live process file left alone')
   assert.deepEqual(readdirSync(dir), [`${process.ppid}-6-0.jnl`])
-  assert.ok(logs.some((l) => l.includes(`left by process ${dead}`)))
+  assert.ok(logs.some((l) => l.endsWith(`left by process ${dead}, which is no longer running`)))
 })
 
 test('two journals racing for one orphan: exactly one replays it', async () => {

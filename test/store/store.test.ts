@@ -506,7 +506,14 @@ test('submit while Redis is down journals the writes and replays them, in paced 
       'replayed writes',
     )
     assert.deepEqual(found.map((m) => m.txn).sort(), txns, 'nothing lost')
-    assert.ok(logs.some((l) => l.startsWith('warn Redis unavailable')))
+    // The outage line says where the writes go: into the journal, to be replayed (not "untracked").
+    const dir = join(journalRoot, String(prefixN - 1))
+    assert.ok(
+      logs.includes(
+        `warn Redis unavailable (connection closed): mail flows on; tracking writes are journaled in ${dir} and replayed when it is back`,
+      ),
+      logs.join('\n'),
+    )
     await waitFor(
       () => logs.some((l) => /tracking journal replayed: \d+ writes/.test(l)),
       5000,
@@ -811,6 +818,44 @@ test('close() journals what it holds; a store on the same journal directory (a r
     )
     assert.equal(m?.txn, 'H.1')
     await waitFor(() => readdirSync(dir).length === 0, 5000, 'the replayed file removed')
+    // The file is this process's own: not "left by" a process that is gone.
+    const replaying = logs.filter((l) => l.includes(`journal: replaying ${process.pid}-`))
+    assert.equal(replaying.length, 1, logs.join('\n'))
+    assert.match(replaying[0] ?? '', /\(\d+ bytes\), written earlier by this process$/)
+  } finally {
+    await own.close()
+  }
+})
+
+test('without a journal, the outage line says tracking writes are lost, and they are counted', async () => {
+  const own: RedisServer = await startRedis()
+  try {
+    const { config } = parseConfig({ redis: { port: own.port } })
+    const store = new TrackingStore(
+      createRedisClient({ ...config.redis, commandTimeout: 300 }, 'mtrk-test'),
+      { prefix: `t${process.pid}-${prefixN++}:`, historyLimit: 3, journal: null, remindMs: 100 },
+      log,
+    )
+    stores.push(store)
+    await ready(store)
+    await own.stop()
+    await waitFor(() => !store.available, 5000, 'store down')
+    assert.ok(
+      logs.includes(
+        'warn Redis unavailable (connection closed): mail flows on; tracking writes are lost (counted in the log) until it is back: there is no journal',
+      ),
+      logs.join('\n'),
+    )
+    store.submit({
+      message: message({ txn: 'N.1', envid: 'nojournal@h.example' }),
+      recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+      now,
+    })
+    await waitFor(
+      () => logs.includes('warn 1 tracking writes lost (see README "Failure modes")'),
+      5000,
+      'the loss',
+    )
   } finally {
     await own.close()
   }

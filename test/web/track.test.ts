@@ -30,12 +30,21 @@ test('a bad body is refused with a reason that never repeats the secret', () => 
     [{ uri: `mtqp://h/track/e/${'A'.repeat(2000)}` }, /too long/],
     [{ envid: 'm 1@s', secret: SECRET }, /printable ASCII/],
     [{ envid: 'm1@s', secret: 'not*base64' }, /not base64/],
+    [{ uri: 'mtqp://mtqp.b.test' }, /has no \/track\/ path$/],
+    [{ uri: 'mtqp://mtqp.b.test/find/a/b' }, /must start with \/track\/$/],
+    [{ uri: 'mtqp://mtqp.b.test/track/a' }, /must be \/track\/<envid>\/<secret>$/],
+    [{ uri: 'mtqp://mtqp.b.test/track/a/b?x' }, /no query or fragment/],
+    [{ uri: 'mtqp://mtqp.b.test:0/track/a/b' }, /bad port/],
+    [{ uri: 'mtqp://mtqp.b.test/track/a%zz@s.example/b' }, /%-escape in the envid/],
+    [{ uri: 'mtqp://mtqp.b.test/track/a@s.example/not*base64' }, /not base64/],
   ]
   for (const [body, reason] of cases) {
     const r = trackTargetOf(body, OWN)
     assert.ok(!r.ok, JSON.stringify(body))
     assert.match(r.error, reason)
     assert.ok(!r.error.includes('not*base64'))
+    // Our checklist ids (docs/conformance.md) are for the code, never for the person reading the error.
+    assert.doesNotMatch(r.error, /\b(?:AMB|DSN|ERR|ESC|HRK|MTQPC?|MTRK|SEC|TSN|TV|URI)-\d+/)
   }
 })
 
