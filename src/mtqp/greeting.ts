@@ -56,8 +56,7 @@ export function formatGreeting(opts: GreetingOptions): Result<string> {
   for (const o of opts.options) {
     if (o.trim().length === 0) return err('empty greeting option')
     // A leading WSP would make the line a continuation of the previous option (MTQP-12).
-    if (o.startsWith(' ') || o.startsWith('\t'))
-      return err('greeting option starts with whitespace (MTQP-12)')
+    if (o.startsWith(' ') || o.startsWith('\t')) return err('greeting option starts with whitespace') // MTQP-12
     if (!PRINTABLE.test(o)) return err('greeting option must be printable ASCII')
   }
   return formatResponse(greetingResponse(opts))
@@ -73,8 +72,8 @@ export function parseGreeting(r: MtqpResponse): Result<Greeting, GreetingError> 
   const failure = (reason: string): { ok: false; error: GreetingError } =>
     err({ reason, indicator: r.indicator, codes, text: r.text, temporary: r.indicator === '-TEMP' })
 
-  if (r.indicator !== '+OK' && r.indicator !== '+OK+') return failure('server refused the session (MTQP-11)')
-  if (!codes.includes('mtqp')) return failure('greeting lacks the /MTQP response code (MTQP-10)')
+  if (r.indicator !== '+OK' && r.indicator !== '+OK+') return failure('server refused the session') // MTQP-11
+  if (!codes.includes('mtqp')) return failure('greeting lacks the /MTQP response code') // MTQP-10
 
   const options: GreetingOption[] = []
   for (const line of r.indicator === '+OK+' ? (r.lines ?? []) : []) {

@@ -40,15 +40,12 @@ const NAMECHARS = /^[A-Za-z0-9_-]+$/
 
 /** Wire text of a response, CRLF line endings, multi-line data dot-stuffed and terminated by ".". */
 export function formatResponse(r: MtqpResponse): Result<string> {
-  if (!(INDICATORS as readonly string[]).includes(r.indicator))
-    return err('unknown status indicator (MTQP-5)')
+  if (!(INDICATORS as readonly string[]).includes(r.indicator)) return err('unknown status indicator') // MTQP-5
   for (const code of r.codes) {
     // response-info = *("/" 1*NAMECHAR) (MTQP-6).
-    if (!NAMECHARS.test(code))
-      return err('response code must be 1*NAMECHAR: ALPHA / DIGIT / "-" / "_" (MTQP-6)')
+    if (!NAMECHARS.test(code)) return err('response code must be 1*NAMECHAR: ALPHA / DIGIT / "-" / "_"') // MTQP-6
   }
-  if (r.lines !== undefined && r.indicator !== '+OK+')
-    return err('only +OK+ responses carry data lines (MTQP-5)')
+  if (r.lines !== undefined && r.indicator !== '+OK+') return err('only +OK+ responses carry data lines') // MTQP-5
 
   const status = statusLine(r)
   if (!status.ok) return status
@@ -63,7 +60,7 @@ export function formatResponse(r: MtqpResponse): Result<string> {
       // MTQP-7: a line starting with "." gets another "."; MTQP-5: the limit applies to the stuffed wire line.
       const wire = line.startsWith('.') ? `.${line}` : line
       if (wire.length > MAX_LINE_OCTETS) {
-        return err(`data line ${i} is ${wire.length} octets on the wire, over 998 (MTQP-5); fold it`)
+        return err(`data line ${i} is ${wire.length} octets on the wire, over 998; fold it`) // MTQP-5
       }
       parts.push(`${wire}\r\n`)
     }
@@ -77,7 +74,7 @@ export function formatResponse(r: MtqpResponse): Result<string> {
  * same refusals as formatResponse with the lines of `body`, checked and dot-stuffed on the whole text at once.
  */
 export function formatDataResponse(r: StatusLine, body: string): Result<string> {
-  if (r.indicator !== '+OK+') return err('only +OK+ responses carry data lines (MTQP-5)')
+  if (r.indicator !== '+OK+') return err('only +OK+ responses carry data lines') // MTQP-5
   const status = statusLine(r)
   if (!status.ok) return status
   if (body !== '' && !body.endsWith('\r\n')) return err('data does not end in CRLF')
@@ -89,7 +86,7 @@ export function formatDataResponse(r: StatusLine, body: string): Result<string> 
       return err('a data line contains CR or LF')
     // MTQP-5: the limit applies to the line as it goes on the wire, dot-stuffed.
     if (end - start + (body.startsWith('.', start) ? 1 : 0) > MAX_LINE_OCTETS)
-      return err('a data line is over 998 octets on the wire (MTQP-5); fold it')
+      return err('a data line is over 998 octets on the wire; fold it') // MTQP-5
   }
   // MTQP-7: a line starting with "." gets another ".".
   const stuffed = body.startsWith('.') || body.includes('\n.') ? body.replace(/(^|\n)\./g, '$1..') : body
@@ -99,7 +96,7 @@ export function formatDataResponse(r: StatusLine, body: string): Result<string> 
 /** The status line with its CRLF: indicator, codes, and the text cut to fit 998 octets. */
 function statusLine(r: StatusLine): Result<string> {
   const head = r.indicator + r.codes.map((c) => `/${c}`).join('')
-  if (head.length > MAX_LINE_OCTETS) return err('status line longer than 998 octets (MTQP-5)')
+  if (head.length > MAX_LINE_OCTETS) return err('status line longer than 998 octets') // MTQP-5
   const room = MAX_LINE_OCTETS - head.length - 1
   const text = sanitiseText(r.text).slice(0, Math.max(0, room))
   return ok(text.length > 0 ? `${head} ${text}\r\n` : `${head}\r\n`)
@@ -219,7 +216,7 @@ export class ResponseDecoder {
     const st = this.#state
     if (st.kind === 'data') {
       if (st.damage === null) {
-        st.damage = 'overlong data line in response (MTQP-5)'
+        st.damage = 'overlong data line in response' // MTQP-5
         st.lines = []
       }
       return null
@@ -231,11 +228,11 @@ export class ResponseDecoder {
         status: { indicator: '+OK+', codes: [], text: '' },
         lines: [],
         octets: 0,
-        damage: 'overlong status line in response (MTQP-5)',
+        damage: 'overlong status line in response', // MTQP-5
       }
       return null
     }
-    return err('overlong status line in response (MTQP-5)')
+    return err('overlong status line in response') // MTQP-5
   }
 }
 

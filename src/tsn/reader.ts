@@ -195,7 +195,7 @@ function readEntity<M, R>(entity: string, types: readonly string[], schema: Sche
   // Any multipart subtype is read; TSN-1 is enforced on the parts. The `type` parameter is not checked,
   // since the RFC's own examples get it wrong (ERR-3887-5).
   if (!mediaType(contentType).startsWith('multipart/')) {
-    note(`Content-Type ${quote(contentType)} is neither multipart nor ${types.join(' nor ')} (TSN-1)`)
+    note(`Content-Type ${quote(contentType)} is neither multipart nor ${types.join(' nor ')}`) // TSN-1
     return []
   }
   const boundary = contentTypeParam(contentType, 'boundary')
@@ -215,7 +215,7 @@ function readEntity<M, R>(entity: string, types: readonly string[], schema: Sche
     if (part.contentType !== undefined && !types.includes(mediaType(part.contentType))) {
       // A report's human-readable part and returned message are expected; a tracking answer has nothing else.
       if (!schema.otherPartsExpected)
-        partNote(`Content-Type ${quote(part.contentType)} is not ${types[0]} (TSN-1; part skipped)`)
+        partNote(`Content-Type ${quote(part.contentType)} is not ${types[0]} (part skipped)`) // TSN-1
       continue
     }
     const status = readStatus(part.body, schema, partNote)

@@ -99,7 +99,7 @@ test('MTQP-11: negative greetings (RFC 3887 examples #2 and #3) are errors carry
   assert.deepStrictEqual(greet('-TEMP/MTQP/admin Service down for admin, call back later\r\n'), {
     ok: false,
     error: {
-      reason: 'server refused the session (MTQP-11)',
+      reason: 'server refused the session',
       indicator: '-TEMP',
       codes: ['mtqp', 'admin'],
       text: 'Service down for admin, call back later',
