@@ -177,6 +177,10 @@ export function check_rcpt_params(
   const txn = connection.transaction
   if (txn && (notify || orcpt)) {
     ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
+  } else if (txn) {
+    // Named by the sender after an alias or a list led to it: the sender's own recipient from now on.
+    const note = readNote(txn.notes)
+    if (note?.rcpts[rcptKey(rcpt)]?.memberOf !== undefined) delete note.rcpts[rcptKey(rcpt)]
   }
   // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it (note_redirection).
   if (txn) receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index: txn.rcpt_to.length - 1 })
@@ -197,7 +201,8 @@ export function note_redirection(this: MtrkPlugin, next: Next, connection: Harak
     const products = txn.rcpt_to.slice(received.index).map((a) => ({ key: rcptKey(a), address: a.address }))
     // Noted even on a message without DSN parameters: our failure reports must not name where it leads either.
     if (!note && redirectionOf(received, products, finalAliases) === 'final') note = ensureNote(txn.notes)
-    if (note) noteRedirection(note, received, products, finalAliases)
+    const earlier = new Set(txn.rcpt_to.slice(0, received.index).map(rcptKey))
+    if (note) noteRedirection(note, received, products, finalAliases, earlier)
   }
   next()
 }

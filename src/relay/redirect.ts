@@ -48,13 +48,15 @@ export function redirectionOf(
  * Records in the note what `received` became (`redirectionOf`): an ordinary hop carries the received recipient's
  * ORCPT and NOTIFY on; an expansion is reported `expanded` (TSN-19) and a final alias `delivered` (RFC 3886 §4.2(b)),
  * and their products, like a list's members (RFC 3461 §5.2.7.4), get neither the certifier nor anything else derived
- * from the original.
+ * from the original, except a product in `earlier` (the keys of the recipients before `received` in rcpt_to) that is
+ * not itself a member: the sender named it too, so it stays the sender's own recipient.
  */
 export function noteRedirection(
   note: TrackingNote,
   received: Addressed,
   products: readonly Addressed[],
   finalAliases: ReadonlySet<string> | null,
+  earlier: ReadonlySet<string> = new Set(),
 ): void {
   const own = recipientNote(note, received.key)
   const orcpt = own?.orcpt ?? null
@@ -71,7 +73,10 @@ export function noteRedirection(
         ? { orcpt, notify, delivered: received.address }
         : { orcpt, notify, expanded: received.address }
     for (const p of products) {
-      if (p.key !== received.key) note.rcpts[p.key] = { orcpt: null, notify: null, memberOf: received.key }
+      // An address the sender also named itself stays the sender's recipient, tracked and reported as its own.
+      const own = earlier.has(p.key) && note.rcpts[p.key]?.memberOf === undefined
+      if (p.key !== received.key && !own)
+        note.rcpts[p.key] = { orcpt: null, notify: null, memberOf: received.key }
     }
   }
 }

@@ -89,7 +89,7 @@ Output:
 When more messages match, the command to get the next page is printed on stderr.
 
 Retention:
-  --max DURATION        the new maximum retention from arrival: seconds, or 90s, 30m, 2h, 3d (default:
+  --max DURATION        the new maximum retention from arrival, with its unit: 90s, 30m, 2h, 3d (default:
                         [main] max_retention of mtrk.ini). Each record answers TRACK until arrival + DURATION
                         at most, and its Redis key expires with its latest record; times only ever shrink.
                         A recipient still in the queue keeps its data until the queue gives up plus
@@ -314,9 +314,11 @@ async function summary(trace: Trace, input: TraceQueryInput, v: Values, io: Trac
 /** `retention`: MTRK-11, the store's lowerRetention with the ini's maximum unless --max says otherwise. */
 async function retention(v: Values, config: MtrkConfig, io: TraceIo): Promise<number> {
   const raw = v.max as string | undefined
+  // A bare number would be seconds: `--max 2` meant as two days would drop nearly every record, for good.
+  if (raw !== undefined && /^\d+$/.test(raw) && raw !== '0')
+    throw new UsageError(`--max: "${raw}" needs a unit: ${raw}d, ${raw}h, ${raw}m or ${raw}s`)
   const max = raw === undefined ? config.main.maxRetention : parseDuration(raw)
-  if (max === null)
-    throw new UsageError(`--max: "${raw}" is not a duration (seconds, or a number with s, m, h or d: 2d)`)
+  if (max === null) throw new UsageError(`--max: "${raw}" is not a duration (a number with s, m, h or d: 2d)`)
   const dryRun = v['dry-run'] === true
   const client = await connectReader(config.redis, 'mtrk-trace')
   try {

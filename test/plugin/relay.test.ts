@@ -334,12 +334,13 @@ test('MTRK-22 at the rcpt hooks: final_aliases, read per recipient, makes an ali
   const m = p as unknown as MtrkPlugin
   assert.ok(m.mtrk)
   const c = await mailFrom(p, { ENVID: 'e@h.test', MTRK: B })
-  await receive(p, c, 'PM@h.test', ' NOTIFY=SUCCESS ORCPT=rfc822;PM@h.test', ['alice@far.test'])
+  await receive(p, c, 'PM@h.test', ' NOTIFY=SUCCESS ORCPT=rfc822;PM@h.test', ['before@far.test'])
   m.mtrk.config.main.finalAliases = new Set(['pm@h.test', '@private.test'])
   await receive(p, c, 'pm@h.test', ' NOTIFY=SUCCESS ORCPT=rfc822;PM@h.test', ['alice@far.test'])
   await receive(p, c, 'u@private.test', '', ['bob@far.test'])
   await receive(p, c, 'public@h.test', '', ['carol@far.test'])
   assert.deepEqual((c.transaction.notes.mtrk as TrackingNote).rcpts, {
+    'before@far.test': { orcpt: 'rfc822;PM@h.test', notify: 'SUCCESS' },
     'pm@h.test': { orcpt: 'rfc822;PM@h.test', notify: 'SUCCESS', delivered: 'pm@h.test' },
     'alice@far.test': { orcpt: null, notify: null, memberOf: 'pm@h.test' },
     'u@private.test': { orcpt: null, notify: null, delivered: 'u@private.test' },
@@ -355,6 +356,7 @@ test('MTRK-22 at the rcpt hooks: final_aliases, read per recipient, makes an ali
       r.event?.patch.status,
     ]),
     [
+      ['before@far.test', 'queued', undefined],
       ['carol@far.test', 'queued', undefined],
       ['pm@h.test', 'delivered', '2.5.0'],
       ['u@private.test', 'delivered', '2.5.0'],
@@ -376,4 +378,35 @@ test('MTRK-22 at the rcpt hooks: final_aliases, read per recipient, makes an ali
   const none = await mailFrom(p, {})
   await receive(p, none, 'public@h.test', '', ['carol@far.test'])
   assert.equal(none.transaction.notes.mtrk, undefined, 'an ordinary hop of such a message needs no note')
+})
+
+test('a recipient the sender named itself stays its own when a final alias or a list also leads to it', async () => {
+  const { p, writes } = plugin()
+  const m = p as unknown as MtrkPlugin
+  assert.ok(m.mtrk)
+  m.mtrk.config.main.finalAliases = new Set(['pm@h.test'])
+  const c = await mailFrom(p, { ENVID: 'e@h.test', MTRK: B })
+  // Named first (with and without DSN parameters), then reached again through a final alias and a list.
+  await receive(p, c, 'bob@far.test', ' NOTIFY=SUCCESS,FAILURE', ['bob@far.test'])
+  await receive(p, c, 'dan@far.test', '', ['dan@far.test'])
+  await receive(p, c, 'pm@h.test', '', ['bob@far.test'])
+  await receive(p, c, 'list@h.test', '', ['dan@far.test', 'm1@far.test'])
+  assert.deepEqual((c.transaction.notes.mtrk as TrackingNote).rcpts, {
+    'bob@far.test': { orcpt: null, notify: 'SUCCESS,FAILURE' },
+    'pm@h.test': { orcpt: null, notify: null, delivered: 'pm@h.test' },
+    'list@h.test': { orcpt: null, notify: null, expanded: 'list@h.test' },
+    'm1@far.test': { orcpt: null, notify: null, memberOf: 'list@h.test' },
+  })
+  c.transaction.results.add({ name: 'outbound' }, { pass: 'queued' })
+  await callQueueOk(p, c, 'queued')
+  const tracked = writes[0]?.recipients.map((r) => r.base.address)
+  assert.ok(tracked?.includes('bob@far.test') && tracked.includes('dan@far.test'), 'bob and dan are tracked')
+  assert.ok(!tracked?.includes('m1@far.test'), 'a list member is not')
+  // Reached through the final alias first, then named by the sender: from then on the sender's own.
+  const d = await mailFrom(p, { ENVID: 'e2@h.test', MTRK: B })
+  await receive(p, d, 'pm@h.test', '', ['carol@far.test'])
+  await receive(p, d, 'carol@far.test', '', ['carol@far.test'])
+  assert.deepEqual((d.transaction.notes.mtrk as TrackingNote).rcpts, {
+    'pm@h.test': { orcpt: null, notify: null, delivered: 'pm@h.test' },
+  })
 })

@@ -145,3 +145,21 @@ test('redirectionOf: several addresses expand, itself or nothing is none, one ot
     }),
   )
 })
+
+test('a product the sender named itself earlier stays its own; one an earlier list or alias led to is re-marked', () => {
+  const n = note({
+    'bob@far.test': { orcpt: null, notify: 'FAILURE' },
+    'm@far.test': { orcpt: null, notify: null, memberOf: 'old@here.test' },
+  })
+  const products = ['bob@far.test', 'dan@far.test', 'm@far.test', 'new@far.test'].map((key) => ({
+    key,
+    address: key,
+  }))
+  noteRedirection(n, received, products, null, new Set(['bob@far.test', 'dan@far.test', 'm@far.test']))
+  assert.deepEqual(n.rcpts, {
+    'bob@far.test': { orcpt: null, notify: 'FAILURE' },
+    'm@far.test': { orcpt: null, notify: null, memberOf: 'alias@here.test' },
+    'alias@here.test': { orcpt: null, notify: null, expanded: 'Alias@Here.test' },
+    'new@far.test': { orcpt: null, notify: null, memberOf: 'alias@here.test' },
+  })
+})

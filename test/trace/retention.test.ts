@@ -173,6 +173,9 @@ test('MTRK-11: a bad --max is named, an unreachable Redis explained with exit 69
   const bad = await mtrkTrace('retention', '--max', 'two days')
   assert.equal(bad.code, 64)
   assert.match(bad.stderr, /^mtrk-trace: --max: "two days" is not a duration/)
+  const bare = await mtrkTrace('retention', '--max', '2')
+  assert.equal(bare.code, 64, 'a bare number would be 2 seconds')
+  assert.match(bare.stderr, /^mtrk-trace: --max: "2" needs a unit: 2d, 2h, 2m or 2s/)
   const down = await run(process.execPath, [BIN, 'retention'], {
     env: { ...process.env, MTRK_REDIS_URL: 'redis://127.0.0.1:1' },
     cwd: haraka.dir,
