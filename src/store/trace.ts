@@ -111,9 +111,13 @@ export class TraceStore {
           if (m) messages.push(m)
           if (messages.length >= q.limit) return { messages, next: formatCursor(last(messages)) }
         }
-        // Out of budget in this bucket: what was examined is answered, the rest is the next page's.
-        if (status === 'budget')
+        // Out of budget in this bucket: what was examined is answered, the rest is the next page's. A position the
+        // script did not reach would restart the search from the top (or end it): never a cursor then.
+        if (status === 'budget') {
+          if (lastTxn === '')
+            throw new Error('trace search: a bucket ran out of budget before its first candidate')
           return { messages, next: formatCursor({ arrival: Number(lastArrival), txn: lastTxn }) }
+        }
       }
     }
     return { messages, next: null }
@@ -126,7 +130,7 @@ export class TraceStore {
     for (const t of terms) {
       const kv = sharedTerm(t)
       const connection = kv?.[0] === 'q' ? connectionPrefix(kv[1]) : null
-      if (connection !== null) keys.push(`${base}u:q`)
+      if (connection !== null) keys.push(`${base}u:q`, `${base}t`)
       else if (kv) keys.push(`${base}u:${kv[0]}`, `${base}i:${t}`)
       else keys.push(`${base}i:${t}`)
       kinds.push(connection !== null ? `p${connection}` : kv ? `u${kv[1]}` : 's')
