@@ -37,6 +37,9 @@ const BUDGET = 20_000
 /** Buckets searched in parallel per round trip. */
 const FAN_OUT = 8
 
+/** Hour counts a summary asks for per round trip. */
+const SUMMARY_ROUND = 256
+
 /** One page of a search, newest first; `next` continues it (TraceQuery.cursor), null when nothing is left. */
 export interface TracePage {
   messages: TracedMessage[]
@@ -188,9 +191,16 @@ export class TraceStore {
   /** Counts per arrival hour over the hours covering [since, until]; rejects when Redis fails. */
   async summary(since: number, until: number): Promise<TraceSummary> {
     const buckets = bucketsBetween(since, until).reverse()
-    const counts = await Promise.all(
-      buckets.map(({ bucket }) => this.client.hgetall(`${this.bucketKey(bucket)}c`)),
-    )
+    // A few hundred at a time: a long range (the kept window is up to a year and more) queues no more replies.
+    const counts: Array<Record<string, string>> = []
+    for (let i = 0; i < buckets.length; i += SUMMARY_ROUND)
+      counts.push(
+        ...(await Promise.all(
+          buckets
+            .slice(i, i + SUMMARY_ROUND)
+            .map(({ bucket }) => this.client.hgetall(`${this.bucketKey(bucket)}c`)),
+        )),
+      )
     const hours: HourCounts[] = []
     const total: Omit<HourCounts, 'start'> = { messages: 0, recipients: {} }
     buckets.forEach(({ start }, i) => {

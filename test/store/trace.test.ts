@@ -72,7 +72,7 @@ function write(h: Partial<TraceHeader>, rcpts: RecipientWrite[], queueIds: strin
 const q = (input: TraceQueryInput) => {
   const r = parseTraceQuery(
     { since: '2026-11-29', until: '2026-12-01', ...input },
-    { now, window: 86_400_000 },
+    { now, window: 86_400_000, kept: 365 * 86_400_000 },
   )
   assert.ok(r.ok, r.ok ? '' : r.error)
   return r.value
