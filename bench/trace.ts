@@ -232,7 +232,7 @@ export async function benchTraceSearch(sizes: number[] = [10_000, 100_000]): Pro
             since: '2026-11-29',
             until: '2026-11-29T23:59:59Z',
           },
-          { now, window: DAY },
+          { now, window: DAY, kept: 365 * DAY },
         )
         if (!q.ok) throw new Error(q.error)
         const page = await store.trace.search(q.value)

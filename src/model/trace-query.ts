@@ -96,11 +96,35 @@ export interface QueryDefaults {
   now: number
   /** ms searched back from `until` when `since` is not given. */
   window: number
+  /** ms a record is kept at most after its arrival (keptAtMost of src/trace): no range reaches further back. */
+  kept: number
   /**
    * How an error names a field (a TraceKey or since, until, outcome, limit, cursor): the command's option by default
    * (`--to-domain`); the operator page's API names its query keys as they are (`toDomain`).
    */
   name?: (field: string) => string
+}
+
+/**
+ * ms a writer's clock may be ahead of a reader's: arrivals later than the reader's now by more are not searched.
+ * Haraka stamps the arrival; an operator may search from another host.
+ */
+export const CLOCK_AHEAD = 3_600_000
+
+/**
+ * The part of [since, until] (ms since the epoch, inclusive) where a record can still be: from `now - kept` (older
+ * records have expired) to `now + CLOCK_AHEAD`. A range given as far back as one likes (`--since 2000-01-01`) thus
+ * costs no more than the kept window: the hour buckets a search or summary reads are those of this part only. A
+ * range wholly before it shrinks to its end, where nothing is kept.
+ */
+export function keptRange(
+  since: number,
+  until: number,
+  now: number,
+  kept: number,
+): { since: number; until: number } {
+  const end = Math.min(until, now + CLOCK_AHEAD)
+  return { since: Math.min(Math.max(since, now - kept), end), until: end }
 }
 
 /** The command's option for a field: `--to-domain` for toDomain, `--since` for since. */
@@ -136,11 +160,12 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
     const raw = input[field]
     if (raw === undefined) return ok(fallback)
     const t = parseTime(raw, d.now, field === 'until')
-    return t === null
-      ? err(
-          `${name(field)}: "${raw}" is not a time (now, a duration ago like 30m, 2h, 3d, or ISO 8601 like 2026-11-30T10:00Z)`,
-        )
-      : ok(t)
+    if (t === null)
+      return err(
+        `${name(field)}: "${raw}" is not a time (now, a duration ago like 30m, 2h, 3d, or ISO 8601 like 2026-11-30T10:00Z)`,
+      )
+    // A duration reaching past the epoch (999999999d) is a typo, not a wish for everything kept.
+    return t < 0 ? err(`${name(field)}: "${raw}" is before 1970`) : ok(t)
   }
   const until = time('until', d.now)
   if (!until.ok) return until
@@ -150,6 +175,9 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
     return err(
       `${name('since')}: ${new Date(since.value).toISOString()} is ${input.until === undefined ? 'in the future' : `after ${name('until')}`}`,
     )
+  if (since.value > d.now + CLOCK_AHEAD)
+    return err(`${name('since')}: ${new Date(since.value).toISOString()} is in the future`)
+  const range = keptRange(since.value, until.value, d.now, d.kept)
 
   let outcomes: Action[] | null = null
   if (input.outcome !== undefined) {
@@ -170,5 +198,5 @@ export function parseTraceQuery(input: TraceQueryInput, d: QueryDefaults): Resul
     cursor = parseCursor(input.cursor.trim())
     if (!cursor) return err(`${name('cursor')}: "${input.cursor}" is not a cursor a previous page gave`)
   }
-  return ok({ keys, since: since.value, until: until.value, outcomes, limit, cursor })
+  return ok({ keys, ...range, outcomes, limit, cursor })
 }

@@ -26,8 +26,10 @@ declare module 'ioredis' {
  *   'u' <value>  two keys: the bucket's shared set of the term's kind (members <value>\0<arrival, 13 digits>\0<txn>,
  *                score 0, read by ZRANGEBYLEX) and the set of this value alone, as written before the shared sets
  *                (read until it expires)
- *   'p' <prefix> one key: the bucket's shared set of queue ids; the messages whose transaction id starts with
- *                <prefix> (a connection's uuid and a dot: every message of that connection)
+ *   'p' <prefix> two keys: the bucket's shared set of queue ids and its set by arrival; the messages whose
+ *                transaction id starts with <prefix> (a connection's uuid and a dot: every message of that
+ *                connection). Up to PREFIX_READ members of the prefix range are read and sorted; a busier connection
+ *                is found by walking the set by arrival, in the budget like any candidate.
  * ARGV[1] message key prefix   ARGV[2] min arrival   ARGV[3] max arrival   ARGV[4] cursor txn ('' none): at max
  * arrival, members from it on (already returned) are skipped   ARGV[5] limit   ARGV[6] budget
  * ARGV[7] actions, comma separated ('' any)   ARGV[8] recipient address, ASCII lower-case ('' any)
@@ -42,6 +44,10 @@ local actions, rcpt, domain = ARGV[7], ARGV[8], ARGV[9]
 local wanted = {}
 for a in string.gmatch(actions, '[^,]+') do wanted[a] = true end
 local examined = 0
+-- Where the walk stopped: the next page's cursor. Candidates a stream skips move it too, so that a call spending
+-- its budget on them still resumes after them.
+local lastArrival, lastTxn = '', ''
+local PREFIX_READ = 5000
 
 local function digits(ms) return string.format('%013.0f', math.max(0, math.floor(tonumber(ms)))) end
 local terms, k = {}, 1
@@ -56,8 +62,10 @@ for i = 10, #ARGV do
     t.prefix = string.sub(ARGV[i], 2)
     t.lo = '[' .. t.prefix
     t.hi = '(' .. string.sub(t.prefix, 1, -2) .. string.char(string.byte(t.prefix, -1) + 1)
+    t.time = KEYS[k + 1]
     t.size = redis.call('ZLEXCOUNT', t.set, t.lo, t.hi)
-    k = k + 1
+    if t.size > PREFIX_READ then t.size, t.sorted = redis.call('ZCARD', t.time), false else t.sorted = true end
+    k = k + 2
   else
     t.value, t.single = string.sub(ARGV[i], 2), KEYS[k + 1]
     t.lo, t.hi = '[' .. t.value .. '\\0' .. digits(min), '(' .. t.value .. '\\0' .. digits(max) .. '\\1'
@@ -105,7 +113,7 @@ local function byValue(t)
   end
 end
 -- The messages of a prefix term, in the same order: its members are sorted by queue id, not by arrival, so they are
--- all read first (one connection's messages in one hour), each message once.
+-- all read first (at most PREFIX_READ: the term's size), each message once.
 local function byPrefix(t)
   local found, seen, offset = {}, {}, 0
   while true do
@@ -128,6 +136,20 @@ local function byPrefix(t)
     i = i + 1
     if found[i] then return found[i][1], found[i][2] end
     return nil
+  end
+end
+-- The same for a prefix term with more members than PREFIX_READ: the bucket's messages by arrival, those of other
+-- connections skipped within the budget; false when it runs out.
+local function byArrivalWithPrefix(t)
+  local all = byArrival(t.time)
+  return function()
+    while true do
+      local txn, arrival = all()
+      if not txn or string.sub(txn, 1, #t.prefix) == t.prefix then return txn, arrival end
+      examined = examined + 1
+      lastArrival, lastTxn = arrival, txn
+      if examined >= budget then return false end
+    end
   end
 end
 -- Two streams as one, in the same order, an entry in both once.
@@ -156,7 +178,7 @@ end
 local driver = terms[best]
 local nextCandidate
 if driver.prefix then
-  nextCandidate = byPrefix(driver)
+  nextCandidate = driver.sorted and byPrefix(driver) or byArrivalWithPrefix(driver)
 elseif driver.value then
   nextCandidate = merged(byValue(driver), byArrival(driver.single))
 else
@@ -188,9 +210,9 @@ local function recipientMatches(fields)
   return false
 end
 local out = {}
-local lastArrival, lastTxn = '', ''
 while examined < budget do
   local txn, arrival = nextCandidate()
+  if txn == false then break end
   if not txn then return {'done', lastArrival, lastTxn, out} end
   examined = examined + 1
   lastArrival, lastTxn = arrival, txn

@@ -37,6 +37,9 @@ const BUDGET = 20_000
 /** Buckets searched in parallel per round trip. */
 const FAN_OUT = 8
 
+/** Hour counts a summary asks for per round trip. */
+const SUMMARY_ROUND = 256
+
 /** One page of a search, newest first; `next` continues it (TraceQuery.cursor), null when nothing is left. */
 export interface TracePage {
   messages: TracedMessage[]
@@ -111,9 +114,13 @@ export class TraceStore {
           if (m) messages.push(m)
           if (messages.length >= q.limit) return { messages, next: formatCursor(last(messages)) }
         }
-        // Out of budget in this bucket: what was examined is answered, the rest is the next page's.
-        if (status === 'budget')
+        // Out of budget in this bucket: what was examined is answered, the rest is the next page's. A position the
+        // script did not reach would restart the search from the top (or end it): never a cursor then.
+        if (status === 'budget') {
+          if (lastTxn === '')
+            throw new Error('trace search: a bucket ran out of budget before its first candidate')
           return { messages, next: formatCursor({ arrival: Number(lastArrival), txn: lastTxn }) }
+        }
       }
     }
     return { messages, next: null }
@@ -126,7 +133,7 @@ export class TraceStore {
     for (const t of terms) {
       const kv = sharedTerm(t)
       const connection = kv?.[0] === 'q' ? connectionPrefix(kv[1]) : null
-      if (connection !== null) keys.push(`${base}u:q`)
+      if (connection !== null) keys.push(`${base}u:q`, `${base}t`)
       else if (kv) keys.push(`${base}u:${kv[0]}`, `${base}i:${t}`)
       else keys.push(`${base}i:${t}`)
       kinds.push(connection !== null ? `p${connection}` : kv ? `u${kv[1]}` : 's')
@@ -184,9 +191,16 @@ export class TraceStore {
   /** Counts per arrival hour over the hours covering [since, until]; rejects when Redis fails. */
   async summary(since: number, until: number): Promise<TraceSummary> {
     const buckets = bucketsBetween(since, until).reverse()
-    const counts = await Promise.all(
-      buckets.map(({ bucket }) => this.client.hgetall(`${this.bucketKey(bucket)}c`)),
-    )
+    // A few hundred at a time: a long range (the kept window is up to a year and more) queues no more replies.
+    const counts: Array<Record<string, string>> = []
+    for (let i = 0; i < buckets.length; i += SUMMARY_ROUND)
+      counts.push(
+        ...(await Promise.all(
+          buckets
+            .slice(i, i + SUMMARY_ROUND)
+            .map(({ bucket }) => this.client.hgetall(`${this.bucketKey(bucket)}c`)),
+        )),
+      )
     const hours: HourCounts[] = []
     const total: Omit<HourCounts, 'start'> = { messages: 0, recipients: {} }
     buckets.forEach(({ start }, i) => {

@@ -18,7 +18,15 @@ import {
 import { lowerRetention } from '../store/retention'
 import { connectReader } from '../store/trace'
 import { argsError, packageVersion } from '../util/command-line'
-import { keptWindow, openTrace, readMtrkIni, type Trace, TraceConfigError, TraceUnavailable } from './index'
+import {
+  keptAtMost,
+  keptWindow,
+  openTrace,
+  readMtrkIni,
+  type Trace,
+  TraceConfigError,
+  TraceUnavailable,
+} from './index'
 import { renderDetail, renderPageJson, renderRetention, renderRows, renderSummary, traceRows } from './render'
 
 export interface TraceIo {
@@ -79,7 +87,9 @@ Filters (any combination; all must match):
                         transferred, expanded, delayed, failed
 Addresses, domains and HELO names match regardless of ASCII case; ids match exactly. TIME is "now", a
 duration ago (90s, 30m, 2h, 3d) or ISO 8601 (2026-11-30, 2026-11-30T10:00, 2026-11-30T10:00+01:00; UTC
-when no zone is given).
+when no zone is given), not before 1970. A range is cut to where records can still be: back to now minus
+[trace] retention, [main] queued_grace and 30 days (the longest a message is assumed to stay queued), ahead
+to now + 1 hour.
 
 Output:
   --limit N             messages per page, 1 to 1000 (default 50)
@@ -201,7 +211,7 @@ export async function main(argv: readonly string[], io: TraceIo = processIo()): 
     const input = command === 'show' ? {} : checkQuery(command, v, config)
     trace = await openTrace(config)
     if (command === 'show') return await show(trace, rest[0] as string, v, io)
-    if (command === 'summary') return await summary(trace, input, v, io)
+    if (command === 'summary') return await summary(trace, input, keptAtMost(config), v, io)
     return await runSearch(trace, input, argv, v, io)
   } catch (e) {
     const usage = e instanceof UsageError ? e.message : argsError(e)
@@ -234,7 +244,7 @@ function checkQuery(command: Command, v: Values, config: MtrkConfig): TraceQuery
     if (typeof value === 'string') input[field] = value
   }
   const window = command === 'summary' ? SUMMARY_WINDOW : keptWindow(config)
-  const r = parseTraceQuery(input, { now: Date.now(), window })
+  const r = parseTraceQuery(input, { now: Date.now(), window, kept: keptAtMost(config) })
   if (!r.ok) throw new UsageError(r.error)
   return input
 }
@@ -303,8 +313,14 @@ async function showConnection(trace: Trace, id: string, v: Values, io: TraceIo):
   return EXIT.ok
 }
 
-async function summary(trace: Trace, input: TraceQueryInput, v: Values, io: TraceIo): Promise<number> {
-  const q = parseTraceQuery(input, { now: Date.now(), window: SUMMARY_WINDOW })
+async function summary(
+  trace: Trace,
+  input: TraceQueryInput,
+  kept: number,
+  v: Values,
+  io: TraceIo,
+): Promise<number> {
+  const q = parseTraceQuery(input, { now: Date.now(), window: SUMMARY_WINDOW, kept })
   if (!q.ok) throw new UsageError(q.error)
   const s = await trace.summary(q.value.since, q.value.until)
   io.stdout(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderSummary(s, v.csv ? 'csv' : 'table'))

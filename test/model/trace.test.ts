@@ -13,7 +13,13 @@ import {
   traceAcceptanceWrite,
   writeTerms,
 } from '../../src/model/trace'
-import { formatCursor, parseCursor, parseTime, parseTraceQuery } from '../../src/model/trace-query'
+import {
+  CLOCK_AHEAD,
+  formatCursor,
+  parseCursor,
+  parseTime,
+  parseTraceQuery,
+} from '../../src/model/trace-query'
 
 const NOW = Date.UTC(2026, 10, 30, 12, 30)
 const addr = (user: string, host: string) => ({ user, host, address: `${user}@${host}` })
@@ -212,13 +218,57 @@ test('times: now, durations ago, ISO dates (UTC without a zone); anything else i
 })
 
 test('a date-only --until is the end of that day: --since D --until D is the whole day D', () => {
-  const r = parseTraceQuery({ since: '2026-11-30', until: '2026-11-30' }, { now: NOW, window: 86_400_000 })
+  // Searched the day after: an end later than now (and an hour more, CLOCK_AHEAD) is cut to it.
+  const d = { now: Date.UTC(2026, 11, 2), window: 86_400_000, kept: 7 * 86_400_000 }
+  const r = parseTraceQuery({ since: '2026-11-30', until: '2026-11-30' }, d)
   assert.ok(r.ok)
   assert.deepEqual([r.value.since, r.value.until], [Date.UTC(2026, 10, 30), Date.UTC(2026, 11, 1) - 1])
 })
 
+test('a range is cut to the hours a record can still be in; a time before 1970 is refused by its option', () => {
+  const kept = 7 * 86_400_000
+  const d = { now: NOW, window: kept, kept }
+  const iso = (ms: number) => new Date(ms).toISOString()
+  const range = (input: Record<string, string>) => {
+    const r = parseTraceQuery(input, d)
+    assert.ok(r.ok, r.ok ? '' : r.error)
+    return [r.value.since, r.value.until]
+  }
+  assert.deepEqual(range({ since: '2000-01-01' }), [NOW - kept, NOW], 'older records have expired')
+  assert.deepEqual(range({ since: '20000d' }), [NOW - kept, NOW])
+  assert.deepEqual(range({ since: '1h', until: '9999-12-31' }), [NOW - 3_600_000, NOW + CLOCK_AHEAD])
+  assert.deepEqual(range({ since: '1970-01-01', until: '2000-01-01' }), [
+    Date.UTC(2000, 0, 2) - 1,
+    Date.UTC(2000, 0, 2) - 1,
+  ])
+  for (const [input, re] of [
+    [{ since: '999999999d' }, /^--since: "999999999d" is before 1970$/],
+    [{ since: '1969-12-31' }, /^--since: "1969-12-31" is before 1970$/],
+    [{ until: '0000-01-01T00:00Z' }, /^--until: "0000-01-01T00:00Z" is before 1970$/],
+    [
+      { since: iso(NOW + 1.5 * CLOCK_AHEAD), until: iso(NOW + 2 * CLOCK_AHEAD) },
+      /^--since: .* is in the future$/,
+    ],
+  ] as const) {
+    const e = parseTraceQuery(input, d)
+    assert.ok(!e.ok, JSON.stringify(input))
+    assert.match(e.error, re)
+  }
+  const api = parseTraceQuery({ since: '999999999d' }, { ...d, name: (field) => field })
+  assert.ok(!api.ok)
+  assert.equal(api.error, 'since: "999999999d" is before 1970')
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 0, max: 4e12 }), (a, b) => {
+      const r = parseTraceQuery({ since: iso(Math.min(a, b)), until: iso(Math.max(a, b)) }, d)
+      if (!r.ok) return Math.min(a, b) > NOW + CLOCK_AHEAD
+      const { since, until } = r.value
+      return since >= Math.min(NOW - kept, until) && since <= until && until <= NOW + CLOCK_AHEAD
+    }),
+  )
+})
+
 test('a query: defaults, and each malformed value reported by its option', () => {
-  const d = { now: NOW, window: 86_400_000 }
+  const d = { now: NOW, window: 86_400_000, kept: 7 * 86_400_000 }
   const r = parseTraceQuery({ to: 'Bob@dest.example', outcome: 'failed,Delayed' }, d)
   assert.deepEqual(r, {
     ok: true,

@@ -72,7 +72,7 @@ function write(h: Partial<TraceHeader>, rcpts: RecipientWrite[], queueIds: strin
 const q = (input: TraceQueryInput) => {
   const r = parseTraceQuery(
     { since: '2026-11-29', until: '2026-12-01', ...input },
-    { now, window: 86_400_000 },
+    { now, window: 86_400_000, kept: 365 * 86_400_000 },
   )
   assert.ok(r.ok, r.ok ? '' : r.error)
   return r.value
@@ -605,4 +605,53 @@ test('sets of one queue id or Message-ID alone (before the shared sets) are sear
   } finally {
     redis.disconnect()
   }
+})
+
+test('a connection with more queue ids in one hour than a call examines is paged, newest first, never lost', async () => {
+  const { store } = await makeStore()
+  // D: a persistent submission connection, 21,000 messages in one hour (more members of the queue id set than one
+  // search call may examine); C: 5,001 older messages (more than are read and sorted), found behind D's messages
+  // in the set by arrival.
+  const N = 21_000
+  const M = 5001
+  const connection = async (name: string, n: number, from: number) => {
+    for (let i = 0; i < n; i += 1000)
+      await Promise.all(
+        Array.from({ length: Math.min(1000, n - i) }, (_, j) =>
+          store.record(
+            write({ txn: `${name}.${i + j + 1}`, arrival: from + i + j }, [rcpt('r@dest.example')]),
+          ),
+        ),
+      )
+  }
+  await connection('C', M, T0)
+  await connection('D', N, T0 + M)
+  const pages = async (queueId: string, limit: string) => {
+    const seen: string[] = []
+    let cursor: string | undefined
+    let calls = 0
+    do {
+      const page = await store.trace.search(q({ queueId, limit, ...(cursor ? { cursor } : {}) }))
+      seen.push(...page.messages.map((m) => m.txn))
+      cursor = page.next ?? undefined
+      if (cursor !== undefined) assert.match(cursor, /^[1-9]\d*~[CD]\.\d+$/, 'a cursor at a message examined')
+      calls++
+    } while (cursor && calls < 50)
+    return { seen, calls }
+  }
+  const first = await store.trace.search(q({ queueId: 'D', limit: '1000' }))
+  assert.equal(first.messages.length, 1000)
+  assert.equal(first.messages[0]?.txn, `D.${N}`, 'the newest first')
+  assert.equal(first.messages.at(-1)?.txn, `D.${N - 999}`)
+  const d = await pages('D', '1000')
+  assert.equal(d.seen.length, N, 'every message of the connection, each once')
+  assert.equal(new Set(d.seen).size, N)
+  assert.ok(d.calls <= N / 1000 + 1, `${d.calls} pages`)
+  const c = await pages('C', '1000')
+  assert.deepEqual(
+    c.seen,
+    Array.from({ length: M }, (_, i) => `C.${M - i}`),
+    "newest first, each once, found behind the other connection's messages",
+  )
+  assert.ok(c.calls > 6 && c.calls < 10, `${c.calls} pages`)
 })

@@ -8,8 +8,11 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { parseConfig } from '../../src/config/config'
+import { keptAtMost } from '../../src/trace/index'
 import { type Ran, runCommand } from '../helpers/command'
 import { REPO } from '../helpers/haraka'
+import { startRedis } from '../helpers/redis'
 
 /** A Haraka directory without mtrk.ini: the defaults apply. */
 const DIR = mkdtempSync(join(tmpdir(), 'mtrk-trace-cli-'))
@@ -79,6 +82,37 @@ test('malformed filters: a future --since, an empty --message-id, an IP address 
     const r = await trace([...args])
     assert.equal(r.code, 64, args.join(' '))
     assert.match(usage(r), new RegExp(`^mtrk-trace: ${message}\\nTry`), args.join(' '))
+  }
+})
+
+test('a range reaching back to 2000 reads only the hours a record can still be in; one before 1970 is refused', async () => {
+  const redis = await startRedis()
+  try {
+    const env = { MTRK_REDIS_URL: `redis://127.0.0.1:${redis.port}` }
+    const hours = keptAtMost(parseConfig({}).config) / 3_600_000
+    const calls = async (command: string) => {
+      const stats = await redis.client().info('commandstats')
+      return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+    }
+    const summary = await trace(['summary', '--since', '2000-01-01', '--json'], env)
+    assert.equal(summary.code, 0, summary.stderr)
+    assert.deepEqual(JSON.parse(summary.stdout).total, { messages: 0, recipients: {} })
+    const hgetall = await calls('hgetall')
+    assert.ok(hgetall > 0 && hgetall <= hours + 2, `${hgetall} hours read, ${hours} kept`)
+    const search = await trace(['--since', '2000-01-01', '--until', '9999-12-31', '--json'], env)
+    assert.equal(search.code, 0, search.stderr)
+    const scripts = (await calls('evalsha')) + (await calls('eval'))
+    assert.ok(scripts > 0 && scripts <= hours + 4, `${scripts} hours searched, ${hours} kept`)
+    for (const [args, message] of [
+      [['summary', '--since', '999999999d'], '--since: "999999999d" is before 1970'],
+      [['--until', '1969-12-31T23:59Z'], '--until: "1969-12-31T23:59Z" is before 1970'],
+    ] as const) {
+      const r = await trace([...args], env)
+      assert.equal(r.code, 64, args.join(' '))
+      assert.equal(usage(r), `mtrk-trace: ${message}\nTry "mtrk-trace --help".\n`)
+    }
+  } finally {
+    await redis.close()
   }
 })
 

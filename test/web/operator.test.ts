@@ -217,4 +217,20 @@ describe('the operator page on a real relay', () => {
     }
     assert.equal((await fetch(`${base}api/summary?since=1h&until=now`, { headers: AUTH })).status, 200)
   })
+
+  test('a range from before 1970 is a 400 naming since; one from 2000 is cut to what is kept, mail flows', async () => {
+    // Both used to run in Haraka's event loop for every hour asked (999999999d: until memory ran out).
+    const get = (path: string) =>
+      fetch(`${base}${path}`, { headers: AUTH, signal: AbortSignal.timeout(20_000) })
+    const bad = await get('api/summary?since=999999999d')
+    assert.equal(bad.status, 400)
+    assert.equal(((await bad.json()) as { error: string }).error, 'since: "999999999d" is before 1970')
+    const summary = await get('api/summary?since=2000-01-01&until=9999-12-31')
+    assert.equal(summary.status, 200)
+    assert.ok(((await summary.json()) as { total: { messages: number } }).total.messages >= 2)
+    const search = await get(`api/search?toDomain=${DOMAIN}&since=2000-01-01`)
+    assert.equal(search.status, 200)
+    assert.ok(((await search.json()) as TracePage).messages.length >= 2)
+    await send('erin@sender.example', `erin@${DOMAIN}`, 'm3@sender.example')
+  })
 })
