@@ -10,7 +10,7 @@ import { bucketOf, traceWrite } from '../../src/model/trace'
 import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
-import { waitFor } from '../helpers/ports'
+import { sleep, waitFor } from '../helpers/ports'
 import { monitorRedis, type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
@@ -22,15 +22,26 @@ let prefixN = 0
 
 const journalRoot = mkdtempSync(join(tmpdir(), 'mtrk-store-journal-'))
 
-function journal(dir: string, maxBytes = 1024 * 1024): OutageJournal {
-  return new OutageJournal({ dir, maxBytes, fsyncMs: 50, batch: 2, pauseMs: 1, log })
+function journal(dir: string, maxBytes = 1024 * 1024, pauseMs = 1): OutageJournal {
+  return new OutageJournal({ dir, maxBytes, fsyncMs: 50, batch: 2, pauseMs, log })
 }
 
-function makeStore(p = port, historyLimit = 3, dir = join(journalRoot, String(prefixN)), remindMs?: number) {
+function makeStore(
+  p = port,
+  historyLimit = 3,
+  dir = join(journalRoot, String(prefixN)),
+  remindMs?: number,
+  pauseMs?: number,
+) {
   const { config } = parseConfig({ redis: { port: p } })
   const store = new TrackingStore(
     createRedisClient({ ...config.redis, commandTimeout: 300 }, 'mtrk-test'),
-    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, journal: journal(dir), remindMs },
+    {
+      prefix: `t${process.pid}-${prefixN++}:`,
+      historyLimit,
+      journal: journal(dir, undefined, pauseMs),
+      remindMs,
+    },
     log,
   )
   stores.push(store)
@@ -753,6 +764,59 @@ test('Redis full again soon after it took writes (memory hovering at maxmemory):
       'both writes applied',
     )
     assert.deepEqual(found.map((m) => m.txn).sort(), ['H1.1', 'H2.1'])
+  } finally {
+    await own.close()
+  }
+})
+
+/** A write of message `<tag><i>.1` to `envid`, one recipient. */
+function numbered(envid: string, tag: string) {
+  return (i: number) => ({
+    message: message({ txn: `${tag}${i}.1`, envid }),
+    recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+    now,
+  })
+}
+
+/** Waits until `store` has `count` messages with `envid`. */
+function allApplied(store: TrackingStore, envid: string, count: number) {
+  return waitFor(
+    async () => (await store.lookup(envid).catch(() => [])).length === count,
+    20000,
+    `${count} messages of ${envid}`,
+  )
+}
+
+test('a live write refused while the journal replays: the next batch Redis takes brings the store up, mail flowing', async () => {
+  const own: RedisServer = await startRedis()
+  const write = numbered('blip@h.example', 'B')
+  try {
+    // 2 writes every 100 ms: the 60 journaled below take 3 s to replay.
+    const store = await ready(makeStore(own.port, 3, join(journalRoot, 'blip'), undefined, 100))
+    const { full } = await outOfMemory(own)
+    await full(true)
+    store.submit(write(0))
+    await waitFor(() => !store.available, 5000, 'store down')
+    for (let i = 1; i < 60; i++) store.submit(write(i))
+    await full(false)
+    await waitFor(() => store.available, 5000, 'store up, the journal replaying')
+    // One blip (memory at maxmemory for a moment): a single live write refused.
+    await full(true)
+    store.submit(write(60))
+    await waitFor(() => !store.available, 5000, 'store down on the blip')
+    await full(false)
+    // A write every 40 ms: the replay keeps finding new journal files, so its end does not come soon.
+    let n = 61
+    await waitFor(
+      async () => {
+        store.submit(write(n++))
+        await sleep(40)
+        return store.available
+      },
+      10000,
+      'store up again while the replay runs',
+    )
+    await allApplied(store, 'blip@h.example', n)
   } finally {
     await own.close()
   }
