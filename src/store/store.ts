@@ -247,7 +247,8 @@ export class TrackingStore {
 
   /**
    * Sends what is held in memory, waits for Redis's answers (at most command_timeout), journals whatever failed,
-   * and closes the journal and the connection: nothing held is dropped silently.
+   * stops a running replay after its current batch, and closes the journal and the connection: nothing held is
+   * dropped silently, and no file is left half-replayed while the next store's journal claims it.
    */
   async close(): Promise<void> {
     this.closed = true
@@ -339,6 +340,8 @@ export class TrackingStore {
   }
 
   private down(reason: string): void {
+    // After close() (a reload replaced the store) nothing would ever end a reminder.
+    if (this.closed) return
     if (this.state === 'down') {
       // Reminders name the latest reason: what Redis answers now, not only what started the outage.
       if (this.outage && reason !== CLOSED) this.outage.reason = reason

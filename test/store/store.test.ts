@@ -822,6 +822,32 @@ test('a live write refused while the journal replays: the next batch Redis takes
   }
 })
 
+test('close() while the journal replays: the replay stops, the closed store logs nothing more, the next store replays the rest', async () => {
+  const own: RedisServer = await startRedis()
+  const dir = join(journalRoot, 'close-replaying')
+  const write = numbered('closing@h.example', 'C')
+  try {
+    const store = await ready(makeStore(own.port, 3, dir, 200, 100))
+    const { full } = await outOfMemory(own)
+    await full(true)
+    for (let i = 0; i < 60; i++) store.submit(write(i))
+    await waitFor(() => !store.available, 5000, 'store down')
+    await full(false)
+    await waitFor(() => store.available, 5000, 'store up, the journal replaying')
+    await store.close()
+    const from = logs.length
+    assert.equal(readdirSync(dir).length, 1, 'the journal file left for the next store')
+    // Five reminder intervals, ten replay pauses: a replay still running would fail on the closed connection.
+    await sleep(1000)
+    assert.deepEqual(logs.slice(from), [], 'nothing from a closed store')
+    const next = makeStore(own.port, 3, dir)
+    await allApplied(next, 'closing@h.example', 60)
+    await waitFor(() => readdirSync(dir).length === 0, 5000, 'the replayed file removed')
+  } finally {
+    await own.close()
+  }
+})
+
 test('a slow Redis (commands time out on an open connection) pauses tracking until it answers again', async () => {
   const own: RedisServer = await startRedis()
   try {
