@@ -74,6 +74,10 @@ export class OutageJournal {
   #lost = 0
   #replayed = 0
   #replaying: Promise<boolean> | null = null
+  /** Set by close(): a running replay stops before its next batch, so a file is never replayed by two journals. */
+  #stopping = false
+  /** Ends the pause between replay batches early (close() would wait up to `pauseMs` otherwise). */
+  #wake: (() => void) | null = null
   /** Replay progress of files this process owns: bytes already sent. */
   readonly #offsets = new Map<string, number>()
   /** Sizes of files this process appended to and has not replayed yet. */
@@ -152,10 +156,15 @@ export class OutageJournal {
   }
 
   /**
-   * Waits until every append is on disk and synced, then closes the file; later appends are lost (counted). Its
-   * files stay for the next journal on the directory (a replacement store, or the next start) to replay.
+   * Stops a running replay after the batch it is sending (so its `send` must not wait on this close), waits until
+   * every append is on disk and synced, then closes the file; later appends are lost (counted). Its files stay for
+   * the next journal on the directory (a replacement store, or the next start) to replay, from their start.
    */
   async close(): Promise<void> {
+    this.#stopping = true
+    this.#wake?.()
+    // Its outcome (a read error included) is its caller's; here only its end counts.
+    await this.#replaying?.catch(() => {})
     await this.#settled()
     this.#closed = true
     await this.#closeFile()
@@ -164,8 +173,8 @@ export class OutageJournal {
 
   /**
    * Replays every file this process owns or can claim, oldest first, through `send`. Resolves true when everything
-   * held was replayed, false when `send` failed (what is left stays for the next replay). One replay at a time:
-   * a call during a replay gets that replay's outcome.
+   * held was replayed, false when `send` failed or close() stopped it (what is left stays for the next replay).
+   * One replay at a time: a call during a replay gets that replay's outcome, sent through that replay's `send`.
    */
   replay(send: ReplaySink): Promise<boolean> {
     this.#replaying ??= this.#replayAll(send).finally(() => {
@@ -179,6 +188,7 @@ export class OutageJournal {
     for (;;) {
       await this.#settled()
       await this.#closeFile()
+      if (this.#stopping) return false
       const files = await this.#claim()
       if (files.length === 0) return true
       for (const file of files) {
@@ -252,6 +262,7 @@ export class OutageJournal {
     let chunk = READ_CHUNK
     try {
       for (;;) {
+        if (this.#stopping) return false
         const buf = Buffer.alloc(chunk)
         const { bytesRead } = await handle.read(buf, 0, chunk, offset)
         if (bytesRead === 0) break
@@ -292,7 +303,7 @@ export class OutageJournal {
         }
         offset += used
         this.#offsets.set(path, offset)
-        await new Promise((r) => setTimeout(r, this.#o.pauseMs))
+        await this.#pause()
       }
     } finally {
       await handle.close().catch(() => {})
@@ -300,6 +311,18 @@ export class OutageJournal {
     await unlink(path).catch((e: unknown) => this.#o.log.warn(`journal ${path}: cannot be removed: ${e}`))
     this.#forget(path)
     return true
+  }
+
+  /** The pause between replay batches; close() ends it early. */
+  async #pause(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#o.pauseMs)
+      this.#wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    this.#wake = null
   }
 
   #forget(path: string): void {

@@ -100,7 +100,10 @@ export class TrackingStore {
   private probeDelay = PROBE_MIN_MS
   /** When the store last came up (ms since the epoch). */
   private upSince = 0
-  /** A replay that brings the store up once Redis takes its first batch is running. */
+  /**
+   * resume() waits for a replay: a probe meanwhile adds nothing, since that replay's next batch Redis takes brings
+   * the store up, and its end schedules the next probe while still down.
+   */
   private resuming = false
   private outage: Outage | null = null
   private batch: StoreWrite[] = []
@@ -244,7 +247,8 @@ export class TrackingStore {
 
   /**
    * Sends what is held in memory, waits for Redis's answers (at most command_timeout), journals whatever failed,
-   * and closes the journal and the connection: nothing held is dropped silently.
+   * stops a running replay after its current batch, and closes the journal and the connection: nothing held is
+   * dropped silently, and no file is left half-replayed while the next store's journal claims it.
    */
   async close(): Promise<void> {
     this.closed = true
@@ -291,13 +295,15 @@ export class TrackingStore {
   }
 
   /**
-   * Replays the journal through Redis, calling `taken` after each batch Redis took; logs what it replayed, and what
-   * was lost, once the journal is empty (not after each failed probe). Resolves whether it is empty.
+   * Replays the journal through Redis; logs what it replayed, and what was lost, once the journal is empty (not after
+   * each failed probe). Resolves whether it is empty.
    */
-  private replayJournal(journal: OutageJournal, taken?: () => void): Promise<boolean> {
+  private replayJournal(journal: OutageJournal): Promise<boolean> {
+    // Any batch Redis took brings the store up, also in a replay that was running when a live write took it down:
+    // a caller while a replay runs gets that replay, with this send, and under steady mail it may never end.
     const send = async (writes: StoreWrite[]) => {
       await this.replayBatch(writes)
-      taken?.()
+      this.up()
     }
     return journal.replay(send).then(
       (complete) => {
@@ -316,28 +322,26 @@ export class TrackingStore {
 
   /**
    * Redis answers (a new connection, or a PING): replays the journal while still down. The store comes up when Redis
-   * takes the first batch, or when nothing was left to replay (then a PING is all there is to go by); else it probes
-   * again later. A PING alone would not do: Redis out of memory answers it and refuses every write.
+   * takes a batch, or when nothing was left to replay and it did not go down again meanwhile (then a PING is all
+   * there is to go by); else it probes again later. A PING alone would not do: Redis out of memory answers it and
+   * refuses every write.
    */
   private resume(): void {
     if (this.state === 'up' || this.closed || this.resuming) return
     this.resuming = true
-    let took = false
+    const outage = this.outage
     const journal = this.opts.journal
-    const replayed = journal
-      ? this.replayJournal(journal, () => {
-          if (!took) this.up()
-          took = true
-        })
-      : Promise.resolve(true)
+    const replayed = journal ? this.replayJournal(journal) : Promise.resolve(true)
     void replayed.then((complete) => {
       this.resuming = false
-      if (complete && !took) this.up()
+      if (complete && this.outage === outage) this.up()
       if (this.state !== 'up') this.scheduleProbe()
     })
   }
 
   private down(reason: string): void {
+    // After close() (a reload replaced the store) nothing would ever end a reminder.
+    if (this.closed) return
     if (this.state === 'down') {
       // Reminders name the latest reason: what Redis answers now, not only what started the outage.
       if (this.outage && reason !== CLOSED) this.outage.reason = reason

@@ -18,7 +18,7 @@ import type { RecordWrite } from '../../src/model/records'
 import { type TraceWrite, traceWrite } from '../../src/model/trace'
 import { type JournalOptions, OutageJournal } from '../../src/store/journal'
 import { isTrace, type StoreWrite } from '../../src/store/write'
-import { freePort } from '../helpers/ports'
+import { freePort, waitFor } from '../helpers/ports'
 import { message } from './fixtures'
 
 const root = mkdtempSync(join(tmpdir(), 'mtrk-journal-test-'))
@@ -38,6 +38,18 @@ function setup(opts: Partial<JournalOptions> = {}) {
     ...opts,
   })
   return { dir, journal, logs }
+}
+
+/** Another journal on `dir`, as a replacement store or another process has: replays at once, logs nothing. */
+function otherJournal(dir: string) {
+  return new OutageJournal({
+    dir,
+    maxBytes: 1e6,
+    fsyncMs: 10,
+    batch: 3,
+    pauseMs: 0,
+    log: { info() {}, warn() {} },
+  })
 }
 
 const write = (i: number): RecordWrite => ({
@@ -163,14 +175,7 @@ test('two journals racing for one orphan: exactly one replays it', async () => {
   mkdirSync(a.dir, { recursive: true })
   for (let f = 0; f < 20; f++)
     appendFileSync(join(a.dir, `${dead}-${f}-0.jnl`), `${JSON.stringify(write(f))}\n`)
-  const b = new OutageJournal({
-    dir: a.dir,
-    maxBytes: 1e6,
-    fsyncMs: 10,
-    batch: 3,
-    pauseMs: 0,
-    log: { info() {}, warn() {} },
-  })
+  const b = otherJournal(a.dir)
   const sa = sink()
   const sb = sink()
   await Promise.all([a.journal.replay(sa.send), b.replay(sb.send)])
@@ -184,17 +189,28 @@ test('after close, a late write goes straight to disk, into a file the next jour
   await journal.close()
   journal.appendSync([write(2)])
   assert.equal(readdirSync(dir).length, 2)
-  const next = new OutageJournal({
-    dir,
-    maxBytes: 1e6,
-    fsyncMs: 10,
-    batch: 3,
-    pauseMs: 0,
-    log: { info() {}, warn() {} },
-  })
+  const next = otherJournal(dir)
   const s = sink()
   assert.equal(await next.replay(s.send), true)
   assert.deepEqual(s.batches.flat(), ['T1', 'T2'])
+  assert.deepEqual(readdirSync(dir), [])
+})
+
+test('close() stops a running replay after the batch it sent; the next journal on the directory replays the file alone', async () => {
+  // A pause long enough that a replay not stopped would still be running when the next journal claims the file.
+  const { dir, journal } = setup({ pauseMs: 2000 })
+  for (let i = 0; i < 9; i++) journal.append(write(i))
+  const first = sink()
+  const replaying = journal.replay(first.send)
+  await waitFor(() => first.batches.length === 1, 5000, 'the first batch sent')
+  await journal.close()
+  assert.equal(await replaying, false, 'stopped, not complete')
+  const next = otherJournal(dir)
+  const s = sink()
+  assert.equal(await next.replay(s.send), true)
+  // Progress is kept in memory only: the next journal starts the file over.
+  assert.deepEqual(s.batches.flat(), ['T0', 'T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T7', 'T8'])
+  assert.deepEqual(first.batches, [['T0', 'T1', 'T2']], 'nothing sent by the closed journal after close()')
   assert.deepEqual(readdirSync(dir), [])
 })
 

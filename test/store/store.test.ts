@@ -9,8 +9,8 @@ import type { RecordWrite } from '../../src/model/records'
 import { bucketOf, traceWrite } from '../../src/model/trace'
 import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
-import { TrackingStore } from '../../src/store/store'
-import { waitFor } from '../helpers/ports'
+import { type StoreLog, TrackingStore } from '../../src/store/store'
+import { sleep, waitFor } from '../helpers/ports'
 import { monitorRedis, type RedisServer, sharedRedisPort, startRedis } from '../helpers/redis'
 import { message, recipient } from './fixtures'
 
@@ -22,16 +22,34 @@ let prefixN = 0
 
 const journalRoot = mkdtempSync(join(tmpdir(), 'mtrk-store-journal-'))
 
-function journal(dir: string, maxBytes = 1024 * 1024): OutageJournal {
-  return new OutageJournal({ dir, maxBytes, fsyncMs: 50, batch: 2, pauseMs: 1, log })
+function journal(dir: string, maxBytes = 1024 * 1024, pauseMs = 1, to: StoreLog = log): OutageJournal {
+  return new OutageJournal({ dir, maxBytes, fsyncMs: 50, batch: 2, pauseMs, log: to })
 }
 
-function makeStore(p = port, historyLimit = 3, dir = join(journalRoot, String(prefixN)), remindMs?: number) {
+/** Less common settings: ms between reminders and between replay batches, and a log of the store's own. */
+interface Tuning {
+  remindMs?: number
+  pauseMs?: number
+  log?: StoreLog
+}
+
+function makeStore(
+  p = port,
+  historyLimit = 3,
+  dir = join(journalRoot, String(prefixN)),
+  tuning: Tuning = {},
+) {
   const { config } = parseConfig({ redis: { port: p } })
+  const to = tuning.log ?? log
   const store = new TrackingStore(
     createRedisClient({ ...config.redis, commandTimeout: 300 }, 'mtrk-test'),
-    { prefix: `t${process.pid}-${prefixN++}:`, historyLimit, journal: journal(dir), remindMs },
-    log,
+    {
+      prefix: `t${process.pid}-${prefixN++}:`,
+      historyLimit,
+      journal: journal(dir, undefined, tuning.pauseMs, to),
+      remindMs: tuning.remindMs,
+    },
+    to,
   )
   stores.push(store)
   return store
@@ -682,7 +700,7 @@ test('Redis out of memory for seconds: the store stays down, probes back off, on
 test('Redis out of memory: a reminder at most once per interval, with how long and how many writes are journaled', async () => {
   const own: RedisServer = await startRedis()
   try {
-    const store = await ready(makeStore(own.port, 3, join(journalRoot, 'oom-remind'), 1500))
+    const store = await ready(makeStore(own.port, 3, join(journalRoot, 'oom-remind'), { remindMs: 1500 }))
     const { full } = await outOfMemory(own)
     const from = logs.length
     await full(true)
@@ -753,6 +771,95 @@ test('Redis full again soon after it took writes (memory hovering at maxmemory):
       'both writes applied',
     )
     assert.deepEqual(found.map((m) => m.txn).sort(), ['H1.1', 'H2.1'])
+  } finally {
+    await own.close()
+  }
+})
+
+/** A write of message `<tag><i>.1` to `envid`, one recipient. */
+function numbered(envid: string, tag: string) {
+  return (i: number) => ({
+    message: message({ txn: `${tag}${i}.1`, envid }),
+    recipients: [{ key: 'a', base: recipient({ keepUntil: now + 60_000 }) }],
+    now,
+  })
+}
+
+/** Waits until `store` has `count` messages with `envid`. */
+function allApplied(store: TrackingStore, envid: string, count: number) {
+  return waitFor(
+    async () => (await store.lookup(envid).catch(() => [])).length === count,
+    20000,
+    `${count} messages of ${envid}`,
+  )
+}
+
+test('a live write refused while the journal replays: the next batch Redis takes brings the store up, mail flowing', async () => {
+  const own: RedisServer = await startRedis()
+  const write = numbered('blip@h.example', 'B')
+  try {
+    // 2 writes every 100 ms: the 60 journaled below take 3 s to replay.
+    const store = await ready(makeStore(own.port, 3, join(journalRoot, 'blip'), { pauseMs: 100 }))
+    const { full } = await outOfMemory(own)
+    await full(true)
+    store.submit(write(0))
+    await waitFor(() => !store.available, 5000, 'store down')
+    for (let i = 1; i < 60; i++) store.submit(write(i))
+    await full(false)
+    await waitFor(() => store.available, 5000, 'store up, the journal replaying')
+    // One blip (memory at maxmemory for a moment): a single live write refused.
+    await full(true)
+    store.submit(write(60))
+    await waitFor(() => !store.available, 5000, 'store down on the blip')
+    await full(false)
+    // A write every 40 ms: the replay keeps finding new journal files, so its end does not come soon.
+    let n = 61
+    await waitFor(
+      async () => {
+        store.submit(write(n++))
+        await sleep(40)
+        return store.available
+      },
+      10000,
+      'store up again while the replay runs',
+    )
+    await allApplied(store, 'blip@h.example', n)
+  } finally {
+    await own.close()
+  }
+})
+
+test('close() while the journal replays: the replay stops, the closed store logs nothing more, the next store replays the rest', async () => {
+  const own: RedisServer = await startRedis()
+  const dir = join(journalRoot, 'close-replaying')
+  const write = numbered('closing@h.example', 'C')
+  try {
+    // Its own log: stores of earlier tests, on Redis servers stopped since, still remind.
+    const storeLogs: string[] = []
+    const storeLog = {
+      info: (m: string) => storeLogs.push(`info ${m}`),
+      warn: (m: string) => storeLogs.push(`warn ${m}`),
+    }
+    const store = await ready(makeStore(own.port, 3, dir, { remindMs: 200, pauseMs: 100, log: storeLog }))
+    const { full } = await outOfMemory(own)
+    await full(true)
+    for (let i = 0; i < 60; i++) store.submit(write(i))
+    await waitFor(() => !store.available, 5000, 'store down')
+    await full(false)
+    await waitFor(() => store.available, 5000, 'store up, the journal replaying')
+    await store.close()
+    const from = storeLogs.length
+    assert.equal(readdirSync(dir).length, 1, 'the journal file left for the next store')
+    // Five reminder intervals, ten replay pauses: a replay still running would fail on the closed connection.
+    await sleep(1000)
+    assert.deepEqual(storeLogs.slice(from), [], 'nothing from a closed store')
+    const next = makeStore(own.port, 3, dir, { log: storeLog })
+    await allApplied(next, 'closing@h.example', 60)
+    await waitFor(() => readdirSync(dir).length === 0, 5000, 'the replayed file removed')
+    const replaying = storeLogs.slice(from).filter((l) => l.includes('journal: replaying'))
+    assert.equal(replaying.length, 1, storeLogs.join('\n'))
+    assert.match(replaying[0] ?? '', /written earlier by this process$/)
+    assert.ok(!storeLogs.slice(from).some((l) => l.startsWith('warn')), storeLogs.join('\n'))
   } finally {
     await own.close()
   }
