@@ -161,8 +161,11 @@ export function check_mail_params(
   next()
 }
 
-/** The recipient of the RCPT command being processed, and its index in rcpt_to. */
-const receiving = new WeakMap<HarakaTransaction, Addressed & { index: number }>()
+/** The recipient of the RCPT command being processed: its index in rcpt_to, and its own ORCPT and NOTIFY. */
+const receiving = new WeakMap<
+  HarakaTransaction,
+  Addressed & { index: number; orcpt: string | null; notify: string | null }
+>()
 
 export function check_rcpt_params(
   this: MtrkPlugin,
@@ -175,29 +178,36 @@ export function check_rcpt_params(
   if (!r.accept) return refuse(next, r.rejection)
   const { notify, orcpt } = r.params
   const txn = connection.transaction
-  if (txn && (notify || orcpt)) {
-    ensureNote(txn.notes).rcpts[rcptKey(rcpt)] = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
-  } else if (txn) {
-    // Named by the sender after an alias or a list led to it: the sender's own recipient from now on.
-    const note = readNote(txn.notes)
-    if (note?.rcpts[rcptKey(rcpt)]?.memberOf !== undefined) delete note.rcpts[rcptKey(rcpt)]
+  // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it, or refuse it: the note
+  // changes only once it is accepted (note_redirection).
+  if (txn) {
+    const index = txn.rcpt_to.length - 1
+    const own = { orcpt: orcpt?.raw ?? null, notify: notify?.raw ?? null }
+    receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index, ...own })
   }
-  // Core pushed the recipient before the rcpt hooks; later hooks (aliases) may replace it (note_redirection).
-  if (txn) receiving.set(txn, { key: rcptKey(rcpt), address: rcpt.address, index: txn.rcpt_to.length - 1 })
   next()
 }
 
 /**
- * Once every rcpt hook accepted a recipient: what it became (MTRK-18..20, MTRK-22). Whatever replaced it in rcpt_to,
- * from its index on, came out of it. `[main] final_aliases` is read per recipient, so a reload applies at once.
+ * Once every rcpt hook accepted a recipient: its own ORCPT and NOTIFY, and what it became (MTRK-18..20, MTRK-22).
+ * Whatever replaced it in rcpt_to, from its index on, came out of it. `[main] final_aliases` is read per recipient,
+ * so a reload applies at once. A refused RCPT never gets here, so it changes nothing.
  */
 export function note_redirection(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
   const txn = connection.transaction
   const received = txn ? receiving.get(txn) : undefined
+  if (!txn || !received) return next()
+  receiving.delete(txn)
+  let note = readNote(txn.notes)
+  if (received.orcpt !== null || received.notify !== null) {
+    note = ensureNote(txn.notes)
+    note.rcpts[received.key] = { orcpt: received.orcpt, notify: received.notify }
+  } else if (note?.rcpts[received.key]?.memberOf !== undefined) {
+    // Named by the sender after an alias or a list led to it: the sender's own recipient from now on.
+    delete note.rcpts[received.key]
+  }
   const finalAliases = state(this).config.main.finalAliases
-  let note = readNote(txn?.notes)
-  if (txn && received && (note || finalAliases)) {
-    receiving.delete(txn)
+  if (note || finalAliases) {
     const products = txn.rcpt_to.slice(received.index).map((a) => ({ key: rcptKey(a), address: a.address }))
     // Noted even on a message without DSN parameters: our failure reports must not name where it leads either.
     if (!note && redirectionOf(received, products, finalAliases) === 'final') note = ensureNote(txn.notes)

@@ -331,8 +331,10 @@ async function summary(
 async function retention(v: Values, config: MtrkConfig, io: TraceIo): Promise<number> {
   const raw = v.max as string | undefined
   // A bare number would be seconds: `--max 2` meant as two days would drop nearly every record, for good.
-  if (raw !== undefined && /^\d+$/.test(raw) && raw !== '0')
-    throw new UsageError(`--max: "${raw}" needs a unit: ${raw}d, ${raw}h, ${raw}m or ${raw}s`)
+  if (raw !== undefined && /^\s*\d+\s*$/.test(raw) && raw.trim() !== '0')
+    throw new UsageError(
+      `--max: "${raw}" needs a unit: ${raw.trim()}d, ${raw.trim()}h, ${raw.trim()}m or ${raw.trim()}s`,
+    )
   const max = raw === undefined ? config.main.maxRetention : parseDuration(raw)
   if (max === null) throw new UsageError(`--max: "${raw}" is not a duration (a number with s, m, h or d: 2d)`)
   const dryRun = v['dry-run'] === true

@@ -11,7 +11,13 @@ import { readFileSync } from 'node:fs'
 import { load as loadIni } from 'haraka-config/lib/readers/ini'
 import { applyRedisUrl, type IniSections, type MtrkConfig, parseConfig } from '../config/config'
 import type { TracedMessage } from '../model/trace'
-import { keptRange, parseTraceQuery, type TraceQuery, type TraceQueryInput } from '../model/trace-query'
+import {
+  CLOCK_AHEAD,
+  keptRange,
+  parseTraceQuery,
+  type TraceQuery,
+  type TraceQueryInput,
+} from '../model/trace-query'
 import { openTraceStore, type TracePage, type TraceSummary, TraceUnavailable } from '../store/trace'
 import type { Result } from '../util/result'
 
@@ -122,7 +128,8 @@ export async function openTrace(config: MtrkConfig, connectionName = 'mtrk-trace
     query: (input, now = Date.now(), name) => parseTraceQuery(input, { now, window, kept: most, name }),
     // A query not made by `query` (or made long ago) is cut here too: no range reads more than keptAtMost.
     search: (q) => unavailableOnFailure(() => store.search({ ...q, ...kept(q.since, q.until) })),
-    show: (id, now = Date.now()) => unavailableOnFailure(() => store.find(id, now - window, now)),
+    // As far as a search can reach: a message a search lists is one `show` finds.
+    show: (id, now = Date.now()) => unavailableOnFailure(() => store.find(id, now - most, now + CLOCK_AHEAD)),
     summary: (since, until) => {
       const r = kept(since, until)
       return unavailableOnFailure(() => store.summary(r.since, r.until))

@@ -58,6 +58,7 @@ test('a tracked message is recorded after next(): with Redis unreachable the que
   assert.equal((await callMail(p, c, 'a@client.test', mail)).rc, undefined)
   c.current_line = 'RCPT TO:<u@local.test> NOTIFY=NEVER'
   assert.equal((await callRcpt(p, c, 'u@local.test', { NOTIFY: 'NEVER' })).rc, undefined)
+  await callHook(p, 'note_redirection', c) // rcpt_ok: the recipient was accepted
   const note = c.transaction.notes.mtrk as {
     track: { envid: string; certifier: string }
     rcpts: Record<string, unknown>

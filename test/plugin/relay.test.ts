@@ -391,6 +391,14 @@ test('a recipient the sender named itself stays its own when a final alias or a 
   await receive(p, c, 'dan@far.test', '', ['dan@far.test'])
   await receive(p, c, 'pm@h.test', '', ['bob@far.test'])
   await receive(p, c, 'list@h.test', '', ['dan@far.test', 'm1@far.test'])
+  // Named by the sender but refused by a later rcpt hook: it stays what the list made it (no rcpt_ok).
+  for (const params of ['', ' NOTIFY=SUCCESS']) {
+    const refused = new Address('<m1@far.test>')
+    c.transaction.rcpt_to.push(refused)
+    c.current_line = `RCPT TO:<m1@far.test>${params}`
+    await callRcpt(p, c, refused, params ? { NOTIFY: 'SUCCESS' } : {})
+    c.transaction.rcpt_to.pop() // what Haraka does with a refused recipient
+  }
   assert.deepEqual((c.transaction.notes.mtrk as TrackingNote).rcpts, {
     'bob@far.test': { orcpt: null, notify: 'SUCCESS,FAILURE' },
     'pm@h.test': { orcpt: null, notify: null, delivered: 'pm@h.test' },

@@ -14,6 +14,7 @@ import { parseTraceQuery, type TraceQueryInput } from '../../src/model/trace-que
 import { OutageJournal } from '../../src/store/journal'
 import { createRedisClient } from '../../src/store/redis'
 import { TrackingStore } from '../../src/store/store'
+import { openTrace } from '../../src/trace/index'
 import type { Action } from '../../src/tsn/types'
 import { waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
@@ -654,4 +655,23 @@ test('a connection with more queue ids in one hour than a call examines is paged
     "newest first, each once, found behind the other connection's messages",
   )
   assert.ok(c.calls > 6 && c.calls < 10, `${c.calls} pages`)
+})
+
+test('show finds a message as far back as a search reaches: one a slow retry schedule kept past the default window', async () => {
+  const { store, prefix } = await makeStore()
+  const arrival = now - 10 * 86_400_000 // past keptWindow's default queue lifetime, within keptAtMost's
+  await store.record(write({ txn: 'slow1.1', arrival }, [rcpt('late@far.example')]))
+  const { config } = parseConfig({ redis: { port, prefix } })
+  const trace = await openTrace(config)
+  try {
+    const query = trace.query({ to: 'late@far.example', since: '11d' })
+    assert.ok(query.ok)
+    assert.deepEqual(
+      (await trace.search(query.value)).messages.map((m) => m.txn),
+      ['slow1.1'],
+    )
+    assert.equal((await trace.show('slow1.1'))?.txn, 'slow1.1', 'what a search lists, show finds')
+  } finally {
+    await trace.close()
+  }
 })

@@ -70,11 +70,18 @@ const QUEUED = `queued@${DOMAIN}`
 const key = (envid: string) => `${haraka.prefix}envid:${envid}`
 
 /** The record stored for an envid: its retention (s) and its recipient's action and keep time. */
-async function stored(envid: string): Promise<{ retention: number; action: string; keepUntil: number }> {
+async function stored(
+  envid: string,
+): Promise<{ retention: number; action: string; keepUntil: number; lastAttempt: number | null }> {
   const [json] = Object.values(await redis.hgetall(key(envid)))
   const v = JSON.parse(json as string) as [number, ...unknown[]]
   const r = (v[8] as unknown[][])[0] as unknown[]
-  return { retention: v[6] as number, action: r[4] as string, keepUntil: r[9] as number }
+  return {
+    retention: v[6] as number,
+    action: r[4] as string,
+    keepUntil: r[9] as number,
+    lastAttempt: r[7] as number | null,
+  }
 }
 
 before(async () => {
@@ -100,8 +107,14 @@ before(async () => {
     15000,
     'delivered recorded',
   )
-  // The next hop has answered 451: queued, its keep time past the give-up time.
+  // The next hop has answered 451: queued, its keep time past the give-up time. Waited for in Redis, not in the log:
+  // the write leaves after the log line (a CI run read the key before it was there).
   await waitFor(() => /451/.test(haraka.logs()), 15000, 'the deferral')
+  await waitFor(
+    async () => ((await stored(QUEUED).catch(() => null))?.lastAttempt ?? null) !== null,
+    15000,
+    'the deferral recorded',
+  )
 })
 
 after(async () => {
@@ -176,6 +189,8 @@ test('MTRK-11: a bad --max is named, an unreachable Redis explained with exit 69
   const bare = await mtrkTrace('retention', '--max', '2')
   assert.equal(bare.code, 64, 'a bare number would be 2 seconds')
   assert.match(bare.stderr, /^mtrk-trace: --max: "2" needs a unit: 2d, 2h, 2m or 2s/)
+  const padded = await mtrkTrace('retention', '--max', ' 2 ')
+  assert.equal(padded.code, 64, 'nor with spaces around it')
   const down = await run(process.execPath, [BIN, 'retention'], {
     env: { ...process.env, MTRK_REDIS_URL: 'redis://127.0.0.1:1' },
     cwd: haraka.dir,
