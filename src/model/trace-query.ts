@@ -65,10 +65,19 @@ export function parseTime(s: string, now: number, endOfDay = false): number | nu
   if (t === 'now') return now
   const ago = /^\d+[smhd]$/.test(t) ? parseDuration(t) : null
   if (ago !== null) return now - ago * 1000
-  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(t)
+  const iso =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(
+      t,
+    )
   if (!iso) return null
+  // Date.parse rolls an impossible date over (2026-11-31 is December 1): refused instead.
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = iso
+    .slice(1, 7)
+    .map((v) => Number(v ?? 0))
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate()
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return null
   const dateOnly = t.length === 10
-  const zoned = dateOnly || iso[1] !== undefined ? t : `${t}Z`
+  const zoned = dateOnly || iso[7] !== undefined ? t : `${t}Z`
   const ms = Date.parse(zoned.replace(' ', 'T'))
   if (!Number.isFinite(ms)) return null
   return dateOnly && endOfDay ? ms + 86_400_000 - 1 : ms

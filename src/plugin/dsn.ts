@@ -75,15 +75,21 @@ function batcher(plugin: MtrkPlugin): Coalescer<Pending> {
   return c
 }
 
-/** Plugins whose report hooks were registered ([dsn] enabled at start). */
-const reporting = new WeakSet<MtrkPlugin>()
+/**
+ * Whether this relay keeps RFC 3461's promise now: its report hooks were registered at start and `[dsn] enabled`
+ * still says so. Only then are DSN and MTRK advertised and their parameters acted on (AMB-21).
+ */
+export function dsnInEffect(plugin: MtrkPlugin): boolean {
+  const s = state(plugin)
+  return s.reports && s.config.dsn.enabled
+}
 
 /**
  * Registers the outbound hooks. The data_post and queue_ok parts (noteClient, reportAccepted) run inside the tracking
  * hooks of those events: Haraka's dispatch of a hook costs more per message than what these two do.
  */
 export function registerReports(plugin: MtrkPlugin): void {
-  reporting.add(plugin)
+  state(plugin).reports = true
   plugin.register_hook('delivered', 'dsn_delivered')
   plugin.register_hook('deferred', 'dsn_deferred')
   plugin.register_hook('bounce', 'dsn_bounce')
@@ -205,7 +211,7 @@ async function queuedOriginal(
  */
 export function noteClient(plugin: MtrkPlugin, connection: HarakaConnection): void {
   const txn = connection.transaction
-  if (txn && reporting.has(plugin)) txn.notes[CLIENT_NOTE] = connection.relaying === true
+  if (txn && state(plugin).reports) txn.notes[CLIENT_NOTE] = connection.relaying === true
 }
 
 /**
@@ -216,7 +222,7 @@ export function noteClient(plugin: MtrkPlugin, connection: HarakaConnection): vo
  * outbound hooks. Never throws.
  */
 export function reportAccepted(plugin: MtrkPlugin, connection: HarakaConnection): void {
-  if (!reporting.has(plugin)) return
+  if (!state(plugin).reports) return
   try {
     acceptedReports(plugin, connection)
   } catch (e) {

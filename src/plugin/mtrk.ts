@@ -12,7 +12,7 @@ import { effectiveRetention } from '../model/retention'
 import { envidOf, messageIdOf, readTraceNote, stampTrace, traceAcceptanceWrite } from '../model/trace'
 import { type Acceptance, acceptanceWrite, isTracked, trackedRecipients } from '../model/tracking'
 import { type Addressed, noteRedirection, redirectionOf } from '../relay/redirect'
-import { drainReports, noteClient, registerReports, reportAccepted } from './dsn'
+import { drainReports, dsnInEffect, noteClient, registerReports, reportAccepted } from './dsn'
 import { registerRelaying } from './relay'
 import {
   EARLY,
@@ -91,7 +91,7 @@ export async function shutdown(this: MtrkPlugin): Promise<void> {
  * the relay sends no DSNs of its own, so it promises neither: DSN would be a false promise, and MTRK needs DSN.
  */
 export function advertise_mtrk(this: MtrkPlugin, next: Next, connection: HarakaConnection): void {
-  if (!state(this).config.dsn.enabled) return next()
+  if (!dsnInEffect(this)) return next()
   for (const keyword of ['MTRK', 'DSN']) {
     if (!connection.capabilities.includes(keyword)) connection.capabilities.push(keyword)
   }
@@ -113,7 +113,7 @@ function paramsOf(
   parsed: Record<string, string | null> | undefined,
 ): EsmtpParam[] {
   const params = sentParams(connection, parsed)
-  return state(plugin).config.dsn.enabled ? params : params.filter((p) => !DSN_MTRK_PARAMS.has(p.keyword))
+  return dsnInEffect(plugin) ? params : params.filter((p) => !DSN_MTRK_PARAMS.has(p.keyword))
 }
 
 function sentParams(

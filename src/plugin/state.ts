@@ -34,6 +34,11 @@ export interface PluginState {
   budget: FailedTrackBudget | null
   /** The MTQP listener: one object for the life of the process, carried over every reload. */
   listener: Listener
+  /**
+   * Whether the report hooks were registered ([dsn] enabled at start). Haraka registers hooks once, so turning
+   * reports on needs a restart; until then neither DSN nor MTRK is advertised (./dsn dsnInEffect).
+   */
+  reports: boolean
 }
 
 /** The MTQP listener of this process, and what it was started with. */
@@ -75,7 +80,13 @@ export function loadConfig(plugin: MtrkPlugin): void {
     store: previous?.store ?? null,
     budget: previous?.budget ?? null,
     listener: previous?.listener ?? { host: false, server: null, settings: null, queue: Promise.resolve() },
+    reports: previous?.reports ?? false,
   }
+  if (previous && !previous.reports && config.dsn.enabled && !previous.config.dsn.enabled)
+    plugin.logwarn(
+      '[dsn] enabled=true takes effect at the next restart: until then this relay sends no reports of its own and ' +
+        'advertises neither DSN nor MTRK',
+    )
   // A changed Redis endpoint (or journal) takes effect at once; the writes the old store held for an outage go
   // through its journal to the new store.
   const redisChanged =

@@ -212,6 +212,16 @@ test('times: now, durations ago, ISO dates (UTC without a zone); anything else i
   assert.equal(parseTime('2026-11-30T10:00+01:00', NOW), Date.UTC(2026, 10, 30, 9))
   for (const bad of ['yesterday', '2h ago', '-3d', '2026-13-45', '30/11/2026', ''])
     assert.equal(parseTime(bad, NOW), null, bad)
+  // Dates and times that do not exist are refused, not rolled over to the next day or month.
+  for (const bad of ['2026-11-31', '2026-02-29', '2026-02-30', '2026-00-10', '2026-11-00', '2026-11-30T24:00'])
+    assert.equal(parseTime(bad, NOW), null, bad)
+  assert.equal(parseTime('2028-02-29', NOW), Date.UTC(2028, 1, 29), 'a leap day exists')
+  fc.assert(
+    fc.property(fc.date({ min: new Date(0), max: new Date(Date.UTC(2100, 0)), noInvalidDate: true }), (d) => {
+      const day = d.toISOString().slice(0, 10)
+      assert.equal(parseTime(day, NOW), Date.parse(day), 'every real date reads as itself')
+    }),
+  )
   // As an end, a date alone takes in its whole day; a time of day stays as given.
   assert.equal(parseTime('2026-11-30', NOW, true), Date.UTC(2026, 11, 1) - 1)
   assert.equal(parseTime('2026-11-30T10:00', NOW, true), Date.UTC(2026, 10, 30, 10))

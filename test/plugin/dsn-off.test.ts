@@ -3,6 +3,7 @@
 // own, not a refusal RFC 3461 requires), and acts on none: no tracking, nothing passed on to the next hop. The
 // operator trace, which does not depend on DSN, still records the message.
 import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { trackMessage } from '../../src/client/index'
@@ -126,5 +127,27 @@ test(
     )
     const outcome = report.hops[0]?.outcome
     assert.equal(outcome?.kind === 'failed' && outcome.failure, 'noinfo', JSON.stringify(outcome))
+  }),
+)
+
+// Last: it changes the instance's config. Haraka registers hooks once, so the report hooks a relay started without
+// cannot come by reload: advertising DSN then would promise reports that Haraka's own bounces replace.
+test(
+  'turned on by reload, [dsn] waits for a restart: EHLO still offers neither DSN nor MTRK, and the log says why',
+  explained(async () => {
+    const ini = join(off.dir, 'config', 'mtrk.ini')
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace(/enabled=false/, 'enabled=true'))
+    await off.waitForLog(/Reloaded file: .*mtrk\.ini/, 15000)
+    const { client } = await SmtpClient.connect(off.smtpPort)
+    try {
+      const ehlo = await client.cmd('EHLO client.test')
+      assert.equal(ehlo.code, 250)
+      assert.doesNotMatch(ehlo.text, /^(DSN|MTRK)\b/m)
+      const mail = await client.cmd('MAIL FROM:<s@example.org> ENVID=reload@example.org RET=BOGUS')
+      assert.equal(mail.code, 250, 'its parameters are still ignored, as Haraka without the plugin does')
+    } finally {
+      client.close()
+    }
+    assert.match(off.logs(), /\[dsn\] enabled=true takes effect at the next restart/)
   }),
 )
