@@ -213,7 +213,14 @@ test('times: now, durations ago, ISO dates (UTC without a zone); anything else i
   for (const bad of ['yesterday', '2h ago', '-3d', '2026-13-45', '30/11/2026', ''])
     assert.equal(parseTime(bad, NOW), null, bad)
   // Dates and times that do not exist are refused, not rolled over to the next day or month.
-  for (const bad of ['2026-11-31', '2026-02-29', '2026-02-30', '2026-00-10', '2026-11-00', '2026-11-30T24:00'])
+  for (const bad of [
+    '2026-11-31',
+    '2026-02-29',
+    '2026-02-30',
+    '2026-00-10',
+    '2026-11-00',
+    '2026-11-30T24:00',
+  ])
     assert.equal(parseTime(bad, NOW), null, bad)
   assert.equal(parseTime('2028-02-29', NOW), Date.UTC(2028, 1, 29), 'a leap day exists')
   fc.assert(
