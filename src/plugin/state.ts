@@ -144,7 +144,9 @@ async function applyMtqp(plugin: MtrkPlugin): Promise<void> {
   listener.settings = null
   if (old) {
     await old.close()
-    plugin.loginfo(wanted ? 'MTQP listener stopped, to start again with the new settings' : 'MTQP listener stopped')
+    plugin.loginfo(
+      wanted ? 'MTQP listener stopped, to start again with the new settings' : 'MTQP listener stopped',
+    )
   }
   if (wanted) await startMtqp(plugin, wanted)
 }
