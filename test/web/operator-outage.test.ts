@@ -2,19 +2,16 @@
 // Haraka with the page on its own Redis, one message relayed to an aiosmtpd next hop, then the API asked with Redis
 // out of memory (it reads: 200) and with Redis stopped (503).
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { TracePage } from '../../src/trace/index'
-import { hashPassword } from '../../src/web/auth'
-import { type HarakaInstance, startHaraka } from '../helpers/haraka'
+import type { HarakaInstance } from '../helpers/haraka'
 import { type Peer, startPeer } from '../helpers/peer'
-import { freePort, waitFor } from '../helpers/ports'
+import { waitFor } from '../helpers/ports'
 import { type RedisServer, startRedis } from '../helpers/redis'
-import { SmtpClient } from '../helpers/smtp'
+import { basic as basicAuth, DOMAIN, sendMessage, startOperatorRelay } from './operator-relay'
 
 const PASSWORD = 'correct horse battery staple'
-const DOMAIN = 'b.relay.test'
-const basic = (password: string) => `Basic ${Buffer.from(`operator:${password}`).toString('base64')}`
+const basic = (password: string) => basicAuth('operator', password)
 const AUTH = { authorization: basic(PASSWORD) }
 
 describe('the operator page while Redis refuses writes or is down', () => {
@@ -26,39 +23,11 @@ describe('the operator page while Redis refuses writes or is down', () => {
 
   before(async () => {
     redis = await startRedis()
-    const port = await freePort()
     peer = await startPeer([{ name: 'b', ehlo: ['ENHANCEDSTATUSCODES'] }])
-    h = await startHaraka({
-      redisPort: redis.port,
-      me: 'mx.a.test',
-      plugins: ['test_rcpt', 'mtrk', 'test_queue', 'test_mx'],
-      files: {
-        'http.ini': `listen=127.0.0.1:${port}\n`,
-        'test_mx.json': JSON.stringify({ [DOMAIN]: { port: peer.ports.b, name: 'mx.b.test' } }),
-        'outbound.ini': 'local_mx_ok=true\n',
-      },
-      mtrk: {
-        web: {
-          enabled: true,
-          operator: true,
-          operator_password_hash: await hashPassword(PASSWORD, randomBytes(16)),
-        },
-      },
-    })
-    await h.waitForLog(/operator page at \/mtrk\/operator\//)
-    base = `http://127.0.0.1:${port}/mtrk/operator/api/`
-    const { client } = await SmtpClient.connect(h.smtpPort)
-    try {
-      assert.equal((await client.cmd('EHLO client.sender.example')).code, 250)
-      assert.equal((await client.cmd('MAIL FROM:<alice@sender.example>')).code, 250)
-      assert.equal((await client.cmd(`RCPT TO:<bob@${DOMAIN}>`)).code, 250)
-      assert.equal(
-        (await client.data('Message-ID: <oom@sender.example>\nSubject: trace\n\nhello\n')).code,
-        250,
-      )
-    } finally {
-      client.close()
-    }
+    const relay = await startOperatorRelay({ redisPort: redis.port, peer, password: PASSWORD })
+    h = relay.h
+    base = `${relay.base}api/`
+    await sendMessage(h, 'alice@sender.example', `bob@${DOMAIN}`, 'oom@sender.example')
     const page = await waitFor(
       async () => {
         const r = await fetch(`${base}search?toDomain=${DOMAIN}&since=1h`, { headers: AUTH })
