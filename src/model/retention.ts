@@ -40,8 +40,21 @@ export function queuedHere(r: Pick<StoredRecipient, 'action' | 'willRetryUntil'>
 }
 
 /**
+ * Whether a recipient is in a TRACK answer at `now` (ms since the epoch): until both the record's retention and its
+ * own keep time have passed (AMB-12), and always while still queued here (MTRK-10). One recipient's longer keep time
+ * (a queued one) does not keep the others' expired data.
+ */
+export function recipientVisible(
+  m: { arrival: number; retention: number },
+  r: Pick<StoredRecipient, 'action' | 'willRetryUntil' | 'keepUntil'>,
+  now: number,
+): boolean {
+  return queuedHere(r) || now < Math.max(m.arrival + m.retention * 1000, r.keepUntil)
+}
+
+/**
  * ms since the epoch until which a record answers TRACK (AMB-12): both its retention and every recipient's keep time
- * have passed then. A queued recipient keeps it visible longer (MTRK-10: src/server/report.ts).
+ * have passed then (the last recipientVisible); a recipient still queued keeps it visible longer (MTRK-10).
  */
 export function visibleUntil(m: {
   arrival: number

@@ -5,8 +5,9 @@
 // - The secret is checked against every record of the envid, SHA-1 computed once and compared in constant time with
 //   each stored B as raw 20 octets (SEC-5, AMB-4, AMB-5), and against a dummy when there is no record, so an unknown
 //   envid and a wrong secret cost the same hashing work (AMB-13). Only matching records are reported (AMB-37).
-// - Expired data is as if it had never been (AMB-12), but a record with a recipient still queued is always visible
-//   (MTQP-19, MTRK-10).
+// - Expired data is as if it had never been (AMB-12), per recipient: a recipient past its keep time is left out (as
+//   `mtrk-trace retention` cuts keep times, RFC 3885 §4.1), one still queued is always in (MTQP-19, MTRK-10), and a
+//   record with no recipient left answers as unknown.
 // - Stored data is input like any other: a field the writer would refuse is repaired where a correct value follows
 //   from the rest of the record, and left out (recipient or whole record) where it does not, with a note for the
 //   log. One bad record never costs the client the others (formatTrackingBody fails the whole body on any error).
@@ -14,7 +15,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { diagnosticCode } from '../dsn/status'
 import type { StoredMessage, StoredRecipient } from '../model/records'
-import { queuedHere, visibleUntil } from '../model/retention'
+import { recipientVisible } from '../model/retention'
 import { isFieldValue, mtaName, originalRecipient, recipientAddress, reportingMta } from '../tsn/address'
 import { MAX_YEAR, MIN_YEAR } from '../tsn/date'
 import { isStrictStatusCode, quote } from '../tsn/syntax'
@@ -68,14 +69,15 @@ const STATUS_CLASSES: Readonly<Record<Action, string>> = {
 export function buildReport({ envid, records, secret, now }: ReportInput): Report {
   const digest = createHash('sha1').update(secret).digest()
   // Decide for every record before looking at any result, so the work does not depend on which one matches.
-  const opened = records.map((m) => opens(m, digest) && m.envid === envid && visible(m, now))
+  const shown = records.map((m) => m.recipients.filter((r) => recipientVisible(m, r, now)))
+  const opened = records.map((m, i) => opens(m, digest) && m.envid === envid && shown[i]?.length !== 0)
   if (records.length === 0) timingSafeEqual(digest, DUMMY_CERTIFIER)
 
   const notes: string[] = []
   const parts: TrackingStatus[] = []
   records.forEach((m, i) => {
     if (!opened[i]) return
-    const part = trackingStatus(m, (note) => notes.push(`record ${quote(m.txn)}: ${note}`))
+    const part = trackingStatus(m, shown[i] ?? [], (note) => notes.push(`record ${quote(m.txn)}: ${note}`))
     if (part !== null) parts.push(part)
   })
   return { parts, notes }
@@ -90,14 +92,12 @@ function opens(m: StoredMessage, digest: Buffer): boolean {
   return equal && usable
 }
 
-/** AMB-12: visible until both the retention and every recipient's keep time have passed; queued always (MTQP-19). */
-function visible(m: StoredMessage, now: number): boolean {
-  // Queued here (delayed with a give-up time): always known (MTRK-10). A 4xx refusal is delayed but not ours to keep.
-  if (m.recipients.some(queuedHere)) return true
-  return now < visibleUntil(m)
-}
-
-function trackingStatus(m: StoredMessage, note: (text: string) => void): TrackingStatus | null {
+/** `shown`: the record's recipients still visible (recipientVisible), at least one (RFC 3886 §3.1 needs one). */
+function trackingStatus(
+  m: StoredMessage,
+  shown: readonly StoredRecipient[],
+  note: (text: string) => void,
+): TrackingStatus | null {
   // AMB-8: the decoded ENVID; its xtext form, which is printable by construction, when the decoded one is not.
   const envid = [m.envid, m.envidXtext].find(isFieldValue)
   const arrival = writableDate(m.arrival)
@@ -106,18 +106,12 @@ function trackingStatus(m: StoredMessage, note: (text: string) => void): Trackin
     return null
   }
   if (envid !== m.envid) note('envid written in its xtext form: the decoded form is not printable')
-  // AMB-39: every accepted recipient is in the answer; an address is written as well as it can be, never dropped.
-  const recipients = m.recipients.map((r) => recipientStatus(r, note))
-  if (recipients.length === 0) {
-    // RFC 3886 §3.1 needs at least one recipient group.
-    note('left out: no recipient stored')
-    return null
-  }
   return {
     originalEnvelopeId: envid,
     reportingMta: reportingMta(m.reportingMta, note),
     arrivalDate: arrival,
-    recipients,
+    // AMB-39: every accepted recipient still kept is in the answer; an address is written as well as it can be.
+    recipients: shown.map((r) => recipientStatus(r, note)),
   }
 }
 

@@ -51,6 +51,13 @@ const ASSETS = {
 const REALM = 'Basic realm="mtrk operator", charset="UTF-8"'
 
 /**
+ * Wrong passwords this process checks while Redis refuses the budget's write (out of memory, read-only) though
+ * its reads may still work; then every request is a 503 until Redis takes a reservation again. The operator keeps
+ * the page through such a spell, and a guesser gets no more than these few tries from it.
+ */
+const UNBUDGETED_FAILURES = 10
+
+/**
  * The query keys each API route reads; any other is a 400 naming it, never ignored (a typo such as `rcpt=` would
  * otherwise list every message). The summary counts all mail: it reads the time range only.
  */
@@ -72,6 +79,8 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     ]),
   )
   let opened: Promise<OperatorTrace<Q>> | null = null
+  /** Wrong passwords checked since Redis last took a reservation of the budget (UNBUDGETED_FAILURES). */
+  let unbudgeted = 0
   async function openTrace(open: () => Promise<OperatorTrace<Q>>): Promise<OperatorTrace<Q>> {
     opened ??= open()
     try {
@@ -92,17 +101,19 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     const client = clientKey(req.socket.remoteAddress ?? '')
     // A wrong password spends one failed TRACK of the shared budget (MTQP-29); anything else gives it back.
     const reserved = await o.budget.reserve(client).catch(() => null)
-    if (reserved === null) {
+    if (reserved !== null) unbudgeted = 0
+    else if (unbudgeted >= UNBUDGETED_FAILURES) {
       sendError(res, 503, 'the operator page is unavailable right now; try again later')
       return false
     }
-    if (!reserved) {
+    if (reserved === false) {
       sendError(res, 429, 'too many failed attempts from your address; try again later')
       return false
     }
     const given = basicCredentials(req)
     const good = given !== null && (await checkCredentials(given, cfg.operatorUser, stored))
-    if (given === null || good) o.budget.release(client)
+    if (reserved === null && given !== null && !good) unbudgeted++
+    else if (reserved && (given === null || good)) o.budget.release(client)
     if (good) return true
     if (given !== null) o.log.info(`operator page: wrong credentials from ${client}`)
     res.setHeader('WWW-Authenticate', REALM)

@@ -92,12 +92,16 @@ test('AMB-12: expired data is as if unknown; MTQP-19 / MTRK-10: a queued recipie
   const rec = stored({ retention: 86400 }, [done])
   assert.equal(report([rec], undefined, { now: keepUntil - 1 }).parts.length, 1)
   assert.deepEqual(report([rec], undefined, { now: keepUntil }).parts, [])
-  // A recipient kept longer than the retention keeps the whole record visible.
+  // A recipient kept longer than the retention keeps the record visible, with that recipient only.
   const later = stored({ retention: 86400 }, [
     done,
     { ...done, address: 'v@example.net', keepUntil: keepUntil + 5 },
   ])
-  assert.equal(report([later], undefined, { now: keepUntil + 4 }).parts.length, 1)
+  const kept = report([later], undefined, { now: keepUntil + 4 }).parts
+  assert.deepEqual(
+    kept.map((p) => p.recipients.map((r) => r.finalRecipient.value)),
+    [['v@example.net']],
+  )
   // Still in the queue long after everything should have expired: never denied.
   const queued = stored({ retention: 86400 }, [
     recipient({ action: 'delayed', keepUntil, willRetryUntil: keepUntil }),
@@ -106,6 +110,23 @@ test('AMB-12: expired data is as if unknown; MTQP-19 / MTRK-10: a queued recipie
   // Refused by the queue with 4xx: delayed, but not in our queue (no give-up time): it expires like any record.
   const refused = stored({ retention: 86400 }, [recipient({ action: 'delayed', status: '4.3.0', keepUntil })])
   assert.deepEqual(report([refused], undefined, { now: keepUntil }).parts, [])
+})
+
+test('MTRK-11: after `mtrk-trace retention --max 0` a delivered recipient is gone, the queued one still answers', () => {
+  // As lowerRetention leaves them: retention 0, the delivered recipient kept until arrival, the queued one longer.
+  const queued = recipient({ address: 'defer-q@example.net', action: 'delayed', status: '4.5.1' })
+  const record = stored({ retention: 0 }, [
+    { ...queued, willRetryUntil: T0 + 86400_000, keepUntil: T0 + 2 * 86400_000 },
+    recipient({ address: 'direct2@example.net', action: 'transferred', status: '2.0.0', keepUntil: T0 }),
+  ])
+  const parts = report([record], undefined, { now: T0 + 1000 }).parts
+  assert.deepEqual(
+    parts.map((p) => p.recipients.map((r) => [r.finalRecipient.value, r.action])),
+    [[['defer-q@example.net', 'delayed']]],
+  )
+  // Out of the queue (delivered since, and cut the same way): nothing left, so unknown.
+  const done = stored({ retention: 0 }, [recipient({ action: 'delivered', status: '2.0.0', keepUntil: T0 })])
+  assert.deepEqual(report([done], undefined, { now: T0 + 1000 }), { parts: [], notes: [] })
 })
 
 test('AMB-37 / AMB-26: two records of one envid, only those the secret opens, one part each, in store order', () => {

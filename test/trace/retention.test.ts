@@ -43,13 +43,13 @@ async function mtrkTrace(...args: string[]): Promise<Ran> {
   }
 }
 
-async function send(envid: string, to: string, timeout: number): Promise<void> {
+async function send(envid: string, timeout: number, ...to: string[]): Promise<void> {
   const { client } = await SmtpClient.connect(haraka.smtpPort)
   try {
     await client.cmd('EHLO client.retention.test')
     const mail = await client.cmd(`MAIL FROM:<alice@${DOMAIN}> ENVID=${envid} MTRK=${CERTIFIER}:${timeout}`)
     assert.equal(mail.code, 250, mail.text)
-    assert.equal((await client.cmd(`RCPT TO:<${to}>`)).code, 250)
+    for (const rcpt of to) assert.equal((await client.cmd(`RCPT TO:<${rcpt}>`)).code, 250)
     assert.equal((await client.data(`Subject: retention\n\nbody\n`)).code, 250)
   } finally {
     client.close()
@@ -58,11 +58,19 @@ async function send(envid: string, to: string, timeout: number): Promise<void> {
 
 /** The TRACK answer's indicator and, when it is an error, its codes. */
 async function track(envid: string): Promise<string> {
+  return (await trackAnswer(envid)).indicator
+}
+
+/** The TRACK answer: its indicator (with its codes when an error) and its data lines. */
+async function trackAnswer(envid: string): Promise<{ indicator: string; lines: string[] }> {
   const c = await MtqpTestClient.connect(haraka.mtqpPort)
   await c.next()
   c.send(`TRACK ${envid} ${SECRET}\r\n`)
   const r = await c.next()
-  return r.indicator === '-ERR' ? `-ERR ${r.codes.join(',')}` : r.indicator
+  return {
+    indicator: r.indicator === '-ERR' ? `-ERR ${r.codes.join(',')}` : r.indicator,
+    lines: r.lines ?? [],
+  }
 }
 
 const DELIVERED = `delivered@${DOMAIN}`
@@ -100,8 +108,8 @@ before(async () => {
     },
   })
   await haraka.waitForLog(/MTQP listening on/)
-  await send(DELIVERED, 'bob@local.test', 2 * 86400)
-  await send(QUEUED, 'defer-x@plain.relay.test', 2 * 86400)
+  await send(DELIVERED, 2 * 86400, 'bob@local.test')
+  await send(QUEUED, 2 * 86400, 'defer-x@plain.relay.test')
   await waitFor(
     async () => (await stored(DELIVERED).catch(() => null))?.action === 'delivered',
     15000,
@@ -180,6 +188,54 @@ test('MTRK-11: lower max_retention in mtrk.ini, run mtrk-trace retention: shorte
   assert.equal(await redis.exists(key(DELIVERED)), 0)
   assert.equal(await track(DELIVERED), '-ERR noinfo')
   assert.equal(await track(QUEUED), '+OK+')
+})
+
+/** Every recipient stored for an envid (one record): address, action and keep time; and the arrival. */
+async function recipients(envid: string) {
+  const [json] = Object.values(await redis.hgetall(key(envid)))
+  if (json === undefined) return null
+  const v = JSON.parse(json) as unknown[]
+  const list = (v[8] as unknown[][]).map((r) => ({
+    address: (typeof r[1] === 'string' ? r[1] : r[0]) as string,
+    action: r[4] as string,
+    lastAttempt: r[7] as number | null,
+    keepUntil: r[9] as number,
+  }))
+  return { arrival: v[3] as number, list }
+}
+
+test('MTRK-11: after --max 0, TRACK leaves out a recipient past its keep time, though another is still queued', async () => {
+  const mixed = `mixed@${DOMAIN}`
+  await send(mixed, 86400, 'defer-q@plain.relay.test', 'direct2@plain.relay.test')
+  // The next hop took direct2 and deferred defer-q (451): both recorded before the cut.
+  const before = await waitFor(
+    async () => {
+      const r = await recipients(mixed).catch(() => null)
+      const by = new Map(r?.list.map((x) => [x.address, x]))
+      const q = by.get('defer-q@plain.relay.test')
+      const d = by.get('direct2@plain.relay.test')
+      return q?.action === 'delayed' && q.lastAttempt !== null && d !== undefined && d.action !== 'delayed'
+        ? r
+        : undefined
+    },
+    15000,
+    'one recipient relayed and one deferred',
+  )
+  assert.ok(before)
+  const answered = await trackAnswer(mixed)
+  assert.equal(answered.indicator, '+OK+')
+  assert.match(answered.lines.join('\n'), /direct2@plain\.relay\.test/, 'both shown before the cut')
+
+  const zero = await mtrkTrace('retention', '--max', '0')
+  assert.equal(zero.code, 0, zero.stderr)
+  const after = await recipients(mixed)
+  const direct2 = after?.list.find((x) => x.address === 'direct2@plain.relay.test')
+  assert.equal(direct2?.keepUntil, after?.arrival, 'kept until arrival + 0')
+  const cut = await trackAnswer(mixed)
+  assert.equal(cut.indicator, '+OK+', 'MTRK-10: still queued, so still known')
+  const body = cut.lines.join('\n')
+  assert.match(body, /Final-Recipient: rfc822; ?defer-q@plain\.relay\.test/i)
+  assert.doesNotMatch(body, /direct2@plain\.relay\.test/, 'past its keep time: not shown')
 })
 
 test('MTRK-11: a bad --max is named, an unreachable Redis explained with exit 69, never a stack trace', async () => {

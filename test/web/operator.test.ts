@@ -4,25 +4,18 @@
 // Debian chromium: search, the results table, a message with every attempt, the chart of outcomes per hour. The
 // screenshot goes to docs/img/.
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Browser } from 'playwright-core'
 import type { TracedMessage, TracePage } from '../../src/trace/index'
-import { hashPassword } from '../../src/web/auth'
-import { type HarakaInstance, REPO, startHaraka } from '../helpers/haraka'
+import { type HarakaInstance, REPO } from '../helpers/haraka'
 import { type Peer, startPeer } from '../helpers/peer'
-import { freePort, waitFor } from '../helpers/ports'
+import { waitFor } from '../helpers/ports'
 import { sharedRedisPort } from '../helpers/redis'
-import { SmtpClient } from '../helpers/smtp'
 import { launchChromium } from './browser'
+import { basic, DOMAIN, sendMessage, startOperatorRelay } from './operator-relay'
 
 const PASSWORD = 'correct horse battery staple'
-/** The recipients' domain, routed to the aiosmtpd next hop. */
-const DOMAIN = 'b.relay.test'
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 const AUTH = { authorization: basic('operator', PASSWORD) }
 /** A Message-ID that is HTML (the trace keeps it without spaces): what a sender writes reaches the page as text. */
 const MARKUP_ID = 'm2<img/src=x/onerror=window.pwned=1>@sender.example'
@@ -36,43 +29,19 @@ describe('the operator page on a real relay', () => {
   let deferred: string
   let markup: string
 
-  async function send(from: string, to: string, messageId: string): Promise<void> {
-    const { client } = await SmtpClient.connect(h.smtpPort)
-    try {
-      assert.equal((await client.cmd('EHLO client.sender.example')).code, 250)
-      assert.equal((await client.cmd(`MAIL FROM:<${from}>`)).code, 250)
-      assert.equal((await client.cmd(`RCPT TO:<${to}>`)).code, 250)
-      assert.equal((await client.data(`Message-ID: <${messageId}>\nSubject: trace\n\nhello\n`)).code, 250)
-    } finally {
-      client.close()
-    }
-  }
+  const send = (from: string, to: string, messageId: string) => sendMessage(h, from, to, messageId)
 
   before(async () => {
-    const port = await freePort()
     peer = await startPeer([{ name: 'b', ehlo: ['ENHANCEDSTATUSCODES'] }])
-    h = await startHaraka({
+    ;({ h, base } = await startOperatorRelay({
       redisPort: await sharedRedisPort(),
-      me: 'mx.a.test',
-      plugins: ['test_rcpt', 'mtrk', 'test_queue', 'test_mx'],
-      files: {
-        'http.ini': `listen=127.0.0.1:${port}\n`,
-        // Everything Haraka logs, to show that no password is among it.
-        'log.ini': '[main]\nlevel=protocol\n',
-        'test_mx.json': JSON.stringify({ [DOMAIN]: { port: peer.ports.b, name: 'mx.b.test' } }),
-        // 5 s: the shortest retry interval Haraka allows.
-        'outbound.ini': 'temp_fail_intervals=5s\nlocal_mx_ok=true\n',
-      },
-      mtrk: {
-        web: {
-          enabled: true,
-          operator: true,
-          operator_password_hash: await hashPassword(PASSWORD, randomBytes(16)),
-        },
-      },
-    })
-    await h.waitForLog(/operator page at \/mtrk\/operator\//)
-    base = `http://127.0.0.1:${port}/mtrk/operator/`
+      peer,
+      password: PASSWORD,
+      // Everything Haraka logs, to show that no password is among it.
+      files: { 'log.ini': '[main]\nlevel=protocol\n' },
+      // 5 s: the shortest retry interval Haraka allows.
+      outbound: 'temp_fail_intervals=5s\n',
+    }))
     // Deferred once by the next hop (450), then relayed; and refused by it (550).
     await send('alice@sender.example', `defer-once-bob@${DOMAIN}`, 'm1@sender.example')
     // Its Message-ID is markup: the page must show it as text.
