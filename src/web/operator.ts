@@ -100,20 +100,32 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     }
     const client = clientKey(req.socket.remoteAddress ?? '')
     // A wrong password spends one failed TRACK of the shared budget (MTQP-29); anything else gives it back.
-    const reserved = await o.budget.reserve(client).catch(() => null)
-    if (reserved !== null) unbudgeted = 0
-    else if (unbudgeted >= UNBUDGETED_FAILURES) {
-      sendError(res, 503, 'the operator page is unavailable right now; try again later')
-      return false
+    let reserved: boolean | 'unbudgeted'
+    try {
+      reserved = await o.budget.reserve(client)
+    } catch (e) {
+      // Out of memory, Redis refuses the reservation (a write) but still serves reads: a few wrong passwords are
+      // checked without it (UNBUDGETED_FAILURES). Anything else (Redis down) leaves the page unavailable.
+      if (!(e instanceof Error && /\bOOM\b/.test(e.message)) || unbudgeted >= UNBUDGETED_FAILURES) {
+        sendError(res, 503, 'the operator page is unavailable right now; try again later')
+        return false
+      }
+      reserved = 'unbudgeted'
     }
     if (reserved === false) {
       sendError(res, 429, 'too many failed attempts from your address; try again later')
       return false
     }
+    // Only a reservation Redis took ends the spell; taken before the password is checked, so that requests arriving
+    // together count each, and given back below unless the password was wrong.
+    if (reserved === true) unbudgeted = 0
+    else unbudgeted++
     const given = basicCredentials(req)
     const good = given !== null && (await checkCredentials(given, cfg.operatorUser, stored))
-    if (reserved === null && given !== null && !good) unbudgeted++
-    else if (reserved && (given === null || good)) o.budget.release(client)
+    if (given === null || good) {
+      if (reserved === true) o.budget.release(client)
+      else unbudgeted--
+    }
     if (good) return true
     if (given !== null) o.log.info(`operator page: wrong credentials from ${client}`)
     res.setHeader('WWW-Authenticate', REALM)
