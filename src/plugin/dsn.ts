@@ -222,7 +222,7 @@ export function noteClient(plugin: MtrkPlugin, connection: HarakaConnection): vo
  * outbound hooks. Never throws.
  */
 export function reportAccepted(plugin: MtrkPlugin, connection: HarakaConnection): void {
-  if (!state(plugin).reports) return
+  if (!dsnInEffect(plugin)) return
   try {
     acceptedReports(plugin, connection)
   } catch (e) {
@@ -233,19 +233,24 @@ export function reportAccepted(plugin: MtrkPlugin, connection: HarakaConnection)
 function acceptedReports(plugin: MtrkPlugin, connection: HarakaConnection): void {
   const txn = connection.transaction
   const note = readNote(txn?.notes)
-  if (!txn || !note || !txn.mail_from || !state(plugin).config.dsn.enabled) return
+  if (!txn || !note || !txn.mail_from) return
   const outbound = txn.results.get('outbound') as { pass?: unknown[] } | undefined
   const queued = Array.isArray(outbound?.pass) && outbound.pass.includes('queued')
   const ctx = contextOf(plugin, txn.mail_from, txn.notes)
-  const content = txn.header?.lines().join('') ?? ''
-  const original: OriginalMessage = {
-    sender: ctx.sender,
-    envid: note.envid,
-    ret: note.ret,
-    arrival: note.arrival ?? Date.now(),
-    content,
-    complete: false,
-    size: content.length,
+  // The headers are joined only for a report due now: most messages are queued, and report later or never.
+  let original: OriginalMessage | null = null
+  const originalMessage = (): OriginalMessage => {
+    const content = txn.header?.lines().join('') ?? ''
+    original ??= {
+      sender: ctx.sender,
+      envid: note.envid,
+      ret: note.ret,
+      arrival: note.arrival ?? Date.now(),
+      content,
+      complete: false,
+      size: content.length,
+    }
+    return original
   }
   for (const r of trackedRecipients(note, txn.rcpt_to)) {
     const [action, status]: [ReportAction | null, string] = r.redirected
@@ -257,7 +262,7 @@ function acceptedReports(plugin: MtrkPlugin, connection: HarakaConnection): void
           : ['delivered', '2.5.0']
     if (action === null || !reportWanted(notifyOf(note, r.key), action, ctx)) continue
     batcher(plugin).add(txn.uuid, {
-      original,
+      original: originalMessage(),
       recipient: {
         finalRecipient: r.address,
         originalRecipient: recipientNote(note, r.key)?.orcpt ?? null,

@@ -209,10 +209,15 @@ export function note_redirection(this: MtrkPlugin, next: Next, connection: Harak
   const finalAliases = state(this).config.main.finalAliases
   if (note || finalAliases) {
     const products = txn.rcpt_to.slice(received.index).map((a) => ({ key: rcptKey(a), address: a.address }))
+    const redirection = redirectionOf(received, products, finalAliases)
     // Noted even on a message without DSN parameters: our failure reports must not name where it leads either.
-    if (!note && redirectionOf(received, products, finalAliases) === 'final') note = ensureNote(txn.notes)
-    const earlier = new Set(txn.rcpt_to.slice(0, received.index).map(rcptKey))
-    if (note) noteRedirection(note, received, products, finalAliases, earlier)
+    if (!note && redirection === 'final') note = ensureNote(txn.notes)
+    // The recipients before it, only for a final alias or a list: per RCPT it would grow with the recipients.
+    const earlier =
+      redirection === 'final' || redirection === 'expansion'
+        ? new Set(txn.rcpt_to.slice(0, received.index).map(rcptKey))
+        : undefined
+    if (note && redirection !== 'none') noteRedirection(note, received, products, finalAliases, earlier)
   }
   next()
 }

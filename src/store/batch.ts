@@ -31,7 +31,7 @@ export const bucketKey = (prefix: string, bucket: string) => `${prefix}trace:{${
  * ms since the epoch as 13 digits (until the year 2286): in a shared index set's members (`<value>\0<arrival>\0<txn>`)
  * the arrival sorts as a number.
  */
-export const arrivalDigits = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(13, '0')
+const arrivalDigits = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(13, '0')
 
 /** The key that decides a write's Cluster slot: the envid hash, or the trace bucket of the message's arrival. */
 function slotKey(prefix: string, w: StoreWrite): string {

@@ -40,18 +40,30 @@ function parseJson(json: string): unknown {
  * format-2 message. Recipients and attempts that do not decode are left out.
  */
 export function decodeMessage(txn: string, envid: string, json: string): StoredMessage | null {
-  const v = parseJson(json)
+  return decodeMessageElements(txn, envid, parseJson(json))?.message ?? null
+}
+
+/** A parsed format-2 message decoded, with the raw array of each recipient it kept, in the same order. */
+function decodeMessageElements(
+  txn: string,
+  envid: string,
+  v: unknown,
+): { message: StoredMessage; raw: unknown[][] } | null {
   if (!Array.isArray(v) || v.length !== 9 || v[0] !== RECORD_FORMAT) return null
   const [, xtext, certifier, arrival, reportingMta, requestedTimeout, retention, ret, rcpts] = v
   if ((xtext !== 0 && !isStr(xtext)) || !isStr(certifier) || !isNum(arrival) || !isStr(reportingMta))
     return null
   if (!numOrNull(requestedTimeout) || !isNum(retention) || !strOrNull(ret)) return null
   const recipients: StoredRecipient[] = []
+  const raw: unknown[][] = []
   for (const r of list(rcpts) ?? []) {
     const decoded = Array.isArray(r) && r.length === 12 ? decodeRecipientElements(txn, r) : null
-    if (decoded !== null) recipients.push(decoded)
+    if (decoded !== null) {
+      recipients.push(decoded)
+      raw.push(r as unknown[])
+    }
   }
-  return {
+  const message: StoredMessage = {
     txn,
     envidXtext: xtext === 0 ? envid : xtext,
     envid,
@@ -63,6 +75,7 @@ export function decodeMessage(txn: string, envid: string, json: string): StoredM
     ret,
     recipients,
   }
+  return { message, raw }
 }
 
 /**
@@ -76,17 +89,13 @@ export function lowerStoredRetention(
   json: string,
   cut: RetentionCut,
 ): { lowered: LoweredRetention; json: string | null } | null {
-  const m = decodeMessage(txn, envid, json)
-  if (m === null) return null
-  const v = parseJson(json) as unknown[]
-  // The raw recipients decodeMessage kept, in its order.
-  const kept = (list(v[8]) ?? []).filter(
-    (r): r is unknown[] => Array.isArray(r) && r.length === 12 && decodeRecipientElements(txn, r) !== null,
-  )
-  const lowered = lowerRetention(m, cut)
+  const v = parseJson(json)
+  const decoded = decodeMessageElements(txn, envid, v)
+  if (decoded === null) return null
+  const lowered = lowerRetention(decoded.message, cut)
   if (!lowered.changed) return { lowered, json: null }
-  v[6] = lowered.retention
-  kept.forEach((r, i) => {
+  ;(v as unknown[])[6] = lowered.retention
+  decoded.raw.forEach((r, i) => {
     r[9] = lowered.keeps[i]
   })
   return { lowered, json: JSON.stringify(v) }

@@ -87,7 +87,7 @@ const ATTEMPTS = 5
  * queued needs (MTRK-10), and each key's TTL to its new latest keep time (never longer). SCAN, never KEYS; on Cluster
  * every master is scanned. Rejects when Redis fails; a key Redis refuses (not a hash) is skipped.
  */
-export async function lowerRetention(client: RedisClient, run: RetentionRun): Promise<RetentionReport> {
+export async function runRetention(client: RedisClient, run: RetentionRun): Promise<RetentionReport> {
   client.defineCommand(LOWER_COMMAND, { lua: LOWER_SCRIPT, numberOfKeys: 1 })
   const report: RetentionReport = {
     keys: 0,

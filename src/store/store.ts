@@ -86,6 +86,11 @@ function isReplyError(e: unknown): e is Error {
  */
 const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|OOM|TRYAGAIN|CLUSTERDOWN)\b/
 
+/** Whether `e` is Redis refusing a write for now (NOT_NOW: out of memory, a read-only replica…), not a lost link. */
+export function refusedForNow(e: unknown): boolean {
+  return isReplyError(e) && NOT_NOW.test(e.message)
+}
+
 export class TrackingStore {
   /** 'connecting' until the first answer, so an unreachable Redis at start-up is logged too. */
   private state: 'connecting' | 'up' | 'down' = 'connecting'

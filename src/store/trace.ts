@@ -87,7 +87,7 @@ export function decodeTraced(txn: string, flat: readonly string[]): TracedMessag
 export class TraceStore {
   constructor(
     private readonly client: RedisClient,
-    private readonly opts: { prefix: string; historyLimit: number },
+    private readonly opts: { prefix: string },
   ) {
     // ioredis sends EVALSHA, and the script itself on a connection that does not know it yet (NOSCRIPT).
     client.defineCommand(TRACE_SEARCH_COMMAND, { lua: TRACE_SEARCH_SCRIPT })
@@ -225,7 +225,7 @@ export class TraceUnavailable extends Error {}
 
 /** A TraceStore on a client of its own (connectReader), for readers: the `mtrk-trace` command, an HTTP API. */
 export async function openTraceStore(cfg: RedisConfig, connectionName: string): Promise<TraceStore> {
-  return new TraceStore(await connectReader(cfg, connectionName), { prefix: cfg.prefix, historyLimit: 1 })
+  return new TraceStore(await connectReader(cfg, connectionName), { prefix: cfg.prefix })
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   QUERY_FIELDS,
   type TraceQueryInput,
 } from '../model/trace-query'
-import { lowerRetention } from '../store/retention'
+import { runRetention } from '../store/retention'
 import { connectReader } from '../store/trace'
 import { argsError, packageVersion } from '../util/command-line'
 import {
@@ -287,8 +287,8 @@ async function show(trace: Trace, id: string, v: Values, io: TraceIo): Promise<n
 
 /** `show <connection uuid>`: every message of that connection (the newest MAX_LIMIT), in the order they came. */
 async function showConnection(trace: Trace, id: string, v: Values, io: TraceIo): Promise<number> {
-  const q = trace.query({ queueId: id, limit: String(MAX_LIMIT) })
-  if (!q.ok) throw new UsageError(q.error.replace('--queue-id', 'show'))
+  const q = trace.query({ queueId: id, limit: String(MAX_LIMIT) }, undefined, () => 'show')
+  if (!q.ok) throw new UsageError(q.error)
   const messages: TracedMessage[] = []
   let next: string | null = null
   do {
@@ -327,7 +327,7 @@ async function summary(
   return EXIT.ok
 }
 
-/** `retention`: MTRK-11, the store's lowerRetention with the ini's maximum unless --max says otherwise. */
+/** `retention`: MTRK-11, the store's runRetention with the ini's maximum unless --max says otherwise. */
 async function retention(v: Values, config: MtrkConfig, io: TraceIo): Promise<number> {
   const raw = v.max as string | undefined
   // A bare number would be seconds: `--max 2` meant as two days would drop nearly every record, for good.
@@ -341,7 +341,7 @@ async function retention(v: Values, config: MtrkConfig, io: TraceIo): Promise<nu
   const client = await connectReader(config.redis, 'mtrk-trace')
   try {
     const cut = { maxRetention: max, queuedGrace: config.main.queuedGrace, now: Date.now() }
-    const report = await lowerRetention(client, {
+    const report = await runRetention(client, {
       ...cut,
       prefix: config.redis.prefix,
       dryRun,

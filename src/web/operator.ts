@@ -15,6 +15,7 @@ import { parsePasswordHash } from '../config/kinds'
 import { QUERY_FIELDS } from '../model/trace-query'
 import { clientKey } from '../server/limits'
 import type { TrackBudget } from '../server/session'
+import { refusedForNow } from '../store/store'
 import type { Result } from '../util/result'
 import { basicCredentials, checkCredentials } from './auth'
 import { answering, securityHeaders, sendError, sendJson } from './http'
@@ -104,9 +105,9 @@ export function createOperatorPage<Q extends { since: number; until: number }>(
     try {
       reserved = await o.budget.reserve(client)
     } catch (e) {
-      // Out of memory, Redis refuses the reservation (a write) but still serves reads: a few wrong passwords are
-      // checked without it (UNBUDGETED_FAILURES). Anything else (Redis down) leaves the page unavailable.
-      if (!(e instanceof Error && /\bOOM\b/.test(e.message)) || unbudgeted >= UNBUDGETED_FAILURES) {
+      // Refusing writes for now (out of memory, a read-only replica), Redis still serves reads: a few wrong
+      // passwords are checked without the reservation (UNBUDGETED_FAILURES). Redis down: the page is unavailable.
+      if (!refusedForNow(e) || unbudgeted >= UNBUDGETED_FAILURES) {
         sendError(res, 503, 'the operator page is unavailable right now; try again later')
         return false
       }

@@ -8,7 +8,7 @@ import { parseConfig, type RedisConfig } from '../../src/config/config'
 import type { RecordWrite } from '../../src/model/records'
 import { visibleUntil } from '../../src/model/retention'
 import { createRedisClient, type RedisClient } from '../../src/store/redis'
-import { lowerRetention, type RetentionRun } from '../../src/store/retention'
+import { type RetentionRun, runRetention } from '../../src/store/retention'
 import { TrackingStore } from '../../src/store/store'
 import { connectReader } from '../../src/store/trace'
 import { waitFor } from '../helpers/ports'
@@ -116,13 +116,13 @@ test('MTRK-11: records past the new maximum expire sooner, queued ones keep thei
     assert.ok((ttls[0] as number) > 20 * DAY_MS, 'written with 30 days of retention')
 
     const before = await snapshot(client, keys)
-    const dry = await lowerRetention(client, run(prefix, now, { dryRun: true }))
+    const dry = await runRetention(client, run(prefix, now, { dryRun: true }))
     assert.deepEqual(await snapshot(client, keys), before, 'a dry run changes nothing')
     const after = await Promise.all(keys.map((k) => client.pttl(k)))
     for (const [i, t] of after.entries())
       assert.ok(t <= (ttls[i] as number) && t > (ttls[i] as number) - 60_000, keys[i])
 
-    const done = await lowerRetention(client, run(prefix, now))
+    const done = await runRetention(client, run(prefix, now))
     const expected = {
       keys: 6,
       keysShortened: 2, // old, queued (down to what the queue needs)
@@ -155,7 +155,7 @@ test('MTRK-11: records past the new maximum expire sooner, queued ones keep thei
     assert.deepEqual(await client.hgetall(keys[4] as string), { txn: '{"written":"by hand"}' })
 
     // Once more: nothing left to shorten, and TTLs are never lengthened.
-    const again = await lowerRetention(client, run(prefix, now, { maxRetention: 30 * DAY }))
+    const again = await runRetention(client, run(prefix, now, { maxRetention: 30 * DAY }))
     assert.deepEqual([again.keysShortened, again.recordsShortened, again.keysRemoved], [0, 0, 0])
     assert.ok((await client.pttl(keys[0] as string)) <= oldTtl)
   } finally {
@@ -191,7 +191,7 @@ test('MTRK-11 on Redis Cluster: every master is walked, every key lowered on its
       }),
     )
     assert.ok(perMaster.filter((n) => n > 0).length >= 2, JSON.stringify(perMaster))
-    const report = await lowerRetention(client, run(prefix, now))
+    const report = await runRetention(client, run(prefix, now))
     assert.equal(report.keys, 30)
     assert.equal(report.keysShortened, 30)
     for (const e of envids) {
