@@ -90,6 +90,26 @@ test("RFC 3461 §5.2.7.4, MTRK-22: no report names where a final alias led; Hara
   ])
 })
 
+test('RFC 3461 §5.2.7.4, TSN-25: no delay report names where a final alias led, though its NOTIFY would want one', async () => {
+  const { p, errors } = plugin({ delayReportAfter: 0 })
+  const infos: string[] = []
+  const h = Object.assign(queued('<s@h.test>', null), {
+    loginfo: (_p: unknown, m: unknown) => void infos.push(String(m)),
+  })
+  const note = h.todo.notes.mtrk as { rcpts: Record<string, unknown> }
+  note.rcpts = {
+    'pm@h.test': { orcpt: null, notify: 'SUCCESS,FAILURE,DELAY', delivered: 'pm@h.test' },
+    'u@far.test': { orcpt: null, notify: null, memberOf: 'pm@h.test' },
+  }
+  const r = await callHook(p, 'dsn_deferred', h, { delay: 64, err: 'Tried all MXs' })
+  assert.equal(r.rc, undefined)
+  assert.deepEqual(errors, [], 'no report was even attempted')
+  assert.equal(h.todo.notes.mtrk_delay_report, undefined, 'no report due, no state kept')
+  assert.deepEqual(infos, [
+    'no delayed report about <u@far.test>: a final alias led there ([main] final_aliases, RFC 3461 §5.2.7.4)',
+  ])
+})
+
 test('bounce of a bounce (MAIL FROM:<>): left to Haraka (CONT), which logs its double bounce and sends nothing', async () => {
   const { p } = plugin()
   const h = queued('<>', null)
